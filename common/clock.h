@@ -1,0 +1,26 @@
+// Time as the engine sees it: microseconds since the Unix epoch, UTC.
+#ifndef PORTCULLIS_COMMON_CLOCK_H_
+#define PORTCULLIS_COMMON_CLOCK_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace portcullis {
+
+using TimestampMicros = int64_t;
+
+// The current wall-clock time. Thread-safe.
+TimestampMicros NowMicros();
+
+// Parses an RFC 3339 timestamp ("2026-11-26T17:00:00Z",
+// "2026-11-26T17:00:00.250+01:00"). Returns nullopt if it is not one.
+std::optional<TimestampMicros> ParseRfc3339(std::string_view text);
+
+// Formats as RFC 3339 in UTC with a trailing Z; fractions only when non-zero.
+std::string FormatRfc3339(TimestampMicros t);
+
+}  // namespace portcullis
+
+#endif  // PORTCULLIS_COMMON_CLOCK_H_

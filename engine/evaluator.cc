@@ -1,0 +1,478 @@
+#include "engine/evaluator.h"
+
+#include <climits>
+
+namespace portcullis::engine {
+namespace {
+
+struct PathEntry {
+  EntityRef node;
+  SubjectAccess access;
+};
+
+// The resource and its ancestors, nearest first, with what the subject
+// holds on each.
+struct Path {
+  PathEntry entries[kMaxDepth];
+  int size = 0;
+};
+
+bool PackedContains(const PackedNames& names, std::string_view name) {
+  bool found = false;
+  names.ForEach([&](std::string_view n) {
+    if (n == name || n == "*") found = true;
+  });
+  return found;
+}
+
+std::string PackedToString(const PackedNames& names) {
+  std::string out = "[";
+  bool first = true;
+  names.ForEach([&](std::string_view n) {
+    if (!first) out += ", ";
+    first = false;
+    out.append(n);
+  });
+  return out + "]";
+}
+
+class Decider {
+ public:
+  Decider(const Policy& policy, const CheckRequest& req, const DataView& data,
+          TypeId type, const Path& path, Trace* trace)
+      : policy_(policy), req_(req), data_(data), type_(type), path_(path),
+        trace_(trace) {}
+
+  Decision Decide(ActionId action) {
+    const std::string_view action_name = policy_.actions[action].name;
+    ConditionInputs in;
+    in.data = &data_;
+    in.subject = req_.subject;
+    in.resource = req_.resource;
+    in.action = action_name;
+    in.subject_properties = req_.subject_properties;
+    in.resource_properties = req_.resource_properties;
+    in.action_properties = req_.action_properties;
+    in.context = req_.context;
+    in.now = req_.now;
+
+    Decision result;
+    bool decided = false;
+    auto settle = [&](bool allowed, Reason reason) {
+      if (!decided) {
+        result.allowed = allowed;
+        result.reason = reason;
+        decided = true;
+      }
+    };
+
+    // 1. Deny rules override everything.
+    for (const Rule& rule : policy_.rules) {
+      if (rule.effect != Effect::kDeny || !rule.actions.Contains(action) ||
+          !rule.types.Contains(type_)) {
+        continue;
+      }
+      ConditionResult r = ConditionResult::kTrue;
+      EvalError err;
+      if (rule.when) r = rule.when->Evaluate(in, &err);
+      Note("deny rule " + rule.name, OutcomeText(r, err), rule.location);
+      if (r == ConditionResult::kTrue) {
+        Reason reason;
+        reason.code = ReasonCode::kDeniedByRule;
+        reason.rule = &rule;
+        settle(false, reason);
+      } else if (r == ConditionResult::kError) {
+        // Fail closed: a deny rule we cannot evaluate denies.
+        Reason reason;
+        reason.code = ReasonCode::kEvaluationError;
+        reason.rule = &rule;
+        reason.condition = rule.when.get();
+        reason.error = err;
+        settle(false, reason);
+      }
+      if (decided && trace_ == nullptr) return result;
+    }
+
+    // 2. The nearest restriction on the path that covers this action.
+    int restriction_depth = INT_MAX;
+    for (int d = 0; d < path_.size; ++d) {
+      const PathEntry& e = path_.entries[d];
+      if (!e.access.restriction) continue;
+      const TypeId t = policy_.FindType(e.node.type);
+      const bool applies = t != kNoType && policy_.types[t].restrictable &&
+                           PackedContains(e.access.restriction->actions,
+                                          action_name);
+      if (trace_) {
+        Note("restriction on " + e.node.ToString() + ": " +
+                 PackedToString(e.access.restriction->actions),
+             applies ? "covers " + std::string(action_name)
+                     : "does not cover " + std::string(action_name),
+             {});
+      }
+      if (applies && restriction_depth == INT_MAX) restriction_depth = d;
+    }
+    auto removed_by_restriction = [&](int binding_depth) {
+      if (restriction_depth == INT_MAX) return false;
+      return policy_.precedence == Precedence::kRestrictionWins ||
+             restriction_depth <= binding_depth;
+    };
+
+    // 3. Role bindings, nearest first.
+    Reason fallback;  // the most telling deny reason seen
+    int fallback_rank = 0;
+    auto consider = [&](int rank, const Reason& r) {
+      if (rank > fallback_rank) {
+        fallback_rank = rank;
+        fallback = r;
+      }
+    };
+    consider(1, Reason());  // kNoBinding
+
+    for (int d = 0; d < path_.size; ++d) {
+      const PathEntry& e = path_.entries[d];
+      if (!e.access.binding) continue;
+      const StoredBinding& b = *e.access.binding;
+      if (b.state == BindingState::kPending) {
+        Note("binding on " + e.node.ToString() + ": " +
+                 PackedToString(b.roles),
+             "pending: grants nothing until accepted", {});
+        Reason r;
+        r.code = ReasonCode::kBindingPending;
+        r.at = e.node;
+        consider(3, r);
+        continue;
+      }
+      if (b.expires_at != 0 && b.expires_at <= req_.now) {
+        Note("binding on " + e.node.ToString() + ": " +
+                 PackedToString(b.roles),
+             "expired at " + FormatRfc3339(b.expires_at), {});
+        Reason r;
+        r.code = ReasonCode::kBindingExpired;
+        r.at = e.node;
+        consider(4, r);
+        continue;
+      }
+      {
+        Reason r;
+        r.code = ReasonCode::kNotGranted;
+        r.at = e.node;
+        consider(2, r);
+      }
+      b.roles.ForEach([&](std::string_view role_name) {
+        if (decided && trace_ == nullptr) return;
+        const RoleId role = policy_.FindRole(role_name);
+        if (role == kNoRole) {
+          Note("binding on " + e.node.ToString() + ": role " +
+                   std::string(role_name),
+               "ignored: the policy has no such role", {});
+          return;
+        }
+        const RoleDef& def = policy_.roles[role];
+        const Grant* granting = nullptr;
+        if (policy_.UnconditionalGrants(role, type_).Contains(action)) {
+          for (const Grant* g : def.grants) {
+            if (g->type == type_ && !g->when && g->actions.Contains(action)) {
+              granting = g;
+              break;
+            }
+          }
+        } else {
+          for (const Grant* g : policy_.ConditionalGrants(role, type_)) {
+            if (!g->actions.Contains(action)) continue;
+            EvalError err;
+            const ConditionResult cr = g->when->Evaluate(in, &err);
+            Note("role " + def.name + " on " + e.node.ToString() +
+                     ": condition " + g->when->text(),
+                 OutcomeText(cr, err), g->location);
+            if (cr == ConditionResult::kTrue) {
+              granting = g;
+              break;
+            }
+            Reason r;
+            r.role = role;
+            r.grant = g;
+            r.at = e.node;
+            if (cr == ConditionResult::kError) {
+              r.code = ReasonCode::kEvaluationError;
+              r.condition = g->when.get();
+              r.error = err;
+              consider(7, r);
+            } else {
+              r.code = ReasonCode::kConditionFalse;
+              consider(5, r);
+            }
+          }
+        }
+        if (granting == nullptr) {
+          Note("binding on " + e.node.ToString() + ": role " + def.name,
+               "does not grant " + std::string(action_name) + " on " +
+                   policy_.types[type_].name,
+               def.location);
+          return;
+        }
+        if (!def.exempt_from_restrictions && removed_by_restriction(d)) {
+          Reason r;
+        r.code = ReasonCode::kRestricted;
+          r.role = role;
+          r.grant = granting;
+          r.at = path_.entries[restriction_depth].node;
+          Note("binding on " + e.node.ToString() + ": role " + def.name,
+               "grants " + std::string(action_name) +
+                   " but a restriction on " + r.at.ToString() +
+                   " takes it away",
+               granting->location);
+          consider(6, r);
+          return;
+        }
+        Note("binding on " + e.node.ToString() + ": role " + def.name,
+             "grants " + std::string(action_name), granting->location);
+        Reason r;
+        r.code = ReasonCode::kGrantedByRole;
+        r.role = role;
+        r.grant = granting;
+        r.at = e.node;
+        settle(true, r);
+      });
+      if (decided && trace_ == nullptr) return result;
+    }
+
+    // 4. Allow rules, which need no binding. A restriction on the path takes
+    // their grant away too.
+    if (policy_.HasAllowRuleFor(action, type_)) {
+      for (const Rule& rule : policy_.rules) {
+        if (rule.effect != Effect::kAllow || !rule.actions.Contains(action) ||
+            !rule.types.Contains(type_)) {
+          continue;
+        }
+        ConditionResult cr = ConditionResult::kTrue;
+        EvalError err;
+        if (rule.when) cr = rule.when->Evaluate(in, &err);
+        Note("allow rule " + rule.name, OutcomeText(cr, err), rule.location);
+        Reason r;
+        r.rule = &rule;
+        if (cr == ConditionResult::kTrue) {
+          if (restriction_depth != INT_MAX) {
+            r.code = ReasonCode::kRestricted;
+            r.at = path_.entries[restriction_depth].node;
+            consider(6, r);
+            continue;
+          }
+          r.code = ReasonCode::kAllowedByRule;
+          settle(true, r);
+          if (trace_ == nullptr) return result;
+        } else if (cr == ConditionResult::kError) {
+          r.code = ReasonCode::kEvaluationError;
+          r.condition = rule.when.get();
+          r.error = err;
+          consider(7, r);
+        } else {
+          r.code = ReasonCode::kConditionFalse;
+          consider(5, r);
+        }
+      }
+    }
+
+    if (data_.failed()) {
+      Decision d;
+      d.reason.code = ReasonCode::kStorageError;
+      return d;
+    }
+    settle(false, fallback);
+    return result;
+  }
+
+ private:
+  static std::string OutcomeText(ConditionResult r, const EvalError& err) {
+    switch (r) {
+      case ConditionResult::kTrue: return "condition true";
+      case ConditionResult::kFalse: return "condition false";
+      case ConditionResult::kError:
+        return "condition error: " + std::string(EvalErrorKindName(err.kind));
+    }
+    return "";
+  }
+
+  void Note(std::string what, std::string outcome, SourceLocation loc) {
+    if (trace_ == nullptr) return;
+    trace_->steps.push_back(
+        TraceStep{std::move(what), std::move(outcome), std::move(loc)});
+  }
+
+  const Policy& policy_;
+  const CheckRequest& req_;
+  const DataView& data_;
+  const TypeId type_;
+  const Path& path_;
+  Trace* trace_;
+};
+
+Decision Deny(ReasonCode code, EntityRef at = {}) {
+  Decision d;
+  d.reason.code = code;
+  d.reason.at = at;
+  return d;
+}
+
+// Resolves the resource's type and walks its ancestors. Returns a deny
+// decision if the walk cannot be done, nullopt if it succeeded.
+std::optional<Decision> Resolve(const Policy& policy, const CheckRequest& req,
+                                const DataView& data, TypeId* type,
+                                Path* path) {
+  *type = policy.FindType(req.resource.type);
+  if (*type == kNoType || policy.types[*type].is_subject) {
+    return Deny(ReasonCode::kUnknownResourceType, req.resource);
+  }
+  std::optional<ResourceInfo> info = data.GetResource(req.resource);
+  if (data.failed()) return Deny(ReasonCode::kStorageError);
+  if (!info) return Deny(ReasonCode::kUnknownResource, req.resource);
+  if (!data.SubjectExists(req.subject)) {
+    if (data.failed()) return Deny(ReasonCode::kStorageError);
+    return Deny(ReasonCode::kUnknownSubject, req.subject);
+  }
+  EntityRef node = req.resource;
+  while (true) {
+    if (path->size == kMaxDepth) {
+      return Deny(ReasonCode::kDepthExceeded, req.resource);
+    }
+    PathEntry& e = path->entries[path->size++];
+    e.node = node;
+    e.access = data.GetAccess(req.subject, node);
+    if (info->parent.empty()) break;
+    node = info->parent;
+    info = data.GetResource(node);
+    if (!info) break;  // a dangling parent ends the chain
+  }
+  if (data.failed()) return Deny(ReasonCode::kStorageError);
+  return std::nullopt;
+}
+
+}  // namespace
+
+Decision Evaluator::Check(const CheckRequest& req, const DataView& data,
+                          Trace* trace) const {
+  TypeId type;
+  Path path;
+  if (std::optional<Decision> early =
+          Resolve(policy_, req, data, &type, &path)) {
+    return *early;
+  }
+  const ActionId action = policy_.FindAction(req.action);
+  if (action == kNoAction || !policy_.types[type].actions.Contains(action)) {
+    return Deny(ReasonCode::kUnknownAction);
+  }
+  Decider decider(policy_, req, data, type, path, trace);
+  return decider.Decide(action);
+}
+
+ActionSet Evaluator::AllowedActions(const CheckRequest& req,
+                                    const DataView& data,
+                                    Reason* reason) const {
+  ActionSet allowed;
+  TypeId type;
+  Path path;
+  if (std::optional<Decision> early =
+          Resolve(policy_, req, data, &type, &path)) {
+    if (reason) *reason = early->reason;
+    return allowed;
+  }
+  Decider decider(policy_, req, data, type, path, nullptr);
+  policy_.types[type].actions.ForEach([&](ActionId a) {
+    if (decider.Decide(a).allowed) allowed.Add(a);
+  });
+  return allowed;
+}
+
+std::string_view ReasonCodeName(ReasonCode code) {
+  switch (code) {
+    case ReasonCode::kGrantedByRole: return "granted_by_role";
+    case ReasonCode::kAllowedByRule: return "allowed_by_rule";
+    case ReasonCode::kDeniedByRule: return "denied_by_rule";
+    case ReasonCode::kRestricted: return "restricted";
+    case ReasonCode::kNotGranted: return "not_granted";
+    case ReasonCode::kNoBinding: return "no_binding";
+    case ReasonCode::kBindingPending: return "binding_pending";
+    case ReasonCode::kBindingExpired: return "binding_expired";
+    case ReasonCode::kConditionFalse: return "condition_false";
+    case ReasonCode::kUnknownSubject: return "unknown_subject";
+    case ReasonCode::kUnknownResource: return "unknown_resource";
+    case ReasonCode::kUnknownResourceType: return "unknown_resource_type";
+    case ReasonCode::kUnknownAction: return "unknown_action";
+    case ReasonCode::kEvaluationError: return "evaluation_error";
+    case ReasonCode::kStorageError: return "storage_error";
+    case ReasonCode::kDepthExceeded: return "depth_exceeded";
+  }
+  return "unknown";
+}
+
+std::string DescribeReason(const Policy& policy, const Reason& r,
+                           std::string_view action) {
+  const std::string act(action);
+  auto role_name = [&]() -> std::string {
+    return r.role < policy.roles.size() ? policy.roles[r.role].name : "?";
+  };
+  auto at = [&](const SourceLocation& l) { return " (" + l.ToString() + ")"; };
+  switch (r.code) {
+    case ReasonCode::kGrantedByRole:
+      return "role " + role_name() + " on " + r.at.ToString() + " grants " +
+             act + (r.grant ? at(r.grant->location) : "");
+    case ReasonCode::kAllowedByRule:
+      return "allow rule " + r.rule->name + at(r.rule->location);
+    case ReasonCode::kDeniedByRule:
+      return "denied by rule " + r.rule->name + at(r.rule->location);
+    case ReasonCode::kRestricted:
+      return "restricted by override on " + r.at.ToString() +
+             (r.rule ? " (would be allowed by rule " + r.rule->name + ")"
+                     : " (role " + role_name() + " would grant " + act + ")");
+    case ReasonCode::kNotGranted:
+      return "no role held on " + r.at.ToString() +
+             " or its ancestors grants " + act;
+    case ReasonCode::kNoBinding:
+      return "no binding on the resource or its ancestors grants " + act;
+    case ReasonCode::kBindingPending:
+      return "the binding on " + r.at.ToString() +
+             " is pending (invitation not accepted)";
+    case ReasonCode::kBindingExpired:
+      return "the binding on " + r.at.ToString() + " has expired";
+    case ReasonCode::kConditionFalse:
+      if (r.rule) {
+        return "condition of rule " + r.rule->name + " is false" +
+               at(r.rule->location);
+      }
+      return "condition of role " + role_name() + " is false: " +
+             (r.grant && r.grant->when ? r.grant->when->text() : "") +
+             (r.grant ? at(r.grant->location) : "");
+    case ReasonCode::kUnknownSubject:
+      return "unknown subject " + r.at.ToString();
+    case ReasonCode::kUnknownResource:
+      return "unknown resource " + r.at.ToString();
+    case ReasonCode::kUnknownResourceType:
+      return "unknown resource type " + std::string(r.at.type);
+    case ReasonCode::kUnknownAction:
+      return "unknown action " + act + " for this resource type";
+    case ReasonCode::kEvaluationError: {
+      std::string s = "evaluation error (denied): " +
+                      std::string(EvalErrorKindName(r.error.kind));
+      if (r.error.node && r.error.node->op == ExprOp::kAttr) {
+        static constexpr const char* kRoots[] = {"subject", "resource",
+                                                 "action", "context"};
+        s += " " + std::string(kRoots[static_cast<int>(r.error.node->root)]) +
+             "." + std::string(r.error.node->key);
+      }
+      if (r.condition) s += " in `" + r.condition->text() + "`";
+      if (r.error.node && r.error.node->location.line) {
+        s += at(r.error.node->location);
+      } else if (r.condition) {
+        s += at(r.condition->location());
+      }
+      return s;
+    }
+    case ReasonCode::kStorageError:
+      return "storage error (denied)";
+    case ReasonCode::kDepthExceeded:
+      return "the resource's parent chain is deeper than " +
+             std::to_string(kMaxDepth) + " or cyclic (denied)";
+  }
+  return "unknown";
+}
+
+}  // namespace portcullis::engine

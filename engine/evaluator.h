@@ -1,0 +1,129 @@
+// Evaluator: answers "may subject S do action A on resource R?" from a
+// compiled Policy and a DataView, with the reason.
+//
+// Semantics (docs/policy-language.md states them for policy authors):
+//  1. An unknown resource type, action, resource or subject is a deny that
+//     says so.
+//  2. A deny rule whose condition holds denies, whatever else allows. A deny
+//     rule whose condition fails to evaluate also denies (fail closed).
+//  3. Otherwise the subject is allowed if an active, unexpired binding on R
+//     or one of its ancestors holds a role that grants A on R's type (with
+//     its condition true), or an allow rule applies; and a restriction on the
+//     path does not take it away (see Precedence). Grants of roles exempt
+//     from restrictions cannot be taken away.
+//  4. Otherwise deny, naming what was missing. Errors while evaluating never
+//     allow; a deny caused by one says so.
+//
+// Thread safety: an Evaluator is immutable and may be shared. Check() does
+// not allocate unless a Trace is requested.
+#ifndef PORTCULLIS_ENGINE_EVALUATOR_H_
+#define PORTCULLIS_ENGINE_EVALUATOR_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/action_set.h"
+#include "engine/condition.h"
+#include "engine/data_view.h"
+#include "engine/entity.h"
+#include "engine/policy.h"
+
+namespace portcullis::engine {
+
+// The deepest resource tree the evaluator walks. Deeper paths (or a cycle in
+// stored parents) are an evaluation error, hence a deny.
+inline constexpr int kMaxDepth = 64;
+
+struct CheckRequest {
+  EntityRef subject;
+  std::string_view action;
+  EntityRef resource;
+  AttributeMap context;
+  AttributeMap subject_properties;
+  AttributeMap resource_properties;
+  AttributeMap action_properties;
+  TimestampMicros now = 0;  // the request time; bindings expire against it
+};
+
+enum class ReasonCode : uint8_t {
+  // allow
+  kGrantedByRole,    // role `role` bound on `at` grants the action
+  kAllowedByRule,    // allow rule `rule`
+  // deny
+  kDeniedByRule,     // deny rule `rule` matched
+  kRestricted,       // a restriction on `at` takes the action away
+  kNotGranted,       // bindings exist on the path, none grants the action
+  kNoBinding,        // no binding on the resource or its ancestors
+  kBindingPending,   // the only binding is a pending invitation
+  kBindingExpired,   // the only granting binding has expired
+  kConditionFalse,   // a grant or rule would apply but its condition is false
+  kUnknownSubject,
+  kUnknownResource,
+  kUnknownResourceType,
+  kUnknownAction,    // not an action of the resource's type
+  kEvaluationError,  // a condition failed to evaluate (see error)
+  kStorageError,     // the data view failed
+  kDepthExceeded,    // the parent chain is too deep or cyclic
+};
+
+std::string_view ReasonCodeName(ReasonCode code);  // "granted_by_role"
+
+// Why a decision came out as it did. Views (`at`) point into the request or
+// the DataView and are valid only while both live.
+struct Reason {
+  ReasonCode code = ReasonCode::kNoBinding;
+  RoleId role = kNoRole;           // kGrantedByRole, kRestricted, kNotGranted
+  const Grant* grant = nullptr;    // kGrantedByRole, kConditionFalse
+  const Rule* rule = nullptr;      // kAllowedByRule, kDeniedByRule, ...
+  EntityRef at;                    // the binding's or restriction's resource
+  const Condition* condition = nullptr;  // kEvaluationError
+  EvalError error;                       // kEvaluationError
+};
+
+struct Decision {
+  bool allowed = false;
+  Reason reason;
+};
+
+// One step of a full explanation: everything considered, in order.
+struct TraceStep {
+  std::string what;  // "binding on group:g1: roles [member] (active)"
+  std::string outcome;  // "grants view", "restricted", "condition false"
+  SourceLocation location;  // the YAML that produced it, when there is one
+};
+
+struct Trace {
+  std::vector<TraceStep> steps;
+};
+
+class Evaluator {
+ public:
+  explicit Evaluator(const Policy& policy) : policy_(policy) {}
+
+  // The decision for one request. Fills `trace`, if given, with every
+  // binding, restriction, rule and condition considered.
+  Decision Check(const CheckRequest& request, const DataView& data,
+                 Trace* trace = nullptr) const;
+
+  // The actions of the resource's type the subject may perform there.
+  // request.action is ignored. Returns an empty set (and the reason for it in
+  // *reason, if given) when the subject or resource is unknown.
+  ActionSet AllowedActions(const CheckRequest& request, const DataView& data,
+                           Reason* reason = nullptr) const;
+
+  const Policy& policy() const { return policy_; }
+
+ private:
+  const Policy& policy_;
+};
+
+// Human text for a reason, with YAML locations:
+// "role content_creator on file:f1 grants edit (policies/workspace.yaml:40:7)".
+std::string DescribeReason(const Policy& policy, const Reason& reason,
+                           std::string_view action);
+
+}  // namespace portcullis::engine
+
+#endif  // PORTCULLIS_ENGINE_EVALUATOR_H_

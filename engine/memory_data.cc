@@ -1,0 +1,236 @@
+#include "engine/memory_data.h"
+
+#include <algorithm>
+
+namespace portcullis::engine {
+namespace {
+
+std::string Pack(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i) out.push_back('\0');
+    out += names[i];
+  }
+  return out;
+}
+
+std::string JoinKey(std::string_view type, std::string_view id) {
+  std::string k;
+  k.reserve(type.size() + id.size() + 1);
+  k.append(type).append(":").append(id);
+  return k;
+}
+
+}  // namespace
+
+OwnedValue OwnedValue::FromValue(const Value& v) {
+  OwnedValue o;
+  o.kind = v.kind;
+  o.b = v.b;
+  o.i = v.i;
+  o.d = v.d;
+  o.s = std::string(v.s);
+  for (const Value& e : v.list) o.list.push_back(FromValue(e));
+  return o;
+}
+
+std::string_view MemoryData::Key(EntityRef e, int slot) {
+  thread_local std::string buffers[2];
+  std::string& b = buffers[slot];
+  b.assign(e.type).append(":").append(e.id);
+  return b;
+}
+
+EntityRef MemoryData::SplitKey(std::string_view key) {
+  const size_t colon = key.find(':');
+  return EntityRef{key.substr(0, colon), key.substr(colon + 1)};
+}
+
+Value MemoryData::ToView(const OwnedValue& v, Entity* e) {
+  switch (v.kind) {
+    case ValueKind::kNull: return Value::Null();
+    case ValueKind::kBool: return Value::Bool(v.b);
+    case ValueKind::kInt: return Value::Int(v.i);
+    case ValueKind::kDouble: return Value::Double(v.d);
+    case ValueKind::kString: return Value::String(v.s);
+    case ValueKind::kTimestamp: return Value::Timestamp(v.i);
+    case ValueKind::kList: {
+      auto elems = std::make_unique<std::vector<Value>>();
+      for (const OwnedValue& x : v.list) elems->push_back(ToView(x, e));
+      e->list_storage.push_back(std::move(elems));
+      return Value::List(*e->list_storage.back());
+    }
+  }
+  return Value::Null();
+}
+
+void MemoryData::RebuildViews(Entity* e) {
+  e->views.clear();
+  e->list_storage.clear();
+  for (const auto& [k, v] : e->attributes) e->views[k] = ToView(v, e);
+}
+
+void MemoryData::PutResource(std::string_view type, std::string_view id,
+                             std::string_view parent_type,
+                             std::string_view parent_id) {
+  const std::string key = JoinKey(type, id);
+  Entity& e = resources_[key];
+  if (!e.parent.empty()) {
+    auto& siblings = children_[e.parent];
+    siblings.erase(std::remove(siblings.begin(), siblings.end(), key),
+                   siblings.end());
+  }
+  e.type = std::string(type);
+  e.id = std::string(id);
+  e.parent = parent_type.empty() ? std::string()
+                                 : JoinKey(parent_type, parent_id);
+  if (!e.parent.empty()) children_[e.parent].push_back(key);
+}
+
+void MemoryData::PutSubject(std::string_view type, std::string_view id) {
+  Entity& e = subjects_[JoinKey(type, id)];
+  e.type = std::string(type);
+  e.id = std::string(id);
+}
+
+MemoryData::Entity* MemoryData::FindEntity(EntityKind kind, EntityRef e) {
+  auto& m = kind == EntityKind::kSubject ? subjects_ : resources_;
+  auto it = m.find(Key(e, 0));
+  return it == m.end() ? nullptr : &it->second;
+}
+
+const MemoryData::Entity* MemoryData::FindEntity(EntityKind kind,
+                                                 EntityRef e) const {
+  const auto& m = kind == EntityKind::kSubject ? subjects_ : resources_;
+  auto it = m.find(Key(e, 0));
+  return it == m.end() ? nullptr : &it->second;
+}
+
+void MemoryData::SetAttribute(EntityKind kind, std::string_view type,
+                              std::string_view id, std::string_view key,
+                              OwnedValue value) {
+  Entity* e = FindEntity(kind, EntityRef{type, id});
+  if (e == nullptr) {
+    if (kind == EntityKind::kSubject) {
+      PutSubject(type, id);
+    } else {
+      PutResource(type, id);
+    }
+    e = FindEntity(kind, EntityRef{type, id});
+  }
+  e->attributes[std::string(key)] = std::move(value);
+  RebuildViews(e);
+}
+
+void MemoryData::SetBinding(EntityRef subject, EntityRef resource,
+                            const std::vector<std::string>& roles,
+                            BindingState state, TimestampMicros expires_at) {
+  const std::string skey = JoinKey(subject.type, subject.id);
+  const std::string rkey = JoinKey(resource.type, resource.id);
+  if (!subjects_.count(skey)) PutSubject(subject.type, subject.id);
+  Access& a = access_by_subject_[skey][rkey];
+  a.has_binding = !roles.empty();
+  a.roles_packed = Pack(roles);
+  a.state = state;
+  a.expires_at = expires_at;
+  access_by_resource_[rkey][skey] = &a;
+}
+
+void MemoryData::SetRestriction(EntityRef subject, EntityRef resource,
+                                const std::vector<std::string>& actions) {
+  const std::string skey = JoinKey(subject.type, subject.id);
+  const std::string rkey = JoinKey(resource.type, resource.id);
+  if (!subjects_.count(skey)) PutSubject(subject.type, subject.id);
+  Access& a = access_by_subject_[skey][rkey];
+  a.has_restriction = !actions.empty();
+  a.restricted_packed = Pack(actions);
+  access_by_resource_[rkey][skey] = &a;
+}
+
+std::optional<ResourceInfo> MemoryData::GetResource(EntityRef resource) const {
+  const Entity* e = FindEntity(EntityKind::kResource, resource);
+  if (e == nullptr) return std::nullopt;
+  ResourceInfo info;
+  if (!e->parent.empty()) info.parent = SplitKey(e->parent);
+  return info;
+}
+
+bool MemoryData::SubjectExists(EntityRef subject) const {
+  return FindEntity(EntityKind::kSubject, subject) != nullptr;
+}
+
+SubjectAccess MemoryData::GetAccess(EntityRef subject,
+                                    EntityRef resource) const {
+  SubjectAccess out;
+  auto s = access_by_subject_.find(Key(subject, 0));
+  if (s == access_by_subject_.end()) return out;
+  auto r = s->second.find(Key(resource, 1));
+  if (r == s->second.end()) return out;
+  const Access& a = r->second;
+  if (a.has_binding) {
+    out.binding = StoredBinding{PackedNames(a.roles_packed), a.state,
+                                a.expires_at};
+  }
+  if (a.has_restriction) {
+    out.restriction = StoredRestriction{PackedNames(a.restricted_packed)};
+  }
+  return out;
+}
+
+std::optional<Value> MemoryData::GetAttribute(EntityKind kind, EntityRef entity,
+                                              std::string_view key) const {
+  const Entity* e = FindEntity(kind, entity);
+  if (e == nullptr) return std::nullopt;
+  auto it = e->views.find(key);
+  if (it == e->views.end()) return std::nullopt;
+  return it->second;
+}
+
+void MemoryData::ForEachChild(EntityRef parent,
+                              const std::function<bool(EntityRef)>& fn) const {
+  auto it = children_.find(Key(parent, 0));
+  if (it == children_.end()) return;
+  for (const std::string& child : it->second) {
+    if (!fn(SplitKey(child))) return;
+  }
+}
+
+void MemoryData::ForEachBindingOn(
+    EntityRef resource,
+    const std::function<bool(EntityRef, const StoredBinding&)>& fn) const {
+  auto it = access_by_resource_.find(Key(resource, 0));
+  if (it == access_by_resource_.end()) return;
+  for (const auto& [skey, a] : it->second) {
+    if (!a->has_binding) continue;
+    StoredBinding b{PackedNames(a->roles_packed), a->state, a->expires_at};
+    if (!fn(SplitKey(skey), b)) return;
+  }
+}
+
+void MemoryData::ForEachBindingOf(
+    EntityRef subject,
+    const std::function<bool(EntityRef, const StoredBinding&)>& fn) const {
+  auto it = access_by_subject_.find(Key(subject, 0));
+  if (it == access_by_subject_.end()) return;
+  for (const auto& [rkey, a] : it->second) {
+    if (!a.has_binding) continue;
+    StoredBinding b{PackedNames(a.roles_packed), a.state, a.expires_at};
+    if (!fn(SplitKey(rkey), b)) return;
+  }
+}
+
+void MemoryData::ForEachResourceOfType(
+    std::string_view type, const std::function<bool(EntityRef)>& fn) const {
+  for (const auto& [key, e] : resources_) {
+    if (e.type == type && !fn(EntityRef{e.type, e.id})) return;
+  }
+}
+
+void MemoryData::ForEachSubjectOfType(
+    std::string_view type, const std::function<bool(EntityRef)>& fn) const {
+  for (const auto& [key, e] : subjects_) {
+    if (e.type == type && !fn(EntityRef{e.type, e.id})) return;
+  }
+}
+
+}  // namespace portcullis::engine

@@ -1,0 +1,156 @@
+// Policy: the compiled, immutable form of a policy.
+//
+// policies/compiler.h builds one from YAML; the evaluator reads it. Once
+// built and Finalize()d it is never modified: share it between threads as
+// std::shared_ptr<const Policy>. A reload builds a new one and swaps the
+// pointer; requests keep the one they started with.
+//
+// Ids are dense: TypeId indexes types, ActionId indexes actions (one id per
+// distinct action name across all types), RoleId indexes roles.
+#ifndef PORTCULLIS_ENGINE_POLICY_H_
+#define PORTCULLIS_ENGINE_POLICY_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/action_set.h"
+#include "engine/condition.h"
+#include "engine/source_location.h"
+
+namespace portcullis::engine {
+
+enum class AttributeType : uint8_t {
+  kAny, kBool, kInt, kNumber, kString, kTimestamp, kList
+};
+
+struct AttributeDecl {
+  std::string name;
+  AttributeType type = AttributeType::kAny;
+  SourceLocation location;
+};
+
+// A resource type or a subject type.
+struct TypeDef {
+  std::string name;
+  bool is_subject = false;
+  std::vector<TypeId> parents;  // resource types only; empty for a root type
+  ActionSet actions;            // the actions defined on this type
+  // Declared attributes. When non-empty, conditions may read only these.
+  std::vector<AttributeDecl> attributes;
+  bool restrictable = false;  // restrictions may be placed on this type
+  SourceLocation location;
+};
+
+struct ActionDef {
+  std::string name;
+  TypeSet types;  // the types that define this action
+  SourceLocation location;
+};
+
+// One entry of a role's grants: on resources of `type` at or below the
+// resource the role is bound on, the role grants `actions`, if `when` holds.
+struct Grant {
+  RoleId role = kNoRole;  // the role that wrote this grant
+  TypeId type = kNoType;
+  ActionSet actions;
+  std::unique_ptr<Condition> when;  // null: unconditional
+  SourceLocation location;
+};
+
+struct RoleDef {
+  std::string name;
+  std::string description;
+  TypeSet bindable_on;
+  std::vector<RoleId> includes;  // as written
+  // Every grant of this role, its own and those of the roles it includes
+  // (transitively), as pointers into Policy::grants.
+  std::vector<const Grant*> grants;
+  bool exempt_from_restrictions = false;
+  SourceLocation location;
+};
+
+enum class Effect : uint8_t { kAllow, kDeny };
+
+// A rule that does not depend on a role binding. Deny rules override every
+// allow; allow rules grant without a binding.
+struct Rule {
+  std::string name;
+  Effect effect = Effect::kAllow;
+  ActionSet actions;
+  TypeSet types;                    // resource types it applies to
+  std::unique_ptr<Condition> when;  // null: always
+  SourceLocation location;
+};
+
+// How restrictions combine with grants.
+enum class Precedence : uint8_t {
+  // A restriction on the resource or any ancestor removes the action, whatever
+  // the grant's origin (except roles exempt from restrictions).
+  kRestrictionWins,
+  // The nearer of the two wins: a binding on a resource at or below the
+  // restriction's resource survives it; one further up does not. At the same
+  // resource the restriction wins.
+  kNearestWins,
+};
+
+class Policy {
+ public:
+  std::string name;
+  std::string version;  // content hash of the sources, hex
+  std::vector<std::string> source_files;
+  std::vector<TypeDef> types;
+  std::vector<ActionDef> actions;
+  std::vector<RoleDef> roles;
+  std::vector<std::unique_ptr<Grant>> grants;
+  std::vector<Rule> rules;
+  Precedence precedence = Precedence::kRestrictionWins;
+  SourceLocation precedence_location;
+
+  // Builds the lookup tables below. Call once, after filling the fields
+  // above and before sharing the policy.
+  void Finalize();
+
+  TypeId FindType(std::string_view name) const;
+  ActionId FindAction(std::string_view name) const;
+  RoleId FindRole(std::string_view name) const;
+
+  // Actions that `role` grants on `type` without a condition.
+  const ActionSet& UnconditionalGrants(RoleId role, TypeId type) const {
+    return unconditional_[role * types.size() + type];
+  }
+  // Grants of `role` on `type` that carry a condition.
+  const std::vector<const Grant*>& ConditionalGrants(RoleId role,
+                                                     TypeId type) const {
+    return conditional_[role * types.size() + type];
+  }
+  // Every action `role` may grant on `type`, with or without a condition.
+  const ActionSet& PossibleGrants(RoleId role, TypeId type) const {
+    return possible_[role * types.size() + type];
+  }
+  // True if some allow rule could grant `action` on `type` without a binding.
+  bool HasAllowRuleFor(ActionId action, TypeId type) const;
+
+ private:
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  using NameIndex =
+      std::unordered_map<std::string, uint16_t, StringHash, std::equal_to<>>;
+  NameIndex type_index_;
+  NameIndex action_index_;
+  NameIndex role_index_;
+  std::vector<ActionSet> unconditional_;  // [role * types + type]
+  std::vector<std::vector<const Grant*>> conditional_;
+  std::vector<ActionSet> possible_;
+  std::vector<ActionSet> allow_rule_actions_;  // [type]
+};
+
+}  // namespace portcullis::engine
+
+#endif  // PORTCULLIS_ENGINE_POLICY_H_
