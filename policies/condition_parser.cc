@@ -195,8 +195,10 @@ class Lexer {
       }
     }
     if (end < text_.size() && IsIdentChar(text_[end])) {
+      Token err = Error("malformed number");
+      while (end < text_.size() && IsIdentChar(text_[end])) ++end;
       pos_ = end;
-      return Error("malformed number");
+      return err;
     }
     t.kind = is_float ? Tok::kFloat : Tok::kInt;
     t.text = std::string(text_.substr(pos_, end - pos_));
@@ -671,7 +673,11 @@ class Parser {
     if (w == "has") {
       Advance();
       Expect(Tok::kLParen, "'(' after has");
-      if (tok_.kind != Tok::kIdent) Expected("an attribute such as resource.owner");
+      if (tok_.kind != Tok::kIdent ||
+          (tok_.text != "subject" && tok_.text != "resource" &&
+           tok_.text != "action" && tok_.text != "context")) {
+        Expected("an attribute such as resource.owner");
+      }
       ExprNode path;
       const size_t at = tok_.offset;
       const SKind unused = Path(&path);
@@ -700,8 +706,7 @@ class Parser {
       n->root = AttrRoot::kContext;
     } else {
       std::string hint = DidYouMean(
-          root.text, {"subject", "resource", "action", "context", "true",
-                      "false", "null", "now", "has", "timestamp", "in"});
+          root.text, {"subject", "resource", "action", "context"});
       Fatal(root.offset,
             "unknown name '" + root.text +
                 "'; an attribute starts with subject., resource., action. or "
