@@ -19,3 +19,11 @@ target_link_libraries(portcullis_bench_loadgen_core
 add_executable(loadgen_core_test ${CMAKE_CURRENT_LIST_DIR}/loadgen_core_test.cc)
 target_link_libraries(loadgen_core_test PRIVATE portcullis_bench_loadgen_core rapidjson_headers GTest::gtest_main)
 gtest_discover_tests(loadgen_core_test)
+
+# Beast lives only in constant_server.cc and loadgen.cc (about 12 s and
+# 600 MB of compiler memory each).
+add_executable(constant_server ${CMAKE_CURRENT_LIST_DIR}/constant_server.cc)
+target_link_libraries(constant_server PRIVATE Boost::headers Threads::Threads)
+
+add_executable(loadgen ${CMAKE_CURRENT_LIST_DIR}/loadgen.cc)
+target_link_libraries(loadgen PRIVATE portcullis_bench_loadgen_core Boost::headers Threads::Threads)

@@ -258,24 +258,25 @@ void WriteStats(JsonWriter& w, const TemplateStats& s, double duration_s) {
 
 }  // namespace
 
-std::string ResultJson(const RunInfo& info,
-                       const std::vector<RequestTemplate>& templates,
-                       const std::vector<TemplateStats>& per_template) {
-  // Merge templates by name, in order of first appearance.
-  std::vector<std::string> names;
-  std::vector<TemplateStats> by_name;
-  TemplateStats total;
-  for (size_t i = 0; i < templates.size() && i < per_template.size(); ++i) {
-    auto it = std::find(names.begin(), names.end(), templates[i].name);
-    if (it == names.end()) {
-      names.push_back(templates[i].name);
-      by_name.emplace_back();
-      it = names.end() - 1;
+NameIndex IndexNames(const std::vector<RequestTemplate>& templates) {
+  NameIndex index;
+  for (const auto& t : templates) {
+    auto it = std::find(index.names.begin(), index.names.end(), t.name);
+    if (it == index.names.end()) {
+      index.names.push_back(t.name);
+      it = index.names.end() - 1;
     }
-    by_name[it - names.begin()].Merge(per_template[i]);
-    total.Merge(per_template[i]);
+    index.name_of_template.push_back(
+        static_cast<size_t>(it - index.names.begin()));
   }
+  return index;
+}
 
+std::string ResultJson(const RunInfo& info,
+                       const std::vector<std::string>& names,
+                       const std::vector<TemplateStats>& per_name) {
+  TemplateStats total;
+  for (const auto& s : per_name) total.Merge(s);
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.SetMaxDecimalPlaces(3);
@@ -308,14 +309,16 @@ std::string ResultJson(const RunInfo& info,
   w.Double(info.warmup_s);
   w.Key("duration_s");
   w.Double(info.duration_s);
+  w.Key("connect_failures");
+  w.Uint64(info.connect_failures);
   WriteStats(w, total, info.duration_s);
   w.Key("per_name");
   w.StartArray();
-  for (size_t i = 0; i < names.size(); ++i) {
+  for (size_t i = 0; i < names.size() && i < per_name.size(); ++i) {
     w.StartObject();
     w.Key("name");
     w.String(names[i].c_str());
-    WriteStats(w, by_name[i], info.duration_s);
+    WriteStats(w, per_name[i], info.duration_s);
     w.EndObject();
   }
   w.EndArray();

@@ -52,6 +52,7 @@ std::string BuildRawRequest(const RequestTemplate& t, std::string_view host,
 // construction; safe to share between threads.
 class WeightedPicker {
  public:
+  WeightedPicker() = default;  // always picks 0
   explicit WeightedPicker(const std::vector<RequestTemplate>& templates);
   size_t Pick(uint64_t random) const;
 
@@ -85,6 +86,15 @@ struct TemplateStats {
   void Merge(const TemplateStats& other);
 };
 
+// Templates are reported by name: several templates (say, 200 different
+// checks that all hit) may share one name. Returns the distinct names in
+// order of first appearance and, for each template, the index of its name.
+struct NameIndex {
+  std::vector<std::string> names;
+  std::vector<size_t> name_of_template;
+};
+NameIndex IndexNames(const std::vector<RequestTemplate>& templates);
+
 // The settings of a run, echoed in the result document.
 struct RunInfo {
   std::string label;
@@ -97,15 +107,17 @@ struct RunInfo {
   std::vector<int> cpus;
   double warmup_s = 0;
   double duration_s = 0;
+  uint64_t connect_failures = 0;  // failed TCP connects, over the whole run
 };
 
-// The result document: the run settings, the totals over all templates and
-// one entry per template name (templates sharing a name are merged).
-// Latencies are integer nanoseconds; rates are per second of the measured
-// window.
+// The result document: the run settings, the totals over all names and one
+// entry per name. Latencies are integer nanoseconds; rates are per second of
+// the measured window. Histograms hold successful (2xx) answers and, in open
+// loop, requests never sent before the end, counted with the time they had
+// already waited (a lower bound).
 std::string ResultJson(const RunInfo& info,
-                       const std::vector<RequestTemplate>& templates,
-                       const std::vector<TemplateStats>& per_template);
+                       const std::vector<std::string>& names,
+                       const std::vector<TemplateStats>& per_name);
 
 }  // namespace portcullis::bench
 

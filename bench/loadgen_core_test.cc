@@ -130,7 +130,14 @@ TEST(ResultJson, MergesByNameAndReportsRates) {
   info.duration_s = 2;
   info.connections = 2;
   info.threads = 1;
-  const std::string json = ResultJson(info, ts, stats);
+  const NameIndex index = IndexNames(ts);
+  ASSERT_EQ(index.names, (std::vector<std::string>{"hit", "batch"}));
+  ASSERT_EQ(index.name_of_template, (std::vector<size_t>{0, 0, 1}));
+  std::vector<TemplateStats> per_name(index.names.size());
+  for (size_t i = 0; i < ts.size(); ++i) {
+    per_name[index.name_of_template[i]].Merge(stats[i]);
+  }
+  const std::string json = ResultJson(info, index.names, per_name);
   rapidjson::Document doc;
   doc.Parse(json.data(), json.size());
   ASSERT_FALSE(doc.HasParseError()) << json;
