@@ -27,3 +27,14 @@ target_link_libraries(constant_server PRIVATE Boost::headers Threads::Threads)
 
 add_executable(loadgen ${CMAKE_CURRENT_LIST_DIR}/loadgen.cc)
 target_link_libraries(loadgen PRIVATE portcullis_bench_loadgen_core Boost::headers Threads::Threads)
+
+# The whole harness at the small scale with short runs: it runs, writes the
+# three report files, and the numbers parse (report.py --check). It uses the
+# daemon and the data generator when they are built, the constant server
+# alone otherwise. Serial: it loads both CPUs.
+add_test(NAME bench_harness_small
+  COMMAND ${CMAKE_CURRENT_LIST_DIR}/run_bench.sh --scale small --quick --check
+          --build ${CMAKE_BINARY_DIR}
+          --out ${CMAKE_BINARY_DIR}/bench/results/small)
+set_tests_properties(bench_harness_small PROPERTIES
+  RUN_SERIAL TRUE TIMEOUT 600 LABELS bench)
