@@ -32,10 +32,11 @@ bool UsableRequestId(const std::string& id) {
 }  // namespace
 
 Api::Api(ApiOptions options, PolicyHolder* policy, DataSource* data,
-         PolicyAdmin admin)
+         storage::Store* store, PolicyAdmin admin)
     : options_(std::move(options)),
       policy_(policy),
       data_(data),
+      store_(store),
       admin_(std::move(admin)) {
   AddRoute("GET", "/healthz", Scope::kNone, &Api::Healthz);
   AddRoute("GET", "/readyz", Scope::kNone, &Api::Readyz);
@@ -47,6 +48,23 @@ Api::Api(ApiOptions options, PolicyHolder* policy, DataSource* data,
            &Api::LookupResources);
   AddRoute("POST", "/v1/lookup/subjects", Scope::kCheck,
            &Api::LookupSubjects);
+  AddRoute("PUT", "/v1/resources/{type}/{id}", Scope::kAdmin,
+           &Api::PutResource);
+  AddRoute("GET", "/v1/resources/{type}/{id}", Scope::kCheck,
+           &Api::GetResource);
+  AddRoute("DELETE", "/v1/resources/{type}/{id}", Scope::kAdmin,
+           &Api::DeleteResource);
+  AddRoute("PUT", "/v1/subjects/{type}/{id}", Scope::kAdmin, &Api::PutSubject);
+  AddRoute("GET", "/v1/subjects/{type}/{id}", Scope::kCheck, &Api::GetSubject);
+  AddRoute("DELETE", "/v1/subjects/{type}/{id}", Scope::kAdmin,
+           &Api::DeleteSubject);
+  AddRoute("PUT", "/v1/bindings", Scope::kAdmin, &Api::PutBinding);
+  AddRoute("GET", "/v1/bindings", Scope::kCheck, &Api::GetBindings);
+  AddRoute("PUT", "/v1/restrictions", Scope::kAdmin, &Api::PutRestriction);
+  AddRoute("GET", "/v1/restrictions", Scope::kCheck, &Api::GetRestrictions);
+  AddRoute("GET", "/v1/changes", Scope::kCheck, &Api::Changes);
+  AddRoute("POST", "/v1/import", Scope::kAdmin, &Api::Import);
+  AddRoute("GET", "/v1/export", Scope::kAdmin, &Api::Export);
   AddRoute("GET", "/v1/policy", Scope::kCheck, &Api::GetPolicy);
   AddRoute("POST", "/v1/policy/validate", Scope::kAdmin,
            &Api::ValidatePolicy);
@@ -212,8 +230,12 @@ HttpResponse Api::MetricsText(Call&) {
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4";
   uint64_t revision = 0;
-  if (auto snap = data_->Snapshot()) revision = snap->revision();
-  r.body = metrics_->Render(revision, 0);
+  if (auto snap = data_->Snapshot()) revision = (*snap)->revision();
+  uint64_t bytes = 0;
+  if (store_ != nullptr) {
+    if (auto stats = store_->GetStats()) bytes = stats->used_bytes;
+  }
+  r.body = metrics_->Render(revision, bytes);
   return r;
 }
 

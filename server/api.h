@@ -29,6 +29,7 @@
 #include "server/json.h"
 #include "server/metrics.h"
 #include "server/policy_holder.h"
+#include "storage/store.h"
 
 namespace portcullis::server {
 
@@ -69,8 +70,10 @@ struct ApiOptions {
 
 class Api {
  public:
+  // `store` serves the data endpoints (writes, listings, changes, import,
+  // export); when null they answer 503. `data` serves the decisions.
   Api(ApiOptions options, PolicyHolder* policy, DataSource* data,
-      PolicyAdmin admin);
+      storage::Store* store, PolicyAdmin admin);
 
   // Answers one request. Never throws; every failure is an error response.
   HttpResponse Handle(HttpRequest& request);
@@ -120,6 +123,23 @@ class Api {
   HttpResponse Actions(Call& call);
   HttpResponse LookupResources(Call& call);
   HttpResponse LookupSubjects(Call& call);
+  // Data over the store (data_handlers.cc).
+  HttpResponse PutResource(Call& call);
+  HttpResponse GetResource(Call& call);
+  HttpResponse DeleteResource(Call& call);
+  HttpResponse PutSubject(Call& call);
+  HttpResponse GetSubject(Call& call);
+  HttpResponse DeleteSubject(Call& call);
+  HttpResponse PutBinding(Call& call);
+  HttpResponse GetBindings(Call& call);
+  HttpResponse PutRestriction(Call& call);
+  HttpResponse GetRestrictions(Call& call);
+  HttpResponse Changes(Call& call);
+  HttpResponse Import(Call& call);
+  HttpResponse Export(Call& call);
+  // Runs a write and answers {"revision": "N"} or the error.
+  HttpResponse WriteAndAnswer(const Call& call,
+                              const std::function<Status(storage::WriteTxn&)>& fn);
   // Policy administration.
   HttpResponse GetPolicy(Call& call);
   HttpResponse ValidatePolicy(Call& call);
@@ -133,6 +153,7 @@ class Api {
   ApiOptions options_;
   PolicyHolder* policy_;
   DataSource* data_;
+  storage::Store* store_;
   PolicyAdmin admin_;
   std::vector<Route> routes_;
   std::unique_ptr<Metrics> metrics_;  // one endpoint per route, then "other"

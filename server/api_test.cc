@@ -42,7 +42,7 @@ class ApiTest : public ::testing::Test {
       }
       return d;
     };
-    auto api = std::make_unique<Api>(std::move(o), &holder_, &source_,
+    auto api = std::make_unique<Api>(std::move(o), &holder_, &source_, nullptr,
                                      std::move(admin));
     api->SetReady(true);
     return api;

@@ -1,7 +1,7 @@
 // The decision endpoints of the native API: check, batch, actions, lookups.
 #include <algorithm>
-#include <set>
 
+#include "engine/lookup.h"
 #include "server/api.h"
 #include "server/decision_json.h"
 #include "server/http_status.h"
@@ -133,7 +133,9 @@ HttpResponse Api::Check(Call& call) {
   if (!s.ok()) return ErrorResponse(s);
 
   const engine::Policy& policy = *call.policy->policy;
-  std::unique_ptr<DataSnapshot> snap = data_->Snapshot();
+  auto opened = data_->Snapshot();
+  if (!opened) return ErrorResponse(opened.error());
+  std::unique_ptr<DataSnapshot> snap = std::move(*opened);
   s = CheckRevision(in, snap->revision(), "");
   if (!s.ok()) return ErrorResponse(s);
   engine::Evaluator evaluator(policy);
@@ -185,7 +187,9 @@ HttpResponse Api::CheckBatch(Call& call) {
   }
 
   const engine::Policy& policy = *call.policy->policy;
-  std::unique_ptr<DataSnapshot> snap = data_->Snapshot();
+  auto opened = data_->Snapshot();
+  if (!opened) return ErrorResponse(opened.error());
+  std::unique_ptr<DataSnapshot> snap = std::move(*opened);
   const std::string revision = std::to_string(snap->revision());
   engine::Evaluator evaluator(policy);
   rapidjson::StringBuffer buf;
@@ -253,7 +257,9 @@ HttpResponse Api::Actions(Call& call) {
   s = ParseCheckInput(doc, "", /*needs_action=*/false, &arena, &in);
   if (!s.ok()) return ErrorResponse(s);
   const engine::Policy& policy = *call.policy->policy;
-  std::unique_ptr<DataSnapshot> snap = data_->Snapshot();
+  auto opened = data_->Snapshot();
+  if (!opened) return ErrorResponse(opened.error());
+  std::unique_ptr<DataSnapshot> snap = std::move(*opened);
   s = CheckRevision(in, snap->revision(), "");
   if (!s.ok()) return ErrorResponse(s);
   engine::Evaluator evaluator(policy);
@@ -280,6 +286,63 @@ HttpResponse Api::Actions(Call& call) {
   return JsonResponse(buf);
 }
 
+namespace {
+
+// The fields common to both lookups: limit, page_token, context.
+struct LookupPaging {
+  size_t limit = 0;
+  std::string_view page_token;
+  std::vector<engine::Attribute> context;
+};
+
+Status ParseLookupPaging(const rapidjson::Value& doc, size_t fallback,
+                         size_t max, AttributeArena* arena, LookupPaging* out) {
+  auto limit = ParseLimit(doc, fallback, max);
+  if (!limit) return limit.error();
+  out->limit = *limit;
+  auto token = OptionalString(doc, "page_token", "page_token");
+  if (!token) return token.error();
+  out->page_token = *token;
+  if (!out->page_token.empty() && !engine::ParseEntityRef(out->page_token)) {
+    return Status::InvalidArgument(
+        "page_token is not a page token this server issued", "page_token");
+  }
+  if (auto ctx = doc.FindMember("context"); ctx != doc.MemberEnd()) {
+    return arena->Flatten(ctx->value, "context", &out->context);
+  }
+  return Status::Ok();
+}
+
+HttpResponse LookupAnswer(const char* key, const engine::LookupPage& page,
+                          uint64_t revision) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key(key);
+  w.StartArray();
+  for (const std::string& r : page.refs) w.String(r);
+  w.EndArray();
+  w.Key("next_page_token");
+  w.String(page.next_page_token);
+  w.Key("revision");
+  w.String(std::to_string(revision));
+  w.EndObject();
+  return JsonResponse(buf);
+}
+
+// The engine names no field; the request's field for its errors.
+Status WithField(Status s, std::string_view fallback) {
+  if (!s.field().empty()) return s;
+  std::string field(fallback);
+  const std::string& m = s.message();
+  if (m.find("limit") != std::string::npos) field = "limit";
+  else if (m.find("action") != std::string::npos) field = "action";
+  else if (m.find("token") != std::string::npos) field = "page_token";
+  return Status(s.code(), s.message(), field);
+}
+
+}  // namespace
+
 HttpResponse Api::LookupResources(Call& call) {
   rapidjson::Document doc;
   Status s = ParseJsonObject(call.request.body, &doc);
@@ -294,97 +357,33 @@ HttpResponse Api::LookupResources(Call& call) {
   if (!type) return ErrorResponse(type.error());
   auto under_text = OptionalString(doc, "under", "under");
   if (!under_text) return ErrorResponse(under_text.error());
-  engine::EntityRef under;
+  engine::LookupResourcesRequest req;
   if (!under_text->empty()) {
     auto u = ParseRef(*under_text, "under");
     if (!u) return ErrorResponse(u.error());
-    under = *u;
+    req.under = *u;
   }
-  auto limit = ParseLimit(doc, options_.default_page, options_.max_page);
-  if (!limit) return ErrorResponse(limit.error());
-  auto token_text = OptionalString(doc, "page_token", "page_token");
-  if (!token_text) return ErrorResponse(token_text.error());
-  auto after = DecodePageToken(*token_text, "page_token");
-  if (!after) return ErrorResponse(after.error());
   AttributeArena arena;
-  std::vector<engine::Attribute> context;
-  if (auto ctx = doc.FindMember("context"); ctx != doc.MemberEnd()) {
-    s = arena.Flatten(ctx->value, "context", &context);
-    if (!s.ok()) return ErrorResponse(s);
-  }
-
-  const engine::Policy& policy = *call.policy->policy;
-  const engine::TypeId type_id = policy.FindType(*type);
-  if (type_id == engine::kNoType || policy.types[type_id].is_subject) {
-    return ErrorResponse(Status::InvalidArgument(
-        "type \"" + std::string(*type) + "\" is not a resource type", "type"));
-  }
-  const engine::ActionId action_id = policy.FindAction(*action);
-  if (action_id == engine::kNoAction ||
-      !policy.types[type_id].actions.Contains(action_id)) {
-    return ErrorResponse(Status::InvalidArgument(
-        "\"" + std::string(*action) + "\" is not an action of type " +
-            std::string(*type),
-        "action"));
-  }
-
-  std::unique_ptr<DataSnapshot> snap = data_->Snapshot();
-  const engine::DataView& view = snap->view();
-  // Candidates: every resource of the type under the subject's bindings, or
-  // every resource of the type when an allow rule could grant without one.
-  std::set<std::string> candidates;
-  auto consider = [&](engine::EntityRef r) {
-    if (r.type == *type) candidates.insert(r.ToString());
-  };
-  if (policy.HasAllowRuleFor(action_id, type_id)) {
-    view.ForEachResourceOfType(*type, [&](engine::EntityRef r) {
-      consider(r);
-      return true;
-    });
-  } else {
-    std::vector<std::string> roots;
-    view.ForEachBindingOf(*subject,
-                          [&](engine::EntityRef r, const engine::StoredBinding&) {
-                            roots.push_back(r.ToString());
-                            return true;
-                          });
-    for (const std::string& root : roots) {
-      ForEachInSubtree(view, *engine::ParseEntityRef(root), consider);
-    }
-  }
-
-  engine::Evaluator evaluator(policy);
-  engine::CheckRequest req;
+  LookupPaging paging;
+  s = ParseLookupPaging(doc, options_.default_page, options_.max_page, &arena,
+                        &paging);
+  if (!s.ok()) return ErrorResponse(s);
   req.subject = *subject;
   req.action = *action;
-  req.context = context;
+  req.type = *type;
+  req.limit = paging.limit;
+  req.page_token = paging.page_token;
+  req.context = paging.context;
   req.now = NowMicros();
-  std::vector<const std::string*> page;
-  bool more = false;
-  for (auto it = candidates.upper_bound(*after); it != candidates.end(); ++it) {
-    req.resource = *engine::ParseEntityRef(*it);
-    if (!under.empty() && !IsAtOrBelow(view, req.resource, under)) continue;
-    if (!evaluator.Check(req, view).allowed) continue;
-    if (page.size() == *limit) {
-      more = true;
-      break;
-    }
-    page.push_back(&*it);
-  }
 
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
-  w.StartObject();
-  w.Key("resources");
-  w.StartArray();
-  for (const std::string* r : page) w.String(*r);
-  w.EndArray();
-  w.Key("next_page_token");
-  w.String(more ? EncodePageToken(*page.back()) : std::string());
-  w.Key("revision");
-  w.String(std::to_string(snap->revision()));
-  w.EndObject();
-  return JsonResponse(buf);
+  auto opened = data_->Snapshot();
+  if (!opened) return ErrorResponse(opened.error());
+  std::unique_ptr<DataSnapshot> snap = std::move(*opened);
+  engine::Evaluator evaluator(*call.policy->policy);
+  Result<engine::LookupPage> page =
+      engine::LookupResources(evaluator, snap->view(), req);
+  if (!page) return ErrorResponse(WithField(page.error(), "type"));
+  return LookupAnswer("resources", *page, snap->revision());
 }
 
 HttpResponse Api::LookupSubjects(Call& call) {
@@ -399,104 +398,28 @@ HttpResponse Api::LookupSubjects(Call& call) {
   if (!resource) return ErrorResponse(resource.error());
   auto type = OptionalString(doc, "type", "type");  // subject type filter
   if (!type) return ErrorResponse(type.error());
-  auto limit = ParseLimit(doc, options_.default_page, options_.max_page);
-  if (!limit) return ErrorResponse(limit.error());
-  auto token_text = OptionalString(doc, "page_token", "page_token");
-  if (!token_text) return ErrorResponse(token_text.error());
-  auto after = DecodePageToken(*token_text, "page_token");
-  if (!after) return ErrorResponse(after.error());
   AttributeArena arena;
-  std::vector<engine::Attribute> context;
-  if (auto ctx = doc.FindMember("context"); ctx != doc.MemberEnd()) {
-    s = arena.Flatten(ctx->value, "context", &context);
-    if (!s.ok()) return ErrorResponse(s);
-  }
-
-  const engine::Policy& policy = *call.policy->policy;
-  const engine::TypeId type_id = policy.FindType(resource->type);
-  const engine::ActionId action_id = policy.FindAction(*action);
-  if (type_id == engine::kNoType || policy.types[type_id].is_subject) {
-    return ErrorResponse(Status::InvalidArgument(
-        "\"" + std::string(resource->type) + "\" is not a resource type",
-        "resource"));
-  }
-  if (action_id == engine::kNoAction ||
-      !policy.types[type_id].actions.Contains(action_id)) {
-    return ErrorResponse(Status::InvalidArgument(
-        "\"" + std::string(*action) + "\" is not an action of type " +
-            std::string(resource->type),
-        "action"));
-  }
-  if (!type->empty()) {
-    const engine::TypeId st = policy.FindType(*type);
-    if (st == engine::kNoType || !policy.types[st].is_subject) {
-      return ErrorResponse(Status::InvalidArgument(
-          "type \"" + std::string(*type) + "\" is not a subject type", "type"));
-    }
-  }
-
-  std::unique_ptr<DataSnapshot> snap = data_->Snapshot();
-  const engine::DataView& view = snap->view();
-  std::set<std::string> candidates;
-  auto consider = [&](engine::EntityRef subject) {
-    if (type->empty() || subject.type == *type) {
-      candidates.insert(subject.ToString());
-    }
-  };
-  if (policy.HasAllowRuleFor(action_id, type_id)) {
-    for (const engine::TypeDef& t : policy.types) {
-      if (!t.is_subject || (!type->empty() && t.name != *type)) continue;
-      view.ForEachSubjectOfType(t.name, [&](engine::EntityRef sub) {
-        consider(sub);
-        return true;
-      });
-    }
-  }
-  // Bindings on the resource and each of its ancestors.
-  engine::EntityRef at = *resource;
-  std::string parent_key;
-  for (int depth = 0; depth < engine::kMaxDepth && !at.empty(); ++depth) {
-    view.ForEachBindingOn(at, [&](engine::EntityRef sub,
-                                  const engine::StoredBinding&) {
-      consider(sub);
-      return true;
-    });
-    std::optional<engine::ResourceInfo> info = view.GetResource(at);
-    if (!info) break;
-    at = info->parent;
-  }
-
-  engine::Evaluator evaluator(policy);
-  engine::CheckRequest req;
-  req.resource = *resource;
+  LookupPaging paging;
+  s = ParseLookupPaging(doc, options_.default_page, options_.max_page, &arena,
+                        &paging);
+  if (!s.ok()) return ErrorResponse(s);
+  engine::LookupSubjectsRequest req;
   req.action = *action;
-  req.context = context;
+  req.resource = *resource;
+  req.subject_type = *type;
+  req.limit = paging.limit;
+  req.page_token = paging.page_token;
+  req.context = paging.context;
   req.now = NowMicros();
-  std::vector<const std::string*> page;
-  bool more = false;
-  for (auto it = candidates.upper_bound(*after); it != candidates.end(); ++it) {
-    req.subject = *engine::ParseEntityRef(*it);
-    if (!evaluator.Check(req, view).allowed) continue;
-    if (page.size() == *limit) {
-      more = true;
-      break;
-    }
-    page.push_back(&*it);
-  }
 
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
-  w.StartObject();
-  w.Key("subjects");
-  w.StartArray();
-  for (const std::string* r : page) w.String(*r);
-  w.EndArray();
-  w.Key("next_page_token");
-  w.String(more ? EncodePageToken(*page.back()) : std::string());
-  w.Key("revision");
-  w.String(std::to_string(snap->revision()));
-  w.EndObject();
-  return JsonResponse(buf);
+  auto opened = data_->Snapshot();
+  if (!opened) return ErrorResponse(opened.error());
+  std::unique_ptr<DataSnapshot> snap = std::move(*opened);
+  engine::Evaluator evaluator(*call.policy->policy);
+  Result<engine::LookupPage> page =
+      engine::LookupSubjects(evaluator, snap->view(), req);
+  if (!page) return ErrorResponse(WithField(page.error(), "resource"));
+  return LookupAnswer("subjects", *page, snap->revision());
 }
 
 }  // namespace portcullis::server

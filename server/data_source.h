@@ -15,6 +15,7 @@
 #include <memory>
 #include <shared_mutex>
 
+#include "common/status.h"
 #include "engine/data_view.h"
 #include "engine/memory_data.h"
 
@@ -31,7 +32,8 @@ class DataSnapshot {
 class DataSource {
  public:
   virtual ~DataSource() = default;
-  virtual std::unique_ptr<DataSnapshot> Snapshot() = 0;
+  // kUnavailable when no snapshot can be opened (reader table full).
+  virtual Result<std::unique_ptr<DataSnapshot>> Snapshot() = 0;
 };
 
 // A DataSource over a MemoryData owned by the caller, for tests. Readers
@@ -41,8 +43,8 @@ class MemoryDataSource final : public DataSource {
  public:
   explicit MemoryDataSource(engine::MemoryData* data) : data_(data) {}
 
-  std::unique_ptr<DataSnapshot> Snapshot() override {
-    return std::make_unique<MemorySnapshot>(this);
+  Result<std::unique_ptr<DataSnapshot>> Snapshot() override {
+    return std::unique_ptr<DataSnapshot>(std::make_unique<MemorySnapshot>(this));
   }
 
   // Runs fn(MemoryData&) under the exclusive lock; returns the new revision.

@@ -1,6 +1,5 @@
 #include "server/decision_json.h"
 
-#include <unordered_set>
 
 namespace portcullis::server {
 
@@ -60,39 +59,6 @@ void WriteTrace(JsonWriter& w, const engine::Trace& trace) {
     w.EndObject();
   }
   w.EndArray();
-}
-
-void ForEachInSubtree(const engine::DataView& data, engine::EntityRef root,
-                      const std::function<void(engine::EntityRef)>& fn) {
-  struct Item {
-    engine::EntityRef ref;
-    int depth;
-  };
-  std::vector<Item> stack{{root, 0}};
-  std::unordered_set<std::string> seen;
-  while (!stack.empty()) {
-    const Item item = stack.back();
-    stack.pop_back();
-    if (!seen.insert(item.ref.ToString()).second) continue;
-    fn(item.ref);
-    if (item.depth + 1 >= engine::kMaxDepth) continue;
-    data.ForEachChild(item.ref, [&](engine::EntityRef child) {
-      stack.push_back({child, item.depth + 1});
-      return true;
-    });
-  }
-}
-
-bool IsAtOrBelow(const engine::DataView& data, engine::EntityRef resource,
-                 engine::EntityRef ancestor) {
-  engine::EntityRef at = resource;
-  for (int depth = 0; depth < engine::kMaxDepth && !at.empty(); ++depth) {
-    if (at == ancestor) return true;
-    std::optional<engine::ResourceInfo> info = data.GetResource(at);
-    if (!info) return false;
-    at = info->parent;
-  }
-  return false;
 }
 
 std::string EncodePageToken(std::string_view last) {

@@ -26,16 +26,6 @@ void WriteReason(JsonWriter& w, const engine::Policy& policy,
 // [{"what","outcome","location"?}, ...]
 void WriteTrace(JsonWriter& w, const engine::Trace& trace);
 
-// The resources of the subtree rooted at `root` (itself included), depth
-// first, bounded by engine::kMaxDepth and safe against cycles. Calls
-// fn(EntityRef) for each.
-void ForEachInSubtree(const engine::DataView& data, engine::EntityRef root,
-                      const std::function<void(engine::EntityRef)>& fn);
-
-// True if `ancestor` is `resource` or one of its ancestors.
-bool IsAtOrBelow(const engine::DataView& data, engine::EntityRef resource,
-                 engine::EntityRef ancestor);
-
 // Opaque page tokens: the last item returned, hex-encoded.
 std::string EncodePageToken(std::string_view last);
 Result<std::string> DecodePageToken(std::string_view token,
