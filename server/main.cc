@@ -1,0 +1,102 @@
+// portcullis: the command-line entry point. Only wires subcommands to their
+// implementations (policies/cli_commands.h); no logic lives here.
+#include <algorithm>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "policies/cli_commands.h"
+#include "server/config.h"
+#include "server/serve.h"
+
+int main(int argc, char** argv) {
+  namespace pp = portcullis::policies;
+  CLI::App app{"Portcullis: authorization decisions from a YAML policy"};
+  app.require_subcommand(1);
+
+  std::vector<std::string> lint_files;
+  CLI::App* lint = app.add_subcommand(
+      "lint", "Validate policy files; print every error as file:line:column");
+  lint->add_option("FILE", lint_files, "policy files")->required();
+
+  std::vector<std::string> test_paths;
+  CLI::App* test = app.add_subcommand(
+      "test", "Run the policy test files under the paths");
+  test->add_option("PATH", test_paths, "test files or directories")
+      ->required();
+
+  pp::QueryArgs query;
+  auto add_query = [&](CLI::App* cmd) {
+    cmd->add_option("--policy", query.policy, "policy file")
+        ->capture_default_str();
+    cmd->add_option("--data", query.data, "YAML data file")
+        ->capture_default_str();
+    cmd->add_option("--context", query.context,
+                    "request context key=value (value read as YAML); "
+                    "repeatable");
+    cmd->add_option("--now", query.now, "request time, RFC 3339");
+    cmd->add_option("SUBJECT", query.subject, "subject, type:id")->required();
+    cmd->add_option("ACTION", query.action, "action name")->required();
+    cmd->add_option("RESOURCE", query.resource, "resource, type:id")
+        ->required();
+  };
+  CLI::App* check = app.add_subcommand(
+      "check", "Answer one question: allow (exit 0) or deny (exit 1)");
+  add_query(check);
+  CLI::App* explain = app.add_subcommand(
+      "explain", "Answer one question and show everything considered");
+  add_query(explain);
+
+  namespace ps = portcullis::server;
+  std::string config_file;
+  ps::ServeConfig flags;
+  bool no_auth = false;
+  CLI::App* serve = app.add_subcommand(
+      "serve", "Run the authorization daemon (HTTP, native API and AuthZEN)");
+  serve->add_option("--config", config_file, "YAML config file");
+  CLI::Option* listen_opt = serve->add_option(
+      "--listen", flags.listen, "ADDRESS:PORT; port 0 picks a free one "
+      "(default 127.0.0.1:8181)");
+  CLI::Option* data_opt = serve->add_option(
+      "--data", flags.data_dir, "store directory (default portcullis-data)");
+  CLI::Option* policy_opt =
+      serve->add_option("--policy", flags.policy_path, "policy file");
+  CLI::Option* threads_opt = serve->add_option(
+      "--threads", flags.threads, "I/O threads (default 2)");
+  CLI::Option* tokens_opt = serve->add_option(
+      "--tokens", flags.tokens_file, "tokens file: one `SCOPE TOKEN` per line");
+  serve->add_flag("--no-auth", no_auth,
+                  "run without authentication (says so at start-up)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : pp::kExitError;
+  }
+  if (*serve) {
+    ps::ServeConfig config;
+    if (!config_file.empty()) {
+      portcullis::Status s = ps::LoadConfigFile(config_file, &config);
+      if (!s.ok()) {
+        std::cerr << "portcullis serve: " << s.message() << "\n";
+        return pp::kExitError;
+      }
+    }
+    if (*listen_opt) config.listen = flags.listen;
+    if (*data_opt) config.data_dir = flags.data_dir;
+    if (*policy_opt) config.policy_path = flags.policy_path;
+    if (*threads_opt) config.threads = std::max(1, flags.threads);
+    if (*tokens_opt) config.tokens_file = flags.tokens_file;
+    if (no_auth) config.auth = false;
+    return ps::RunServe(config, std::cout, std::cerr) == 0 ? 0
+                                                          : pp::kExitError;
+  }
+  if (*lint) return pp::LintCommand(lint_files, std::cout);
+  if (*test) return pp::TestCommand(test_paths, std::cout);
+  if (*check) return pp::CheckCommand(query, std::cout, std::cerr);
+  if (*explain) return pp::ExplainCommand(query, std::cout, std::cerr);
+  return pp::kExitError;
+}
