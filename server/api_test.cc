@@ -328,6 +328,7 @@ TEST_F(ApiTest, ReadyzAndMetrics) {
             std::string::npos)
       << r.body;
   EXPECT_NE(r.body.find("endpoint=\"POST /v1/check\""), std::string::npos);
+  EXPECT_NE(r.body.find("portcullis_open_connections"), std::string::npos);
 }
 
 }  // namespace

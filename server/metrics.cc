@@ -31,7 +31,7 @@ void Metrics::ObserveRequest(size_t endpoint, int http_status,
 std::string Metrics::Render(uint64_t revision, uint64_t store_bytes) const {
   std::string out;
   out.reserve(8192);
-  char line[256];
+  char line[1024];
   out +=
       "# HELP portcullis_http_requests_total HTTP requests by endpoint and "
       "status class.\n# TYPE portcullis_http_requests_total counter\n";

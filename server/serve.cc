@@ -182,13 +182,13 @@ int RunServe(const ServeConfig& config, std::ostream& out, std::ostream& err) {
     err << "portcullis serve: WARNING: authentication is OFF (--no-auth): "
            "every client may read, write and reload\n";
   }
+  api.SetReady(true);
   const std::shared_ptr<const LoadedPolicy> policy = holder.Current();
   out << "portcullis: listening on " << listen->host << ":" << server.port()
       << " policy " << policy->policy->name << " version "
       << policy->policy->version << " store revision " << (*store)->revision()
       << " data " << config.data_dir << " auth "
       << (config.auth ? "on" : "off") << std::endl;
-  api.SetReady(true);
 
   const int sig = server.WaitForShutdownSignal([&] {
     std::vector<PolicyDiagnostic> errors;
