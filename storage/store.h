@@ -196,7 +196,8 @@ class Store;
 // (zero copy); list attributes are decoded into a scratch arena owned by the
 // view and reused by Refresh(), so warm lookups do not allocate.
 //
-// Move-only; one thread at a time. The destructor ends the transaction.
+// Move-only; one thread at a time. The destructor ends the transaction. A
+// view must be destroyed before its Store.
 // Everything returned stays valid until the view is destroyed or refreshed.
 class ReadView final : public engine::DataView {
  public:
