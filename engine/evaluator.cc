@@ -1,6 +1,8 @@
 #include "engine/evaluator.h"
 
 #include <climits>
+#include <new>
+#include <type_traits>
 
 namespace portcullis::engine {
 namespace {
@@ -10,11 +12,26 @@ struct PathEntry {
   SubjectAccess access;
 };
 
+static_assert(std::is_trivially_destructible_v<PathEntry>);
+
 // The resource and its ancestors, nearest first, with what the subject
-// holds on each.
-struct Path {
-  PathEntry entries[kMaxDepth];
-  int size = 0;
+// holds on each. Entries are constructed only as the walk reaches them, so a
+// check does not pay for kMaxDepth of them.
+class Path {
+ public:
+  PathEntry& Append() {
+    return *new (&storage_[size_++ * sizeof(PathEntry)]) PathEntry();
+  }
+  const PathEntry& operator[](int i) const {
+    return *std::launder(
+        reinterpret_cast<const PathEntry*>(&storage_[i * sizeof(PathEntry)]));
+  }
+  int size() const { return size_; }
+  bool full() const { return size_ == kMaxDepth; }
+
+ private:
+  alignas(PathEntry) unsigned char storage_[kMaxDepth * sizeof(PathEntry)];
+  int size_ = 0;
 };
 
 bool PackedContains(const PackedNames& names, std::string_view name) {
@@ -95,8 +112,8 @@ class Decider {
 
     // 2. The nearest restriction on the path that covers this action.
     int restriction_depth = INT_MAX;
-    for (int d = 0; d < path_.size; ++d) {
-      const PathEntry& e = path_.entries[d];
+    for (int d = 0; d < path_.size(); ++d) {
+      const PathEntry& e = path_[d];
       if (!e.access.restriction) continue;
       const TypeId t = policy_.FindType(e.node.type);
       const bool applies = t != kNoType && policy_.types[t].restrictable &&
@@ -128,8 +145,8 @@ class Decider {
     };
     consider(1, Reason());  // kNoBinding
 
-    for (int d = 0; d < path_.size; ++d) {
-      const PathEntry& e = path_.entries[d];
+    for (int d = 0; d < path_.size(); ++d) {
+      const PathEntry& e = path_[d];
       if (!e.access.binding) continue;
       const StoredBinding& b = *e.access.binding;
       if (b.state == BindingState::kPending) {
@@ -215,7 +232,7 @@ class Decider {
         r.code = ReasonCode::kRestricted;
           r.role = role;
           r.grant = granting;
-          r.at = path_.entries[restriction_depth].node;
+          r.at = path_[restriction_depth].node;
           Note("binding on " + e.node.ToString() + ": role " + def.name,
                "grants " + std::string(action_name) +
                    " but a restriction on " + r.at.ToString() +
@@ -253,7 +270,7 @@ class Decider {
         if (cr == ConditionResult::kTrue) {
           if (restriction_depth != INT_MAX) {
             r.code = ReasonCode::kRestricted;
-            r.at = path_.entries[restriction_depth].node;
+            r.at = path_[restriction_depth].node;
             consider(6, r);
             continue;
           }
@@ -331,10 +348,10 @@ std::optional<Decision> Resolve(const Policy& policy, const CheckRequest& req,
   }
   EntityRef node = req.resource;
   while (true) {
-    if (path->size == kMaxDepth) {
+    if (path->full()) {
       return Deny(ReasonCode::kDepthExceeded, req.resource);
     }
-    PathEntry& e = path->entries[path->size++];
+    PathEntry& e = path->Append();
     e.node = node;
     e.access = data.GetAccess(req.subject, node);
     if (info->parent.empty()) break;

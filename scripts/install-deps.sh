@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Portcullis needs, if any are missing.
+# Idempotent: does nothing (and needs no network) when all are present.
+set -euo pipefail
+
+PACKAGES=(
+  cmake ninja-build g++ pkg-config python3
+  clang libclang-rt-14-dev            # libFuzzer and sanitizer runtimes
+  libboost1.81-dev                     # Beast and Asio (header-only)
+  libyaml-cpp-dev liblmdb-dev lmdb-utils rapidjson-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  libcli11-dev libexpected-dev
+  curl wrk
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# Boost 1.81 conflicts with Debian's default 1.74 development headers.
+$SUDO apt-get install -y -qq "${missing[@]}" libboost-dev- libboost1.74-dev- >/dev/null

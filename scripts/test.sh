@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test: the release build's
+# whole suite, then the same suite under AddressSanitizer and
+# UndefinedBehaviorSanitizer. Exits non-zero if anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+echo "== release build"
+scripts/build.sh release
+echo "== tests (release)"
+ctest --test-dir build/release --output-on-failure -j2
+
+echo "== sanitizer build (ASan + UBSan)"
+scripts/build.sh asan
+echo "== tests (ASan + UBSan)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build/asan --output-on-failure -j2
