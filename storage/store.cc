@@ -785,6 +785,92 @@ Result<Page<Invitation>> ReadView::ListInvitationsFor(
                          invitee.ToString(), state, after, limit);
 }
 
+namespace {
+
+// Calls fn(key, value) for every entry of `dbi` in key order.
+template <typename Fn>
+Status ScanAll(MDB_txn* txn, MDB_dbi dbi, Fn&& fn) {
+  Cursor c(txn, dbi);
+  if (c.open_rc()) return LmdbError("cursor", c.open_rc());
+  MDB_val k, v;
+  int rc = c.Get(&k, &v, MDB_FIRST);
+  while (rc == 0) {
+    Status s = fn(S(k), S(v));
+    if (s.code() == StatusCode::kAlreadyExists) return Status::Ok();  // stop
+    if (!s.ok()) return s;
+    rc = c.Get(&k, &v, MDB_NEXT);
+  }
+  return rc == MDB_NOTFOUND ? Status::Ok() : LmdbError("scan", rc);
+}
+
+Status Stop() { return Status(StatusCode::kAlreadyExists, "stop"); }
+
+}  // namespace
+
+Status ReadView::ForEachResourceRecord(
+    const std::function<bool(const ResourceRecord&)>& fn) const {
+  return ScanAll(txn_, store_->dbis_->resources,
+                 [&](std::string_view key, std::string_view v) {
+                   auto dec = layout::DecodeResource(v);
+                   ResourceRecord rec;
+                   if (!dec || !layout::DecodeAttributes(dec->attributes,
+                                                         &rec.attributes)) {
+                     return Status::Internal("corrupt resource record " +
+                                             std::string(key));
+                   }
+                   const EntityRef e = layout::SplitRef(key);
+                   rec.type = std::string(e.type);
+                   rec.id = std::string(e.id);
+                   rec.parent = std::string(dec->parent);
+                   return fn(rec) ? Status::Ok() : Stop();
+                 });
+}
+
+Status ReadView::ForEachSubjectRecord(
+    const std::function<bool(const SubjectRecord&)>& fn) const {
+  return ScanAll(txn_, store_->dbis_->subjects,
+                 [&](std::string_view key, std::string_view v) {
+                   SubjectRecord rec;
+                   if (!layout::DecodeAttributes(v, &rec.attributes)) {
+                     return Status::Internal("corrupt subject record " +
+                                             std::string(key));
+                   }
+                   const EntityRef e = layout::SplitRef(key);
+                   rec.type = std::string(e.type);
+                   rec.id = std::string(e.id);
+                   return fn(rec) ? Status::Ok() : Stop();
+                 });
+}
+
+Status ReadView::ForEachAccessRecord(
+    const std::function<bool(const AccessRecord&)>& fn) const {
+  return ScanAll(txn_, store_->dbis_->access,
+                 [&](std::string_view key, std::string_view v) {
+                   const size_t nul = key.find('\0');
+                   auto a = layout::DecodeAccess(v);
+                   if (nul == std::string_view::npos || !a) {
+                     return Status::Internal("corrupt access record");
+                   }
+                   return fn(MakeAccess(key.substr(0, nul),
+                                        key.substr(nul + 1), *a))
+                              ? Status::Ok()
+                              : Stop();
+                 });
+}
+
+Status ReadView::ForEachInvitation(
+    const std::function<bool(const Invitation&)>& fn) const {
+  return ScanAll(txn_, store_->dbis_->invitations,
+                 [&](std::string_view key, std::string_view v) {
+                   auto inv = layout::DecodeInvitation(key, v);
+                   if (!inv) {
+                     return Status::Internal("corrupt invitation " +
+                                             std::string(key));
+                   }
+                   return fn(*inv) ? Status::Ok() : Stop();
+                 });
+}
+
 Revision ReadView::OldestChange() const {
   Cursor c(txn_, store_->dbis_->changelog);
   MDB_val k, v;

@@ -196,7 +196,8 @@ class Store;
 // (zero copy); list attributes are decoded into a scratch arena owned by the
 // view and reused by Refresh(), so warm lookups do not allocate.
 //
-// Move-only; one thread at a time. The destructor ends the transaction.
+// Move-only; one thread at a time. The destructor ends the transaction. A
+// view must be destroyed before its Store.
 // Everything returned stays valid until the view is destroyed or refreshed.
 class ReadView final : public engine::DataView {
  public:
@@ -283,6 +284,18 @@ class ReadView final : public engine::DataView {
   Result<Page<Invitation>> ListInvitationsFor(
       engine::EntityRef invitee, std::optional<InvitationState> state,
       std::string_view after, size_t limit) const;
+
+  // Every record of one kind, in key order (resources and subjects by
+  // "type:id", access by subject then resource, invitations by id), for
+  // export and checks. Stops when fn returns false.
+  Status ForEachResourceRecord(
+      const std::function<bool(const ResourceRecord&)>& fn) const;
+  Status ForEachSubjectRecord(
+      const std::function<bool(const SubjectRecord&)>& fn) const;
+  Status ForEachAccessRecord(
+      const std::function<bool(const AccessRecord&)>& fn) const;
+  Status ForEachInvitation(
+      const std::function<bool(const Invitation&)>& fn) const;
 
   // Changelog entries with revision > since, oldest first, at most `limit`.
   // kGone if entries after `since` were already compacted away (the caller

@@ -562,7 +562,7 @@ TEST(StoreRetention, OldChangesAreCompacted) {
   EXPECT_TRUE((*entries)[0].truncated);
   EXPECT_EQ((*entries)[0].change_count, 5u);
   EXPECT_EQ((*entries)[0].changes.size(), 2u);
-  view = (*store)->Read();
+  { ReadView done = std::move(*view); }  // ends the snapshot
   auto oldest = (*store)->CompactChangelog(*rev);
   ASSERT_TRUE(oldest);
   EXPECT_EQ(*oldest, *rev + 1);  // only the compaction's own entry remains
