@@ -1,5 +1,6 @@
 // portcullis: the command-line entry point. Only wires subcommands to their
 // implementations (policies/cli_commands.h); no logic lives here.
+#include <algorithm>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -7,6 +8,8 @@
 #include <CLI/CLI.hpp>
 
 #include "policies/cli_commands.h"
+#include "server/config.h"
+#include "server/serve.h"
 
 int main(int argc, char** argv) {
   namespace pp = portcullis::policies;
@@ -46,11 +49,50 @@ int main(int argc, char** argv) {
       "explain", "Answer one question and show everything considered");
   add_query(explain);
 
+  namespace ps = portcullis::server;
+  std::string config_file;
+  ps::ServeConfig flags;
+  bool no_auth = false;
+  CLI::App* serve = app.add_subcommand(
+      "serve", "Run the authorization daemon (HTTP, native API and AuthZEN)");
+  serve->add_option("--config", config_file, "YAML config file");
+  CLI::Option* listen_opt = serve->add_option(
+      "--listen", flags.listen, "ADDRESS:PORT; port 0 picks a free one "
+      "(default 127.0.0.1:8181)");
+  CLI::Option* data_opt = serve->add_option(
+      "--data", flags.data_dir, "store directory (default portcullis-data)");
+  CLI::Option* policy_opt =
+      serve->add_option("--policy", flags.policy_path, "policy file");
+  CLI::Option* threads_opt = serve->add_option(
+      "--threads", flags.threads, "I/O threads (default 2)");
+  CLI::Option* tokens_opt = serve->add_option(
+      "--tokens", flags.tokens_file, "tokens file: one `SCOPE TOKEN` per line");
+  serve->add_flag("--no-auth", no_auth,
+                  "run without authentication (says so at start-up)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : pp::kExitError;
+  }
+  if (*serve) {
+    ps::ServeConfig config;
+    if (!config_file.empty()) {
+      portcullis::Status s = ps::LoadConfigFile(config_file, &config);
+      if (!s.ok()) {
+        std::cerr << "portcullis serve: " << s.message() << "\n";
+        return pp::kExitError;
+      }
+    }
+    if (*listen_opt) config.listen = flags.listen;
+    if (*data_opt) config.data_dir = flags.data_dir;
+    if (*policy_opt) config.policy_path = flags.policy_path;
+    if (*threads_opt) config.threads = std::max(1, flags.threads);
+    if (*tokens_opt) config.tokens_file = flags.tokens_file;
+    if (no_auth) config.auth = false;
+    return ps::RunServe(config, std::cout, std::cerr) == 0 ? 0
+                                                          : pp::kExitError;
   }
   if (*lint) return pp::LintCommand(lint_files, std::cout);
   if (*test) return pp::TestCommand(test_paths, std::cout);

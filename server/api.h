@@ -1,0 +1,168 @@
+// Api: the daemon's HTTP API as plain functions from HttpRequest to
+// HttpResponse. It parses and validates requests, authenticates them, calls
+// the engine over one data snapshot and one policy snapshot, and writes the
+// JSON reply. No policy logic lives here.
+//
+// Routing is one table (Api::routes_): method, path pattern with {param}
+// segments, the scope a token needs, and the handler. A path that matches
+// no pattern is 404; one that matches with another method is 405.
+//
+// Thread safety: Handle() may be called from many threads at once. The
+// policy and data snapshots are taken once per request.
+#ifndef PORTCULLIS_SERVER_API_H_
+#define PORTCULLIS_SERVER_API_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/evaluator.h"
+#include "server/auth.h"
+#include "server/data_source.h"
+#include "server/http_server.h"
+#include "server/json.h"
+#include "server/metrics.h"
+#include "server/policy_holder.h"
+#include "storage/store.h"
+
+namespace portcullis::server {
+
+// One problem found in a policy text.
+struct PolicyDiagnostic {
+  std::string file;
+  uint32_t line = 0;
+  uint32_t column = 0;
+  std::string message;
+};
+
+// The control-plane operations the API exposes. Each may be empty, and the
+// endpoint then answers 503 naming what is not configured.
+struct PolicyAdmin {
+  // Compiles the configured policy file(s). On failure returns the
+  // diagnostics (never empty).
+  std::function<std::shared_ptr<const engine::Policy>(
+      std::vector<PolicyDiagnostic>* errors)>
+      load;
+  // Compiles YAML text without publishing it; returns its diagnostics
+  // (empty when valid).
+  std::function<std::vector<PolicyDiagnostic>(std::string_view yaml)>
+      validate;
+};
+
+struct ApiOptions {
+  bool auth_enabled = true;
+  TokenSet tokens;
+  size_t max_batch = 1000;          // checks per batch request
+  size_t max_page = 1000;           // items per lookup page
+  size_t default_page = 100;
+  std::chrono::milliseconds max_wait{30000};  // long-poll bound
+  // Lines of JSON; empty functions log nothing. Called from I/O threads,
+  // must be thread-safe.
+  std::function<void(std::string_view line)> access_log;
+  std::function<void(std::string_view line)> decision_log;
+};
+
+class Api {
+ public:
+  // `store` serves the data endpoints (writes, listings, changes, import,
+  // export); when null they answer 503. `data` serves the decisions.
+  Api(ApiOptions options, PolicyHolder* policy, DataSource* data,
+      storage::Store* store, PolicyAdmin admin);
+
+  // Answers one request. Never throws; every failure is an error response.
+  HttpResponse Handle(HttpRequest& request);
+
+  // Reloads the policy through PolicyAdmin::load and publishes it if it
+  // compiles; otherwise the running policy stays. Used by SIGHUP and the
+  // reload endpoint.
+  Status Reload(std::vector<PolicyDiagnostic>* errors);
+
+  // Marks the daemon ready (readyz 200) or draining (readyz 503).
+  void SetReady(bool ready) { ready_.store(ready); }
+
+  Metrics& metrics() { return *metrics_; }
+
+  // Per-request state handed to handlers.
+  struct Call {
+    HttpRequest& request;
+    std::vector<std::string> params;  // the {param} segments, in order
+    std::string request_id;
+    Scope scope = Scope::kNone;
+    std::shared_ptr<const LoadedPolicy> policy;  // snapshot for the request
+  };
+
+ private:
+  using Handler = HttpResponse (Api::*)(Call& call);
+  struct Route {
+    std::string_view method;
+    std::string_view pattern;  // "/v1/resources/{type}/{id}"
+    Scope scope;               // kNone: no token needed
+    Handler handler;
+    std::vector<std::string_view> segments;
+    size_t index = 0;  // in routes_ and in the metrics
+  };
+
+  void AddRoute(std::string_view method, std::string_view pattern,
+                Scope scope, Handler handler);
+  static bool Match(const Route& route, std::string_view path,
+                    std::vector<std::string>* params);
+
+  // Operations.
+  HttpResponse Healthz(Call& call);
+  HttpResponse Readyz(Call& call);
+  HttpResponse MetricsText(Call& call);
+  // Decisions (check_handlers.cc).
+  HttpResponse Check(Call& call);
+  HttpResponse CheckBatch(Call& call);
+  HttpResponse Actions(Call& call);
+  HttpResponse LookupResources(Call& call);
+  HttpResponse LookupSubjects(Call& call);
+  // Data over the store (data_handlers.cc).
+  HttpResponse PutResource(Call& call);
+  HttpResponse GetResource(Call& call);
+  HttpResponse DeleteResource(Call& call);
+  HttpResponse PutSubject(Call& call);
+  HttpResponse GetSubject(Call& call);
+  HttpResponse DeleteSubject(Call& call);
+  HttpResponse PutBinding(Call& call);
+  HttpResponse GetBindings(Call& call);
+  HttpResponse PutRestriction(Call& call);
+  HttpResponse GetRestrictions(Call& call);
+  HttpResponse Changes(Call& call);
+  HttpResponse Import(Call& call);
+  HttpResponse Export(Call& call);
+  // Runs a write and answers {"revision": "N"} or the error.
+  HttpResponse WriteAndAnswer(const Call& call,
+                              const std::function<Status(storage::WriteTxn&)>& fn);
+  // Policy administration.
+  HttpResponse GetPolicy(Call& call);
+  HttpResponse ValidatePolicy(Call& call);
+  HttpResponse ReloadPolicy(Call& call);
+
+  void LogDecision(const Call& call, std::string_view subject,
+                   std::string_view action, std::string_view resource,
+                   const engine::Decision& decision,
+                   std::string_view reason_message, uint64_t revision);
+
+  ApiOptions options_;
+  PolicyHolder* policy_;
+  DataSource* data_;
+  storage::Store* store_;
+  PolicyAdmin admin_;
+  std::vector<Route> routes_;
+  std::unique_ptr<Metrics> metrics_;  // one endpoint per route, then "other"
+  std::atomic<bool> ready_{false};
+  std::atomic<uint64_t> next_request_id_{1};
+  std::mutex reload_mu_;  // one reload at a time
+  std::atomic<uint64_t> last_revision_{0};
+};
+
+}  // namespace portcullis::server
+
+#endif  // PORTCULLIS_SERVER_API_H_

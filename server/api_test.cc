@@ -1,0 +1,335 @@
+#include "server/api.h"
+
+#include <gtest/gtest.h>
+
+#include "server/test_policy.h"
+
+namespace portcullis::server {
+namespace {
+
+constexpr const char* kCheckToken = "check-token-0123456789";
+constexpr const char* kAdminToken = "admin-token-0123456789";
+
+class ApiTest : public ::testing::Test {
+ protected:
+  ApiTest() : source_(&data_), holder_(testing::MakeTestPolicy()) {
+    testing::FillTestData(&data_);
+    api_ = MakeApi(true);
+  }
+
+  std::unique_ptr<Api> MakeApi(bool auth) {
+    ApiOptions o;
+    o.auth_enabled = auth;
+    o.tokens.Add(Scope::kCheck, kCheckToken);
+    o.tokens.Add(Scope::kAdmin, kAdminToken);
+    o.max_batch = 5;
+    o.decision_log = [this](std::string_view l) {
+      decisions_.emplace_back(l);
+    };
+    PolicyAdmin admin;
+    admin.load = [this](std::vector<PolicyDiagnostic>* errors)
+        -> std::shared_ptr<const engine::Policy> {
+      if (next_load_fails_) {
+        errors->push_back({"p.yaml", 3, 7, "unknown key 'rolez'"});
+        return nullptr;
+      }
+      return testing::MakeTestPolicy("v2");
+    };
+    admin.validate = [](std::string_view yaml) {
+      std::vector<PolicyDiagnostic> d;
+      if (yaml.find("bad") != std::string_view::npos) {
+        d.push_back({"<body>", 1, 1, "bad policy"});
+      }
+      return d;
+    };
+    auto api = std::make_unique<Api>(std::move(o), &holder_, &source_, nullptr,
+                                     std::move(admin));
+    api->SetReady(true);
+    return api;
+  }
+
+  HttpResponse Call(std::string method, std::string path, std::string body,
+                    const char* token = kAdminToken) {
+    HttpRequest r;
+    r.method = std::move(method);
+    const size_t q = path.find('?');
+    r.target = path;
+    r.path = path.substr(0, q);
+    if (q != std::string::npos) r.query = path.substr(q + 1);
+    r.body = std::move(body);
+    if (token) r.headers.emplace_back("authorization", std::string("Bearer ") + token);
+    return api_->Handle(r);
+  }
+
+  static rapidjson::Document Json(const HttpResponse& r) {
+    rapidjson::Document d;
+    d.Parse(r.body.data(), r.body.size());
+    EXPECT_FALSE(d.HasParseError()) << r.body;
+    return d;
+  }
+
+  static std::string Header(const HttpResponse& r, std::string_view name) {
+    for (const auto& [n, v] : r.headers) {
+      if (n == name) return v;
+    }
+    return "";
+  }
+
+  engine::MemoryData data_;
+  MemoryDataSource source_;
+  PolicyHolder holder_;
+  std::unique_ptr<Api> api_;
+  std::vector<std::string> decisions_;
+  bool next_load_fails_ = false;
+};
+
+TEST_F(ApiTest, CheckAllowsMemberWithReasonAndRevision) {
+  HttpResponse r = Call("POST", "/v1/check",
+                        R"({"subject":"user:alice","action":"view","resource":"file:f1"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto d = Json(r);
+  EXPECT_TRUE(d["allowed"].GetBool());
+  EXPECT_STREQ(d["revision"].GetString(), "0");
+  EXPECT_STREQ(d["policy_version"].GetString(), "v1");
+  EXPECT_STREQ(d["reason"]["code"].GetString(), "granted_by_role");
+  EXPECT_STREQ(d["reason"]["role"].GetString(), "member");
+  EXPECT_STREQ(d["reason"]["at"].GetString(), "group:g1");
+  EXPECT_TRUE(d["reason"]["message"].IsString());
+  EXPECT_FALSE(d.HasMember("trace"));
+  ASSERT_EQ(decisions_.size(), 1u);
+  EXPECT_NE(decisions_[0].find("\"decision\":\"allow\""), std::string::npos);
+}
+
+TEST_F(ApiTest, CheckDeniesWithoutGrantAndExplainsWithTrace) {
+  HttpResponse r = Call("POST", "/v1/check",
+                        R"({"subject":"user:alice","action":"edit","resource":"file:f1","explain":true})");
+  ASSERT_EQ(r.status, 200);
+  auto d = Json(r);
+  EXPECT_FALSE(d["allowed"].GetBool());
+  EXPECT_STREQ(d["reason"]["code"].GetString(), "not_granted");
+  ASSERT_TRUE(d["trace"].IsArray());
+  EXPECT_GT(d["trace"].Size(), 0u);
+  EXPECT_TRUE(d["trace"][0]["what"].IsString());
+}
+
+TEST_F(ApiTest, CheckOnUnknownEntitiesIsDenyNotError) {
+  auto d = Json(Call("POST", "/v1/check",
+                     R"({"subject":"user:nobody","action":"view","resource":"file:f1"})"));
+  EXPECT_FALSE(d["allowed"].GetBool());
+  EXPECT_STREQ(d["reason"]["code"].GetString(), "unknown_subject");
+  d = Json(Call("POST", "/v1/check",
+                R"({"subject":"user:alice","action":"view","resource":"file:nope"})"));
+  EXPECT_FALSE(d["allowed"].GetBool());
+  EXPECT_STREQ(d["reason"]["code"].GetString(), "unknown_resource");
+}
+
+TEST_F(ApiTest, CheckPassesContextToConditions) {
+  // f4 is public: the allow rule grants view without a binding.
+  auto d = Json(Call("POST", "/v1/check",
+                     R"({"subject":"user:alice","action":"view","resource":"file:f4","context":{"a":{"b":1}}})"));
+  EXPECT_TRUE(d["allowed"].GetBool());
+  EXPECT_STREQ(d["reason"]["code"].GetString(), "allowed_by_rule");
+  EXPECT_STREQ(d["reason"]["rule"].GetString(), "public_files");
+}
+
+TEST_F(ApiTest, CheckRejectsBadInputNamingTheField) {
+  struct Case {
+    const char* body;
+    const char* field;
+  } cases[] = {
+      {R"({"action":"view","resource":"file:f1"})", "subject"},
+      {R"({"subject":"alice","action":"view","resource":"file:f1"})", "subject"},
+      {R"({"subject":"user:alice","action":7,"resource":"file:f1"})", "action"},
+      {R"({"subject":"user:alice","action":"view","resource":"file:"})", "resource"},
+      {R"({"subject":"user:alice","action":"view","resource":"file:f1","context":[]})", "context"},
+      {R"({"subject":"user:alice","action":"view","resource":"file:f1","explain":"yes"})", "explain"},
+  };
+  for (const Case& c : cases) {
+    HttpResponse r = Call("POST", "/v1/check", c.body);
+    EXPECT_EQ(r.status, 400) << c.body;
+    auto d = Json(r);
+    EXPECT_STREQ(d["error"]["code"].GetString(), "INVALID_ARGUMENT");
+    EXPECT_STREQ(d["error"]["field"].GetString(), c.field) << c.body;
+  }
+  EXPECT_EQ(Call("POST", "/v1/check", "{\"subject\":").status, 400);
+  EXPECT_EQ(Call("POST", "/v1/check", "[1]").status, 400);
+  EXPECT_EQ(Call("POST", "/v1/check", "").status, 400);
+  EXPECT_EQ(Call("POST", "/v1/check", std::string(100, '[') + std::string(100, ']')).status, 400);
+  EXPECT_EQ(Call("POST", "/v1/check", std::string("{\"subject\":\"\xff\"}")).status, 400);
+}
+
+TEST_F(ApiTest, AtLeastRevisionFromTheFutureIsRefused) {
+  HttpResponse r = Call("POST", "/v1/check",
+                        R"({"subject":"user:alice","action":"view","resource":"file:f1","at_least_revision":"5"})");
+  EXPECT_EQ(r.status, 409);
+  source_.Mutate([](engine::MemoryData&) {});
+  r = Call("POST", "/v1/check",
+           R"({"subject":"user:alice","action":"view","resource":"file:f1","at_least_revision":"1"})");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_STREQ(Json(r)["revision"].GetString(), "1");
+}
+
+TEST_F(ApiTest, BatchAnswersInOrderWithPerItemErrors) {
+  HttpResponse r = Call("POST", "/v1/check/batch", R"({"checks":[
+      {"subject":"user:alice","action":"view","resource":"file:f1"},
+      {"subject":"user:alice","action":"view"},
+      {"subject":"user:bob","action":"edit","resource":"file:f2"},
+      {"subject":"user:carol","action":"view","resource":"group:g1"}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto d = Json(r);
+  const auto& results = d["results"];
+  ASSERT_EQ(results.Size(), 4u);
+  EXPECT_TRUE(results[0]["allowed"].GetBool());
+  EXPECT_FALSE(results[1]["allowed"].GetBool());
+  EXPECT_STREQ(results[1]["error"]["field"].GetString(), "checks[1].resource");
+  EXPECT_TRUE(results[2]["allowed"].GetBool());
+  EXPECT_FALSE(results[3]["allowed"].GetBool());
+  EXPECT_STREQ(results[3]["reason"]["code"].GetString(), "binding_pending");
+}
+
+TEST_F(ApiTest, BatchSizeIsBounded) {
+  std::string body = "{\"checks\":[";
+  for (int i = 0; i < 6; ++i) {
+    if (i) body += ",";
+    body += R"({"subject":"user:alice","action":"view","resource":"file:f1"})";
+  }
+  body += "]}";
+  HttpResponse r = Call("POST", "/v1/check/batch", body);
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(Call("POST", "/v1/check/batch", R"({"checks":{}})").status, 400);
+  EXPECT_EQ(Call("POST", "/v1/check/batch", R"({})").status, 400);
+}
+
+TEST_F(ApiTest, ActionsListsEverythingAllowed) {
+  auto d = Json(Call("POST", "/v1/actions",
+                     R"({"subject":"user:bob","resource":"file:f2"})"));
+  ASSERT_TRUE(d["actions"].IsArray());
+  ASSERT_EQ(d["actions"].Size(), 2u);
+  EXPECT_STREQ(d["actions"][0].GetString(), "view");
+  EXPECT_STREQ(d["actions"][1].GetString(), "edit");
+  d = Json(Call("POST", "/v1/actions",
+                R"({"subject":"user:bob","resource":"file:f1"})"));
+  EXPECT_EQ(d["actions"].Size(), 0u);
+}
+
+TEST_F(ApiTest, LookupResourcesIsCompleteAndPaginated) {
+  // alice: member of g1 -> f1, f2; f4 is public -> also f4.
+  std::vector<std::string> all;
+  std::string token;
+  int pages = 0;
+  do {
+    std::string body = R"({"subject":"user:alice","action":"view","type":"file","limit":1)";
+    if (!token.empty()) body += ",\"page_token\":\"" + token + "\"";
+    body += "}";
+    HttpResponse r = Call("POST", "/v1/lookup/resources", body);
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto d = Json(r);
+    for (const auto& v : d["resources"].GetArray()) all.push_back(v.GetString());
+    token = d["next_page_token"].GetString();
+    ASSERT_LT(++pages, 10);
+  } while (!token.empty());
+  EXPECT_EQ(all, (std::vector<std::string>{"file:f1", "file:f2", "file:f4"}));
+  EXPECT_EQ(pages, 3);
+
+  auto d = Json(Call("POST", "/v1/lookup/resources",
+                     R"({"subject":"user:alice","action":"edit","type":"file"})"));
+  EXPECT_EQ(d["resources"].Size(), 0u);
+  d = Json(Call("POST", "/v1/lookup/resources",
+                R"({"subject":"user:alice","action":"view","type":"file","under":"group:g2"})"));
+  ASSERT_EQ(d["resources"].Size(), 1u);
+  EXPECT_STREQ(d["resources"][0].GetString(), "file:f4");
+  EXPECT_EQ(Call("POST", "/v1/lookup/resources",
+                 R"({"subject":"user:alice","action":"view","type":"user"})").status,
+            400);
+  EXPECT_EQ(Call("POST", "/v1/lookup/resources",
+                 R"({"subject":"user:alice","action":"view","type":"file","limit":0})").status,
+            400);
+  EXPECT_EQ(Call("POST", "/v1/lookup/resources",
+                 R"({"subject":"user:alice","action":"view","type":"file","page_token":"zz"})").status,
+            400);
+}
+
+TEST_F(ApiTest, LookupSubjectsChecksBindingsOnAncestors) {
+  auto d = Json(Call("POST", "/v1/lookup/subjects",
+                     R"({"action":"view","resource":"file:f2"})"));
+  ASSERT_EQ(d["subjects"].Size(), 2u) << Json(Call("POST", "/v1/lookup/subjects",
+                     R"({"action":"view","resource":"file:f2"})"))["subjects"].Size();
+  EXPECT_STREQ(d["subjects"][0].GetString(), "user:alice");
+  EXPECT_STREQ(d["subjects"][1].GetString(), "user:bob");
+  d = Json(Call("POST", "/v1/lookup/subjects",
+                R"({"action":"edit","resource":"file:f2"})"));
+  ASSERT_EQ(d["subjects"].Size(), 1u);
+  EXPECT_STREQ(d["subjects"][0].GetString(), "user:bob");
+  // The public file: every known user.
+  d = Json(Call("POST", "/v1/lookup/subjects",
+                R"({"action":"view","resource":"file:f4","limit":2})"));
+  EXPECT_EQ(d["subjects"].Size(), 2u);
+  EXPECT_STRNE(d["next_page_token"].GetString(), "");
+}
+
+TEST_F(ApiTest, RoutingAnswers404And405) {
+  HttpResponse r = Call("GET", "/v1/nothing", "");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_STREQ(Json(r)["error"]["code"].GetString(), "NOT_FOUND");
+  r = Call("GET", "/v1/check", "");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(Header(r, "Allow"), "POST");
+}
+
+TEST_F(ApiTest, AuthenticationAndScopes) {
+  const char* body = R"({"subject":"user:alice","action":"view","resource":"file:f1"})";
+  HttpResponse r = Call("POST", "/v1/check", body, nullptr);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_NE(Header(r, "WWW-Authenticate").find("Bearer"), std::string::npos);
+  r = Call("POST", "/v1/check", body, "wrong-token-0123456789");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(Call("POST", "/v1/check", body, kCheckToken).status, 200);
+  EXPECT_EQ(Call("POST", "/v1/policy/reload", "", kCheckToken).status, 403);
+  EXPECT_EQ(Call("GET", "/healthz", "", nullptr).status, 200);
+  api_ = MakeApi(false);
+  EXPECT_EQ(Call("POST", "/v1/check", body, nullptr).status, 200);
+}
+
+TEST_F(ApiTest, RequestIdIsEchoedOrGenerated) {
+  HttpRequest req;
+  req.method = "GET";
+  req.path = "/healthz";
+  req.headers.emplace_back("x-request-id", "abc-123");
+  EXPECT_EQ(Header(api_->Handle(req), "X-Request-ID"), "abc-123");
+  req.headers.clear();
+  EXPECT_FALSE(Header(api_->Handle(req), "X-Request-ID").empty());
+}
+
+TEST_F(ApiTest, ReloadSwapsPolicyAndRefusesABadOne) {
+  auto d = Json(Call("GET", "/v1/policy", ""));
+  EXPECT_STREQ(d["version"].GetString(), "v1");
+  HttpResponse r = Call("POST", "/v1/policy/reload", "");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_STREQ(Json(Call("GET", "/v1/policy", ""))["version"].GetString(), "v2");
+  next_load_fails_ = true;
+  r = Call("POST", "/v1/policy/reload", "");
+  EXPECT_EQ(r.status, 409);
+  d = Json(r);
+  EXPECT_EQ(d["errors"][0]["line"].GetUint(), 3u);
+  EXPECT_STREQ(Json(Call("GET", "/v1/policy", ""))["version"].GetString(), "v2");
+  d = Json(Call("POST", "/v1/policy/validate", "bad"));
+  EXPECT_FALSE(d["valid"].GetBool());
+  EXPECT_EQ(d["errors"].Size(), 1u);
+}
+
+TEST_F(ApiTest, ReadyzAndMetrics) {
+  EXPECT_EQ(Call("GET", "/readyz", "").status, 200);
+  api_->SetReady(false);
+  EXPECT_EQ(Call("GET", "/readyz", "").status, 503);
+  Call("POST", "/v1/check", R"({"subject":"user:alice","action":"view","resource":"file:f1"})");
+  HttpResponse r = Call("GET", "/metrics", "");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("portcullis_decisions_total{decision=\"allowed\"} 1"),
+            std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find("endpoint=\"POST /v1/check\""), std::string::npos);
+  EXPECT_NE(r.body.find("portcullis_open_connections"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace portcullis::server

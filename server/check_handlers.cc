@@ -1,0 +1,425 @@
+// The decision endpoints of the native API: check, batch, actions, lookups.
+#include <algorithm>
+
+#include "engine/lookup.h"
+#include "server/api.h"
+#include "server/decision_json.h"
+#include "server/http_status.h"
+
+namespace portcullis::server {
+namespace {
+
+// One parsed check. Views point into the request's JSON document.
+struct CheckInput {
+  std::string_view subject;
+  std::string_view action;
+  std::string_view resource;
+  engine::CheckRequest request;
+  std::vector<engine::Attribute> context;
+  bool explain = false;
+  uint64_t at_least_revision = 0;
+};
+
+std::string FieldName(std::string_view prefix, std::string_view name) {
+  std::string f(prefix);
+  f.append(name);
+  return f;
+}
+
+Status ParseCheckInput(const rapidjson::Value& obj, std::string_view prefix,
+                       bool needs_action, AttributeArena* arena,
+                       CheckInput* in) {
+  if (!obj.IsObject()) {
+    std::string field(prefix.substr(0, prefix.empty() ? 0 : prefix.size() - 1));
+    return Status::InvalidArgument(
+        (field.empty() ? std::string("the request") : field) +
+            " must be an object",
+        field);
+  }
+  auto subject = RequiredString(obj, "subject", FieldName(prefix, "subject"));
+  if (!subject) return subject.error();
+  auto resource =
+      RequiredString(obj, "resource", FieldName(prefix, "resource"));
+  if (!resource) return resource.error();
+  in->subject = *subject;
+  in->resource = *resource;
+  auto sref = ParseRef(*subject, FieldName(prefix, "subject"));
+  if (!sref) return sref.error();
+  auto rref = ParseRef(*resource, FieldName(prefix, "resource"));
+  if (!rref) return rref.error();
+  in->request.subject = *sref;
+  in->request.resource = *rref;
+  if (needs_action) {
+    auto action = RequiredString(obj, "action", FieldName(prefix, "action"));
+    if (!action) return action.error();
+    if (action->empty()) {
+      return Status::InvalidArgument(FieldName(prefix, "action") +
+                                         " must not be empty",
+                                     FieldName(prefix, "action"));
+    }
+    in->action = *action;
+    in->request.action = *action;
+  }
+  auto ctx = obj.FindMember("context");
+  if (ctx != obj.MemberEnd()) {
+    Status s = arena->Flatten(ctx->value, FieldName(prefix, "context"),
+                              &in->context);
+    if (!s.ok()) return s;
+  }
+  in->request.context = in->context;
+  auto explain =
+      OptionalBool(obj, "explain", FieldName(prefix, "explain"), false);
+  if (!explain) return explain.error();
+  in->explain = *explain;
+  auto rev = OptionalUint(obj, "at_least_revision",
+                          FieldName(prefix, "at_least_revision"), 0);
+  if (!rev) return rev.error();
+  in->at_least_revision = *rev;
+  in->request.now = NowMicros();
+  return Status::Ok();
+}
+
+Status CheckRevision(const CheckInput& in, uint64_t revision,
+                     std::string_view prefix) {
+  if (in.at_least_revision <= revision) return Status::Ok();
+  return Status::FailedPrecondition(
+      "the store is at revision " + std::to_string(revision) +
+          ", older than at_least_revision " +
+          std::to_string(in.at_least_revision),
+      FieldName(prefix, "at_least_revision"));
+}
+
+void WriteError(JsonWriter& w, const Status& s) {
+  w.Key("error");
+  w.StartObject();
+  w.Key("code");
+  const std::string_view code = StatusCodeName(s.code());
+  w.String(code.data(), code.size());
+  w.Key("message");
+  w.String(s.message());
+  if (!s.field().empty()) {
+    w.Key("field");
+    w.String(s.field());
+  }
+  w.EndObject();
+}
+
+HttpResponse JsonResponse(const rapidjson::StringBuffer& buf) {
+  HttpResponse r;
+  r.body.assign(buf.GetString(), buf.GetSize());
+  return r;
+}
+
+Result<size_t> ParseLimit(const rapidjson::Value& obj, size_t fallback,
+                          size_t max) {
+  auto limit = OptionalUint(obj, "limit", "limit", fallback);
+  if (!limit) return Fail(limit.error());
+  if (*limit == 0 || *limit > max) {
+    return Fail(Status::InvalidArgument(
+        "limit must be between 1 and " + std::to_string(max), "limit"));
+  }
+  return static_cast<size_t>(*limit);
+}
+
+}  // namespace
+
+HttpResponse Api::Check(Call& call) {
+  rapidjson::Document doc;
+  Status s = ParseJsonObject(call.request.body, &doc);
+  if (!s.ok()) return ErrorResponse(s);
+  AttributeArena arena;
+  CheckInput in;
+  s = ParseCheckInput(doc, "", /*needs_action=*/true, &arena, &in);
+  if (!s.ok()) return ErrorResponse(s);
+
+  const engine::Policy& policy = *call.policy->policy;
+  auto opened = data_->Snapshot();
+  if (!opened) return ErrorResponse(opened.error());
+  std::unique_ptr<DataSnapshot> snap = std::move(*opened);
+  s = CheckRevision(in, snap->revision(), "");
+  if (!s.ok()) return ErrorResponse(s);
+  engine::Evaluator evaluator(policy);
+  engine::Trace trace;
+  const engine::Decision d =
+      evaluator.Check(in.request, snap->view(), in.explain ? &trace : nullptr);
+  const std::string message =
+      engine::DescribeReason(policy, d.reason, in.action);
+
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("allowed");
+  w.Bool(d.allowed);
+  w.Key("revision");
+  w.String(std::to_string(snap->revision()));
+  w.Key("policy_version");
+  w.String(policy.version);
+  w.Key("reason");
+  WriteReason(w, policy, d.reason, in.action, message);
+  if (in.explain) {
+    w.Key("trace");
+    WriteTrace(w, trace);
+  }
+  w.EndObject();
+  LogDecision(call, in.subject, in.action, in.resource, d, message,
+              snap->revision());
+  return JsonResponse(buf);
+}
+
+HttpResponse Api::CheckBatch(Call& call) {
+  rapidjson::Document doc;
+  Status s = ParseJsonObject(call.request.body, &doc);
+  if (!s.ok()) return ErrorResponse(s);
+  auto checks = doc.FindMember("checks");
+  if (checks == doc.MemberEnd()) {
+    return ErrorResponse(Status::InvalidArgument("checks is required", "checks"));
+  }
+  if (!checks->value.IsArray()) {
+    return ErrorResponse(
+        Status::InvalidArgument("checks must be an array", "checks"));
+  }
+  if (checks->value.Size() > options_.max_batch) {
+    return ErrorResponse(Status(
+        StatusCode::kResourceExhausted,
+        "a batch holds at most " + std::to_string(options_.max_batch) +
+            " checks, got " + std::to_string(checks->value.Size()),
+        "checks"));
+  }
+
+  const engine::Policy& policy = *call.policy->policy;
+  auto opened = data_->Snapshot();
+  if (!opened) return ErrorResponse(opened.error());
+  std::unique_ptr<DataSnapshot> snap = std::move(*opened);
+  const std::string revision = std::to_string(snap->revision());
+  engine::Evaluator evaluator(policy);
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("revision");
+  w.String(revision);
+  w.Key("policy_version");
+  w.String(policy.version);
+  w.Key("results");
+  w.StartArray();
+  AttributeArena arena;
+  CheckInput in;
+  engine::Trace trace;
+  std::string prefix;
+  size_t index = 0;
+  for (const rapidjson::Value& item : checks->value.GetArray()) {
+    prefix = "checks[" + std::to_string(index++) + "].";
+    in.context.clear();
+    trace.steps.clear();
+    Status item_status = ParseCheckInput(item, prefix, true, &arena, &in);
+    if (item_status.ok()) {
+      item_status = CheckRevision(in, snap->revision(), prefix);
+    }
+    w.StartObject();
+    w.Key("allowed");
+    if (!item_status.ok()) {
+      // A malformed item is a deny for that item, not a failed batch.
+      w.Bool(false);
+      WriteError(w, item_status);
+      w.EndObject();
+      metrics_->ObserveDecision(false);
+      continue;
+    }
+    const engine::Decision d = evaluator.Check(
+        in.request, snap->view(), in.explain ? &trace : nullptr);
+    const std::string message =
+        engine::DescribeReason(policy, d.reason, in.action);
+    w.Bool(d.allowed);
+    w.Key("revision");
+    w.String(revision);
+    w.Key("policy_version");
+    w.String(policy.version);
+    w.Key("reason");
+    WriteReason(w, policy, d.reason, in.action, message);
+    if (in.explain) {
+      w.Key("trace");
+      WriteTrace(w, trace);
+    }
+    w.EndObject();
+    LogDecision(call, in.subject, in.action, in.resource, d, message,
+                snap->revision());
+  }
+  w.EndArray();
+  w.EndObject();
+  return JsonResponse(buf);
+}
+
+HttpResponse Api::Actions(Call& call) {
+  rapidjson::Document doc;
+  Status s = ParseJsonObject(call.request.body, &doc);
+  if (!s.ok()) return ErrorResponse(s);
+  AttributeArena arena;
+  CheckInput in;
+  s = ParseCheckInput(doc, "", /*needs_action=*/false, &arena, &in);
+  if (!s.ok()) return ErrorResponse(s);
+  const engine::Policy& policy = *call.policy->policy;
+  auto opened = data_->Snapshot();
+  if (!opened) return ErrorResponse(opened.error());
+  std::unique_ptr<DataSnapshot> snap = std::move(*opened);
+  s = CheckRevision(in, snap->revision(), "");
+  if (!s.ok()) return ErrorResponse(s);
+  engine::Evaluator evaluator(policy);
+  engine::Reason reason;
+  const engine::ActionSet actions =
+      evaluator.AllowedActions(in.request, snap->view(), &reason);
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("actions");
+  w.StartArray();
+  actions.ForEach([&](engine::ActionId a) { w.String(policy.actions[a].name); });
+  w.EndArray();
+  w.Key("revision");
+  w.String(std::to_string(snap->revision()));
+  w.Key("policy_version");
+  w.String(policy.version);
+  if (actions.empty()) {
+    w.Key("reason");
+    WriteReason(w, policy, reason, "",
+                engine::DescribeReason(policy, reason, ""));
+  }
+  w.EndObject();
+  return JsonResponse(buf);
+}
+
+namespace {
+
+// The fields common to both lookups: limit, page_token, context.
+struct LookupPaging {
+  size_t limit = 0;
+  std::string_view page_token;
+  std::vector<engine::Attribute> context;
+};
+
+Status ParseLookupPaging(const rapidjson::Value& doc, size_t fallback,
+                         size_t max, AttributeArena* arena, LookupPaging* out) {
+  auto limit = ParseLimit(doc, fallback, max);
+  if (!limit) return limit.error();
+  out->limit = *limit;
+  auto token = OptionalString(doc, "page_token", "page_token");
+  if (!token) return token.error();
+  out->page_token = *token;
+  if (!out->page_token.empty() && !engine::ParseEntityRef(out->page_token)) {
+    return Status::InvalidArgument(
+        "page_token is not a page token this server issued", "page_token");
+  }
+  if (auto ctx = doc.FindMember("context"); ctx != doc.MemberEnd()) {
+    return arena->Flatten(ctx->value, "context", &out->context);
+  }
+  return Status::Ok();
+}
+
+HttpResponse LookupAnswer(const char* key, const engine::LookupPage& page,
+                          uint64_t revision) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key(key);
+  w.StartArray();
+  for (const std::string& r : page.refs) w.String(r);
+  w.EndArray();
+  w.Key("next_page_token");
+  w.String(page.next_page_token);
+  w.Key("revision");
+  w.String(std::to_string(revision));
+  w.EndObject();
+  return JsonResponse(buf);
+}
+
+// The engine names no field; the request's field for its errors.
+Status WithField(Status s, std::string_view fallback) {
+  if (!s.field().empty()) return s;
+  std::string field(fallback);
+  const std::string& m = s.message();
+  if (m.find("limit") != std::string::npos) field = "limit";
+  else if (m.find("action") != std::string::npos) field = "action";
+  else if (m.find("token") != std::string::npos) field = "page_token";
+  return Status(s.code(), s.message(), field);
+}
+
+}  // namespace
+
+HttpResponse Api::LookupResources(Call& call) {
+  rapidjson::Document doc;
+  Status s = ParseJsonObject(call.request.body, &doc);
+  if (!s.ok()) return ErrorResponse(s);
+  auto subject_text = RequiredString(doc, "subject", "subject");
+  if (!subject_text) return ErrorResponse(subject_text.error());
+  auto subject = ParseRef(*subject_text, "subject");
+  if (!subject) return ErrorResponse(subject.error());
+  auto action = RequiredString(doc, "action", "action");
+  if (!action) return ErrorResponse(action.error());
+  auto type = RequiredString(doc, "type", "type");
+  if (!type) return ErrorResponse(type.error());
+  auto under_text = OptionalString(doc, "under", "under");
+  if (!under_text) return ErrorResponse(under_text.error());
+  engine::LookupResourcesRequest req;
+  if (!under_text->empty()) {
+    auto u = ParseRef(*under_text, "under");
+    if (!u) return ErrorResponse(u.error());
+    req.under = *u;
+  }
+  AttributeArena arena;
+  LookupPaging paging;
+  s = ParseLookupPaging(doc, options_.default_page, options_.max_page, &arena,
+                        &paging);
+  if (!s.ok()) return ErrorResponse(s);
+  req.subject = *subject;
+  req.action = *action;
+  req.type = *type;
+  req.limit = paging.limit;
+  req.page_token = paging.page_token;
+  req.context = paging.context;
+  req.now = NowMicros();
+
+  auto opened = data_->Snapshot();
+  if (!opened) return ErrorResponse(opened.error());
+  std::unique_ptr<DataSnapshot> snap = std::move(*opened);
+  engine::Evaluator evaluator(*call.policy->policy);
+  Result<engine::LookupPage> page =
+      engine::LookupResources(evaluator, snap->view(), req);
+  if (!page) return ErrorResponse(WithField(page.error(), "type"));
+  return LookupAnswer("resources", *page, snap->revision());
+}
+
+HttpResponse Api::LookupSubjects(Call& call) {
+  rapidjson::Document doc;
+  Status s = ParseJsonObject(call.request.body, &doc);
+  if (!s.ok()) return ErrorResponse(s);
+  auto action = RequiredString(doc, "action", "action");
+  if (!action) return ErrorResponse(action.error());
+  auto resource_text = RequiredString(doc, "resource", "resource");
+  if (!resource_text) return ErrorResponse(resource_text.error());
+  auto resource = ParseRef(*resource_text, "resource");
+  if (!resource) return ErrorResponse(resource.error());
+  auto type = OptionalString(doc, "type", "type");  // subject type filter
+  if (!type) return ErrorResponse(type.error());
+  AttributeArena arena;
+  LookupPaging paging;
+  s = ParseLookupPaging(doc, options_.default_page, options_.max_page, &arena,
+                        &paging);
+  if (!s.ok()) return ErrorResponse(s);
+  engine::LookupSubjectsRequest req;
+  req.action = *action;
+  req.resource = *resource;
+  req.subject_type = *type;
+  req.limit = paging.limit;
+  req.page_token = paging.page_token;
+  req.context = paging.context;
+  req.now = NowMicros();
+
+  auto opened = data_->Snapshot();
+  if (!opened) return ErrorResponse(opened.error());
+  std::unique_ptr<DataSnapshot> snap = std::move(*opened);
+  engine::Evaluator evaluator(*call.policy->policy);
+  Result<engine::LookupPage> page =
+      engine::LookupSubjects(evaluator, snap->view(), req);
+  if (!page) return ErrorResponse(WithField(page.error(), "resource"));
+  return LookupAnswer("subjects", *page, snap->revision());
+}
+
+}  // namespace portcullis::server

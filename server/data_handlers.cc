@@ -1,0 +1,791 @@
+// The data endpoints of the native API, over the LMDB store: resources,
+// subjects, bindings, restrictions, the changelog, import and export.
+#include <algorithm>
+#include <chrono>
+
+#include "server/api.h"
+#include "server/decision_json.h"
+#include "server/http_status.h"
+
+namespace portcullis::server {
+namespace {
+
+Status NoStore() {
+  return Status(StatusCode::kUnavailable, "no data store is configured");
+}
+
+HttpResponse JsonResponse(const rapidjson::StringBuffer& buf) {
+  HttpResponse r;
+  r.body.assign(buf.GetString(), buf.GetSize());
+  return r;
+}
+
+// JSON value -> stored value. Objects are flattened by the caller.
+Result<engine::OwnedValue> ToOwned(const rapidjson::Value& v,
+                                   const std::string& field) {
+  engine::OwnedValue o;
+  if (v.IsNull()) {
+    o.kind = engine::ValueKind::kNull;
+  } else if (v.IsBool()) {
+    o.kind = engine::ValueKind::kBool;
+    o.b = v.GetBool();
+  } else if (v.IsInt64()) {
+    o.kind = engine::ValueKind::kInt;
+    o.i = v.GetInt64();
+  } else if (v.IsNumber()) {
+    o.kind = engine::ValueKind::kDouble;
+    o.d = v.GetDouble();
+  } else if (v.IsString()) {
+    o.kind = engine::ValueKind::kString;
+    o.s.assign(v.GetString(), v.GetStringLength());
+  } else if (v.IsArray()) {
+    o.kind = engine::ValueKind::kList;
+    size_t i = 0;
+    for (const auto& e : v.GetArray()) {
+      if (e.IsObject() || e.IsArray()) {
+        return Fail(Status::InvalidArgument(
+            field + "[" + std::to_string(i) + "] must be a scalar", field));
+      }
+      auto item = ToOwned(e, field);
+      if (!item) return item;
+      o.list.push_back(std::move(*item));
+      ++i;
+    }
+  }
+  return o;
+}
+
+Status ParseAttributes(const rapidjson::Value& obj, const std::string& prefix,
+                       const std::string& field, storage::Attributes* out) {
+  if (!obj.IsObject()) {
+    return Status::InvalidArgument(field + " must be an object", field);
+  }
+  for (const auto& m : obj.GetObject()) {
+    std::string key = prefix;
+    key.append(m.name.GetString(), m.name.GetStringLength());
+    if (m.value.IsObject()) {
+      Status s = ParseAttributes(m.value, key + ".", field, out);
+      if (!s.ok()) return s;
+      continue;
+    }
+    auto v = ToOwned(m.value, field + "." + key);
+    if (!v) return v.error();
+    (*out)[key] = std::move(*v);
+  }
+  return Status::Ok();
+}
+
+void WriteOwned(JsonWriter& w, const engine::OwnedValue& v) {
+  switch (v.kind) {
+    case engine::ValueKind::kNull: w.Null(); break;
+    case engine::ValueKind::kBool: w.Bool(v.b); break;
+    case engine::ValueKind::kInt: w.Int64(v.i); break;
+    case engine::ValueKind::kDouble: w.Double(v.d); break;
+    case engine::ValueKind::kString: w.String(v.s); break;
+    case engine::ValueKind::kTimestamp: w.String(FormatRfc3339(v.i)); break;
+    case engine::ValueKind::kList:
+      w.StartArray();
+      for (const auto& e : v.list) WriteOwned(w, e);
+      w.EndArray();
+      break;
+  }
+}
+
+void WriteAttributes(JsonWriter& w, const storage::Attributes& attrs) {
+  w.StartObject();
+  for (const auto& [k, v] : attrs) {
+    w.Key(k.data(), k.size());
+    WriteOwned(w, v);
+  }
+  w.EndObject();
+}
+
+Result<std::vector<std::string>> StringList(const rapidjson::Value& obj,
+                                            const char* name) {
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd()) {
+    return Fail(Status::InvalidArgument(std::string(name) + " is required",
+                                        name));
+  }
+  if (!it->value.IsArray()) {
+    return Fail(Status::InvalidArgument(
+        std::string(name) + " must be an array of strings", name));
+  }
+  std::vector<std::string> out;
+  for (const auto& e : it->value.GetArray()) {
+    if (!e.IsString()) {
+      return Fail(Status::InvalidArgument(
+          std::string(name) + " must be an array of strings", name));
+    }
+    out.emplace_back(e.GetString(), e.GetStringLength());
+  }
+  return out;
+}
+
+Result<storage::BindingRecord> ParseBinding(const rapidjson::Value& obj) {
+  storage::BindingRecord b;
+  auto subject = RequiredString(obj, "subject", "subject");
+  if (!subject) return Fail(subject.error());
+  auto resource = RequiredString(obj, "resource", "resource");
+  if (!resource) return Fail(resource.error());
+  if (auto r = ParseRef(*subject, "subject"); !r) return Fail(r.error());
+  if (auto r = ParseRef(*resource, "resource"); !r) return Fail(r.error());
+  b.subject = std::string(*subject);
+  b.resource = std::string(*resource);
+  auto roles = StringList(obj, "roles");
+  if (!roles) return Fail(roles.error());
+  b.roles = std::move(*roles);
+  auto expires = OptionalString(obj, "expires_at", "expires_at");
+  if (!expires) return Fail(expires.error());
+  if (!expires->empty()) {
+    std::optional<TimestampMicros> t = ParseRfc3339(*expires);
+    if (!t) {
+      return Fail(Status::InvalidArgument(
+          "expires_at must be an RFC 3339 timestamp", "expires_at"));
+    }
+    b.expires_at = *t;
+  }
+  auto state = OptionalString(obj, "state", "state");
+  if (!state) return Fail(state.error());
+  if (*state == "pending") {
+    b.state = engine::BindingState::kPending;
+  } else if (!state->empty() && *state != "active") {
+    return Fail(Status::InvalidArgument("state must be active or pending",
+                                        "state"));
+  }
+  b.created_at = NowMicros();
+  return b;
+}
+
+Result<storage::RestrictionRecord> ParseRestriction(
+    const rapidjson::Value& obj) {
+  storage::RestrictionRecord r;
+  auto subject = RequiredString(obj, "subject", "subject");
+  if (!subject) return Fail(subject.error());
+  auto resource = RequiredString(obj, "resource", "resource");
+  if (!resource) return Fail(resource.error());
+  if (auto e = ParseRef(*subject, "subject"); !e) return Fail(e.error());
+  if (auto e = ParseRef(*resource, "resource"); !e) return Fail(e.error());
+  r.subject = std::string(*subject);
+  r.resource = std::string(*resource);
+  auto actions = StringList(obj, "actions");
+  if (!actions) return Fail(actions.error());
+  r.actions = std::move(*actions);
+  return r;
+}
+
+// Resource or subject body: {"parent"?, "attributes"?}.
+Status ParseEntityBody(std::string_view body, bool resource,
+                       std::string* parent, storage::Attributes* attrs) {
+  if (body.empty()) return Status::Ok();
+  rapidjson::Document doc;
+  Status s = ParseJsonObject(body, &doc);
+  if (!s.ok()) return s;
+  if (resource) {
+    auto p = OptionalString(doc, "parent", "parent");
+    if (!p) return p.error();
+    if (!p->empty()) {
+      if (auto r = ParseRef(*p, "parent"); !r) return r.error();
+      *parent = std::string(*p);
+    }
+  }
+  if (auto it = doc.FindMember("attributes");
+      it != doc.MemberEnd() && !it->value.IsNull()) {
+    return ParseAttributes(it->value, "", "attributes", attrs);
+  }
+  return Status::Ok();
+}
+
+void WriteAccess(JsonWriter& w, const storage::AccessRecord& a,
+                 bool restriction) {
+  w.StartObject();
+  w.Key("subject");
+  w.String(a.subject);
+  w.Key("resource");
+  w.String(a.resource);
+  if (restriction) {
+    w.Key("actions");
+    w.StartArray();
+    for (const auto& x : a.restriction->actions) w.String(x);
+    w.EndArray();
+  } else {
+    const storage::BindingRecord& b = *a.binding;
+    w.Key("roles");
+    w.StartArray();
+    for (const auto& x : b.roles) w.String(x);
+    w.EndArray();
+    w.Key("state");
+    w.String(b.state == engine::BindingState::kPending ? "pending" : "active");
+    if (b.expires_at != 0) {
+      w.Key("expires_at");
+      w.String(FormatRfc3339(b.expires_at));
+    }
+  }
+  w.EndObject();
+}
+
+}  // namespace
+
+HttpResponse Api::WriteAndAnswer(
+    const Call& call, const std::function<Status(storage::WriteTxn&)>& fn) {
+  if (store_ == nullptr) return ErrorResponse(NoStore());
+  Result<storage::Revision> rev =
+      store_->Write(call.policy->policy.get(), "", fn);
+  if (!rev) return ErrorResponse(rev.error());
+  HttpResponse r;
+  r.body = "{\"revision\":\"" + std::to_string(*rev) + "\"}";
+  return r;
+}
+
+HttpResponse Api::PutResource(Call& call) {
+  storage::ResourceRecord rec;
+  rec.type = call.params[0];
+  rec.id = call.params[1];
+  Status s = ParseEntityBody(call.request.body, true, &rec.parent,
+                             &rec.attributes);
+  if (!s.ok()) return ErrorResponse(s);
+  return WriteAndAnswer(
+      call, [&](storage::WriteTxn& txn) { return txn.PutResource(rec); });
+}
+
+HttpResponse Api::GetResource(Call& call) {
+  if (store_ == nullptr) return ErrorResponse(NoStore());
+  auto view = store_->Read();
+  if (!view) return ErrorResponse(view.error());
+  auto rec = view->GetResourceRecord({call.params[0], call.params[1]});
+  if (view->failed()) return ErrorResponse(Status::Internal(std::string(view->failure())));
+  if (!rec) {
+    return ErrorResponse(Status::NotFound("no resource " + call.params[0] +
+                                          ":" + call.params[1]));
+  }
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("type");
+  w.String(rec->type);
+  w.Key("id");
+  w.String(rec->id);
+  if (!rec->parent.empty()) {
+    w.Key("parent");
+    w.String(rec->parent);
+  }
+  w.Key("attributes");
+  WriteAttributes(w, rec->attributes);
+  w.Key("revision");
+  w.String(std::to_string(view->revision()));
+  w.EndObject();
+  return JsonResponse(buf);
+}
+
+HttpResponse Api::DeleteResource(Call& call) {
+  const engine::EntityRef ref{call.params[0], call.params[1]};
+  return WriteAndAnswer(
+      call, [&](storage::WriteTxn& txn) { return txn.DeleteResource(ref); });
+}
+
+HttpResponse Api::PutSubject(Call& call) {
+  storage::SubjectRecord rec;
+  rec.type = call.params[0];
+  rec.id = call.params[1];
+  std::string unused;
+  Status s = ParseEntityBody(call.request.body, false, &unused,
+                             &rec.attributes);
+  if (!s.ok()) return ErrorResponse(s);
+  return WriteAndAnswer(
+      call, [&](storage::WriteTxn& txn) { return txn.PutSubject(rec); });
+}
+
+HttpResponse Api::GetSubject(Call& call) {
+  if (store_ == nullptr) return ErrorResponse(NoStore());
+  auto view = store_->Read();
+  if (!view) return ErrorResponse(view.error());
+  auto rec = view->GetSubjectRecord({call.params[0], call.params[1]});
+  if (!rec) {
+    return ErrorResponse(Status::NotFound("no subject " + call.params[0] +
+                                          ":" + call.params[1]));
+  }
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("type");
+  w.String(rec->type);
+  w.Key("id");
+  w.String(rec->id);
+  w.Key("attributes");
+  WriteAttributes(w, rec->attributes);
+  w.Key("revision");
+  w.String(std::to_string(view->revision()));
+  w.EndObject();
+  return JsonResponse(buf);
+}
+
+HttpResponse Api::DeleteSubject(Call& call) {
+  const engine::EntityRef ref{call.params[0], call.params[1]};
+  return WriteAndAnswer(
+      call, [&](storage::WriteTxn& txn) { return txn.DeleteSubject(ref); });
+}
+
+HttpResponse Api::PutBinding(Call& call) {
+  rapidjson::Document doc;
+  Status s = ParseJsonObject(call.request.body, &doc);
+  if (!s.ok()) return ErrorResponse(s);
+  auto b = ParseBinding(doc);
+  if (!b) return ErrorResponse(b.error());
+  return WriteAndAnswer(
+      call, [&](storage::WriteTxn& txn) { return txn.SetBinding(*b); });
+}
+
+HttpResponse Api::PutRestriction(Call& call) {
+  rapidjson::Document doc;
+  Status s = ParseJsonObject(call.request.body, &doc);
+  if (!s.ok()) return ErrorResponse(s);
+  auto r = ParseRestriction(doc);
+  if (!r) return ErrorResponse(r.error());
+  return WriteAndAnswer(
+      call, [&](storage::WriteTxn& txn) { return txn.SetRestriction(*r); });
+}
+
+namespace {
+
+// GET /v1/bindings and /v1/restrictions: ?resource= or ?subject=, with
+// limit and page_token.
+HttpResponse ListAccess(storage::Store* store, const HttpRequest& req,
+                        bool restrictions, size_t default_page,
+                        size_t max_page) {
+  if (store == nullptr) return ErrorResponse(NoStore());
+  std::optional<std::string> resource = req.QueryParam("resource");
+  std::optional<std::string> subject = req.QueryParam("subject");
+  if (resource.has_value() == subject.has_value()) {
+    return ErrorResponse(Status::InvalidArgument(
+        "give exactly one of the query parameters resource and subject",
+        "resource"));
+  }
+  const std::string& text = resource ? *resource : *subject;
+  auto ref = ParseRef(text, resource ? "resource" : "subject");
+  if (!ref) return ErrorResponse(ref.error());
+  size_t limit = default_page;
+  if (auto l = req.QueryParam("limit")) {
+    char* end = nullptr;
+    const unsigned long v = strtoul(l->c_str(), &end, 10);
+    if (l->empty() || *end != '\0' || v == 0 || v > max_page) {
+      return ErrorResponse(Status::InvalidArgument(
+          "limit must be between 1 and " + std::to_string(max_page), "limit"));
+    }
+    limit = v;
+  }
+  std::string after;
+  if (auto t = req.QueryParam("page_token")) {
+    auto decoded = DecodePageToken(*t, "page_token");
+    if (!decoded) return ErrorResponse(decoded.error());
+    after = std::move(*decoded);
+  }
+  auto view = store->Read();
+  if (!view) return ErrorResponse(view.error());
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key(restrictions ? "restrictions" : "bindings");
+  w.StartArray();
+  // Pages of the store hold both kinds; keep reading until `limit` of the
+  // wanted kind are found or the listing ends.
+  size_t found = 0;
+  std::string cursor = after;
+  std::string last;   // the key of the last item written: the next cursor
+  bool more = false;  // another wanted item exists after `last`
+  while (!more) {
+    auto page = resource ? view->ListAccessOn(*ref, cursor, limit)
+                         : view->ListAccessOf(*ref, cursor, limit);
+    if (!page) return ErrorResponse(page.error());
+    for (const storage::AccessRecord& a : page->items) {
+      const bool wanted = restrictions ? a.restriction.has_value()
+                                       : a.binding.has_value();
+      if (!wanted) continue;
+      if (found == limit) {
+        more = true;
+        break;
+      }
+      WriteAccess(w, a, restrictions);
+      ++found;
+      last = resource ? a.subject : a.resource;
+    }
+    if (page->next_cursor.empty()) break;
+    cursor = page->next_cursor;
+  }
+  w.EndArray();
+  w.Key("next_page_token");
+  w.String(more ? EncodePageToken(last) : std::string());
+  w.Key("revision");
+  w.String(std::to_string(view->revision()));
+  w.EndObject();
+  return JsonResponse(buf);
+}
+
+}  // namespace
+
+HttpResponse Api::GetBindings(Call& call) {
+  return ListAccess(store_, call.request, false, options_.default_page,
+                    options_.max_page);
+}
+
+HttpResponse Api::GetRestrictions(Call& call) {
+  return ListAccess(store_, call.request, true, options_.default_page,
+                    options_.max_page);
+}
+
+HttpResponse Api::Changes(Call& call) {
+  if (store_ == nullptr) return ErrorResponse(NoStore());
+  uint64_t since = 0;
+  if (auto s = call.request.QueryParam("since")) {
+    char* end = nullptr;
+    since = strtoull(s->c_str(), &end, 10);
+    if (s->empty() || *end != '\0') {
+      return ErrorResponse(
+          Status::InvalidArgument("since must be a revision number", "since"));
+    }
+  }
+  double wait_seconds = 0;
+  if (auto s = call.request.QueryParam("wait")) {
+    char* end = nullptr;
+    wait_seconds = strtod(s->c_str(), &end);
+    if (s->empty() || *end != '\0' || wait_seconds < 0) {
+      return ErrorResponse(Status::InvalidArgument(
+          "wait must be a number of seconds", "wait"));
+    }
+  }
+  size_t limit = options_.default_page;
+  if (auto l = call.request.QueryParam("limit")) {
+    char* end = nullptr;
+    const unsigned long v = strtoul(l->c_str(), &end, 10);
+    if (l->empty() || *end != '\0' || v == 0 || v > options_.max_page) {
+      return ErrorResponse(Status::InvalidArgument(
+          "limit must be between 1 and " + std::to_string(options_.max_page),
+          "limit"));
+    }
+    limit = v;
+  }
+  storage::Store* store = store_;
+  // Reads the changes after `since` in a fresh snapshot (never held across
+  // the wait). nullopt: nothing yet and the caller may keep waiting.
+  auto answer = [store, since, limit](bool final) -> std::optional<HttpResponse> {
+    auto view = store->Read();
+    if (!view) return ErrorResponse(view.error());
+    if (view->revision() <= since && !final) return std::nullopt;
+    auto changes = view->Changes(since, limit);
+    if (!changes) return ErrorResponse(changes.error());
+    rapidjson::StringBuffer buf;
+    JsonWriter w(buf);
+    w.StartObject();
+    w.Key("changes");
+    w.StartArray();
+    for (const storage::ChangelogEntry& e : *changes) {
+      w.StartObject();
+      w.Key("revision");
+      w.String(std::to_string(e.revision));
+      w.Key("time");
+      w.String(FormatRfc3339(e.time));
+      w.Key("actor");
+      w.String(e.actor);
+      w.Key("changes");
+      w.StartArray();
+      for (const storage::Change& c : e.changes) {
+        w.StartObject();
+        w.Key("op");
+        w.String(c.op);
+        w.Key("entity");
+        w.String(c.entity);
+        if (!c.related.empty()) {
+          w.Key("related");
+          w.String(c.related);
+        }
+        w.EndObject();
+      }
+      w.EndArray();
+      if (e.truncated) {
+        w.Key("truncated");
+        w.Bool(true);
+        w.Key("change_count");
+        w.Uint64(e.change_count);
+      }
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Key("revision");
+    w.String(std::to_string(view->revision()));
+    w.EndObject();
+    return JsonResponse(buf);
+  };
+  if (wait_seconds <= 0) return *answer(true);
+  if (std::optional<HttpResponse> now = answer(false)) return std::move(*now);
+  const auto wait = std::min<std::chrono::milliseconds>(
+      std::chrono::milliseconds(static_cast<int64_t>(wait_seconds * 1000)),
+      options_.max_wait);
+  HttpResponse r;
+  r.long_poll = std::make_shared<LongPoll>();
+  r.long_poll->poll = answer;
+  r.long_poll->deadline = std::chrono::steady_clock::now() + wait;
+  return r;
+}
+
+HttpResponse Api::Import(Call& call) {
+  if (store_ == nullptr) return ErrorResponse(NoStore());
+  // Parse every line first, so that a bad line fails before any write.
+  struct Item {
+    enum Kind { kResource, kSubject, kBinding, kRestriction } kind;
+    storage::ResourceRecord resource;
+    storage::SubjectRecord subject;
+    storage::BindingRecord binding;
+    storage::RestrictionRecord restriction;
+    size_t line;
+  };
+  std::vector<Item> items;
+  std::string_view body = call.request.body;
+  size_t line_no = 0;
+  while (!body.empty()) {
+    ++line_no;
+    const size_t nl = body.find('\n');
+    std::string_view line = body.substr(0, nl);
+    body = nl == std::string_view::npos ? std::string_view() : body.substr(nl + 1);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
+      line.remove_suffix(1);
+    }
+    if (line.empty()) continue;
+    auto at_line = [&](const Status& e) {
+      return ErrorResponse(Status(
+          e.code(), "line " + std::to_string(line_no) + ": " + e.message(),
+          "line " + std::to_string(line_no) +
+              (e.field().empty() ? "" : "." + e.field())));
+    };
+    rapidjson::Document doc;
+    Status st = ParseJsonObject(line, &doc);
+    if (!st.ok()) return at_line(st);
+    auto kind = RequiredString(doc, "kind", "kind");
+    if (!kind) return at_line(kind.error());
+    Item item{};
+    item.line = line_no;
+    if (*kind == "resource" || *kind == "subject") {
+      auto id = RequiredString(doc, "id", "id");
+      if (!id) return at_line(id.error());
+      auto ref = ParseRef(*id, "id");
+      if (!ref) return at_line(ref.error());
+      std::string parent;
+      storage::Attributes attrs;
+      const bool is_resource = *kind == "resource";
+      if (is_resource) {
+        auto p = OptionalString(doc, "parent", "parent");
+        if (!p) return at_line(p.error());
+        if (!p->empty()) {
+          if (auto pr = ParseRef(*p, "parent"); !pr) return at_line(pr.error());
+          parent = std::string(*p);
+        }
+      }
+      if (auto it = doc.FindMember("attributes");
+          it != doc.MemberEnd() && !it->value.IsNull()) {
+        st = ParseAttributes(it->value, "", "attributes", &attrs);
+        if (!st.ok()) return at_line(st);
+      }
+      if (is_resource) {
+        item.kind = Item::kResource;
+        item.resource = {std::string(ref->type), std::string(ref->id),
+                         std::move(parent), std::move(attrs)};
+      } else {
+        item.kind = Item::kSubject;
+        item.subject = {std::string(ref->type), std::string(ref->id),
+                        std::move(attrs)};
+      }
+    } else if (*kind == "binding") {
+      auto b = ParseBinding(doc);
+      if (!b) return at_line(b.error());
+      item.kind = Item::kBinding;
+      item.binding = std::move(*b);
+    } else if (*kind == "restriction") {
+      auto r = ParseRestriction(doc);
+      if (!r) return at_line(r.error());
+      item.kind = Item::kRestriction;
+      item.restriction = std::move(*r);
+    } else {
+      return at_line(Status::InvalidArgument(
+          "kind must be resource, subject, binding or restriction", "kind"));
+    }
+    items.push_back(std::move(item));
+  }
+  HttpResponse r = WriteAndAnswer(call, [&](storage::WriteTxn& txn) {
+    for (const Item& item : items) {
+      Status st;
+      switch (item.kind) {
+        case Item::kResource: st = txn.PutResource(item.resource); break;
+        case Item::kSubject: st = txn.PutSubject(item.subject); break;
+        case Item::kBinding: st = txn.SetBinding(item.binding); break;
+        case Item::kRestriction:
+          st = txn.SetRestriction(item.restriction);
+          break;
+      }
+      if (!st.ok()) {
+        return Status(st.code(),
+                      "line " + std::to_string(item.line) + ": " + st.message(),
+                      "line " + std::to_string(item.line));
+      }
+    }
+    return Status::Ok();
+  });
+  if (r.status == 200) {
+    r.body.insert(r.body.size() - 1,
+                  ",\"imported\":" + std::to_string(items.size()));
+  }
+  return r;
+}
+
+HttpResponse Api::Export(Call& call) {
+  if (store_ == nullptr) return ErrorResponse(NoStore());
+  auto view = store_->Read();
+  if (!view) return ErrorResponse(view.error());
+  const engine::Policy& policy = *call.policy->policy;
+  std::string out;
+  auto line = [&](const auto& write) {
+    rapidjson::StringBuffer buf;
+    JsonWriter w(buf);
+    write(w);
+    out.append(buf.GetString(), buf.GetSize());
+    out.push_back('\n');
+  };
+  constexpr size_t kChunk = 1000;
+  // Resources parent first: a depth-first walk from the roots.
+  std::vector<std::string> stack;
+  std::vector<std::string> subjects_seen;
+  for (const engine::TypeDef& t : policy.types) {
+    if (t.is_subject || !t.parents.empty()) continue;
+    std::string after;
+    do {
+      auto page = view->ListResourcesOfType(t.name, after, kChunk);
+      if (!page) return ErrorResponse(page.error());
+      for (const std::string& id : page->items) stack.push_back(t.name + ":" + id);
+      after = page->next_cursor;
+    } while (!after.empty());
+  }
+  std::reverse(stack.begin(), stack.end());
+  size_t walked = 0;
+  while (!stack.empty()) {
+    const std::string ref_text = std::move(stack.back());
+    stack.pop_back();
+    if (++walked > 100000000) break;
+    const engine::EntityRef ref = *engine::ParseEntityRef(ref_text);
+    auto rec = view->GetResourceRecord(ref);
+    if (!rec) continue;
+    line([&](JsonWriter& w) {
+      w.StartObject();
+      w.Key("kind");
+      w.String("resource");
+      w.Key("id");
+      w.String(ref_text);
+      if (!rec->parent.empty()) {
+        w.Key("parent");
+        w.String(rec->parent);
+      }
+      if (!rec->attributes.empty()) {
+        w.Key("attributes");
+        WriteAttributes(w, rec->attributes);
+      }
+      w.EndObject();
+    });
+    std::vector<std::string> children;
+    std::string after;
+    do {
+      auto page = view->ListChildren(ref, after, kChunk);
+      if (!page) return ErrorResponse(page.error());
+      for (std::string& c : page->items) children.push_back(std::move(c));
+      after = page->next_cursor;
+    } while (!after.empty());
+    for (auto it = children.rbegin(); it != children.rend(); ++it) {
+      stack.push_back(std::move(*it));
+    }
+  }
+  // Subjects, then what each holds.
+  for (const engine::TypeDef& t : policy.types) {
+    if (!t.is_subject) continue;
+    std::string after;
+    do {
+      auto page = view->ListSubjectsOfType(t.name, after, kChunk);
+      if (!page) return ErrorResponse(page.error());
+      for (const std::string& id : page->items) {
+        const std::string ref_text = t.name + ":" + id;
+        auto rec = view->GetSubjectRecord({t.name, id});
+        if (!rec) continue;
+        subjects_seen.push_back(ref_text);
+        line([&](JsonWriter& w) {
+          w.StartObject();
+          w.Key("kind");
+          w.String("subject");
+          w.Key("id");
+          w.String(ref_text);
+          if (!rec->attributes.empty()) {
+            w.Key("attributes");
+            WriteAttributes(w, rec->attributes);
+          }
+          w.EndObject();
+        });
+      }
+      after = page->next_cursor;
+    } while (!after.empty());
+  }
+  for (const std::string& subject : subjects_seen) {
+    std::string after;
+    do {
+      auto page = view->ListAccessOf(*engine::ParseEntityRef(subject), after,
+                                     kChunk);
+      if (!page) return ErrorResponse(page.error());
+      for (const storage::AccessRecord& a : page->items) {
+        if (a.binding) {
+          line([&](JsonWriter& w) {
+            w.StartObject();
+            w.Key("kind");
+            w.String("binding");
+            w.Key("subject");
+            w.String(a.subject);
+            w.Key("resource");
+            w.String(a.resource);
+            w.Key("roles");
+            w.StartArray();
+            for (const auto& x : a.binding->roles) w.String(x);
+            w.EndArray();
+            if (a.binding->state == engine::BindingState::kPending) {
+              w.Key("state");
+              w.String("pending");
+            }
+            if (a.binding->expires_at != 0) {
+              w.Key("expires_at");
+              w.String(FormatRfc3339(a.binding->expires_at));
+            }
+            w.EndObject();
+          });
+        }
+        if (a.restriction) {
+          line([&](JsonWriter& w) {
+            w.StartObject();
+            w.Key("kind");
+            w.String("restriction");
+            w.Key("subject");
+            w.String(a.subject);
+            w.Key("resource");
+            w.String(a.resource);
+            w.Key("actions");
+            w.StartArray();
+            for (const auto& x : a.restriction->actions) w.String(x);
+            w.EndArray();
+            w.EndObject();
+          });
+        }
+      }
+      after = page->next_cursor;
+    } while (!after.empty());
+  }
+  if (view->failed()) {
+    return ErrorResponse(Status::Internal(std::string(view->failure())));
+  }
+  HttpResponse r;
+  r.content_type = "application/x-ndjson";
+  r.headers.emplace_back("X-Portcullis-Revision",
+                         std::to_string(view->revision()));
+  r.body = std::move(out);
+  return r;
+}
+
+}  // namespace portcullis::server

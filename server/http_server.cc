@@ -1,0 +1,447 @@
+// The Beast/Asio implementation of HttpServer. Keep Beast out of every other
+// translation unit: it is heavy to compile.
+#include "server/http_server.h"
+
+#include <condition_variable>
+#include <csignal>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace portcullis::server {
+
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+namespace net = boost::asio;
+using tcp = boost::asio::ip::tcp;
+
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::optional<std::string> PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out.push_back(s[i]);
+      continue;
+    }
+    if (i + 2 >= s.size()) return std::nullopt;
+    const int hi = HexValue(s[i + 1]);
+    const int lo = HexValue(s[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return out;
+}
+
+const std::string* HttpRequest::Header(std::string_view lower_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_name) return &value;
+  }
+  return nullptr;
+}
+
+std::optional<std::string> HttpRequest::QueryParam(
+    std::string_view name) const {
+  std::string_view q = query;
+  while (!q.empty()) {
+    const size_t amp = q.find('&');
+    std::string_view pair = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
+    const size_t eq = pair.find('=');
+    std::string_view key = pair.substr(0, eq);
+    if (key != name) continue;
+    if (eq == std::string_view::npos) return std::string();
+    return PercentDecode(pair.substr(eq + 1));
+  }
+  return std::nullopt;
+}
+
+class Session;
+
+struct HttpServer::Impl {
+  HttpServerOptions options;
+  HttpHandler handler;
+  HttpServer* owner = nullptr;
+  std::atomic<bool> draining{false};
+  std::atomic<bool> stopped{false};
+
+  std::mutex sessions_mu;
+  std::set<Session*> sessions;  // guarded by sessions_mu
+
+  std::mutex signal_mu;
+  std::condition_variable signal_cv;
+  std::vector<int> pending_signals;  // guarded by signal_mu
+
+  // Declared last: destroying the context destroys pending sessions, which
+  // use the members above.
+  net::io_context ioc;
+  std::optional<tcp::acceptor> acceptor;
+  std::optional<net::signal_set> signals;
+  std::vector<std::thread> threads;
+
+  Impl(HttpServerOptions o, HttpHandler h)
+      : options(std::move(o)), handler(std::move(h)) {}
+
+  void Accept();
+  void WaitSignal();
+  void ConnectionClosed() { owner->open_connections_.fetch_sub(1); }
+  std::string ErrorBody(int status, std::string_view code,
+                        std::string_view message) const {
+    if (options.error_body) return options.error_body(status, code, message);
+    std::string body = "{\"error\":{\"code\":\"";
+    body.append(code).append("\",\"message\":\"");
+    body.append(message).append("\"}}");
+    return body;
+  }
+};
+
+// One connection. All its operations run on its strand, one at a time.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, HttpServer::Impl* server)
+      : stream_(std::move(socket)),
+        server_(server),
+        poll_timer_(stream_.get_executor()) {}
+
+  ~Session() {
+    {
+      std::lock_guard<std::mutex> lock(server_->sessions_mu);
+      server_->sessions.erase(this);
+    }
+    if (server_->options.on_connection) server_->options.on_connection(-1);
+    server_->ConnectionClosed();
+  }
+
+  void Start() {
+    {
+      std::lock_guard<std::mutex> lock(server_->sessions_mu);
+      server_->sessions.insert(this);
+    }
+    beast::error_code ec;
+    const tcp::endpoint ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&Session::DoRead,
+                                            shared_from_this()));
+  }
+
+  // Called on drain: closes the connection if it waits for a new request.
+  void CloseIfIdle() {
+    std::shared_ptr<Session> self = weak_from_this().lock();
+    if (!self) return;  // already closing
+    net::post(stream_.get_executor(), [self] {
+      if (self->idle_) {
+        beast::error_code ec;
+        self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+        self->stream_.socket().close(ec);
+      }
+    });
+  }
+
+ private:
+  void DoRead() {
+    if (server_->draining.load()) {
+      Close();
+      return;
+    }
+    parser_.emplace();
+    parser_->header_limit(
+        static_cast<uint32_t>(server_->options.header_limit));
+    parser_->body_limit(server_->options.body_limit);
+    idle_ = buffer_.size() == 0;
+    stream_.expires_after(idle_ ? server_->options.idle_timeout
+                                : server_->options.read_timeout);
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+  }
+
+  void OnHeader(beast::error_code ec, size_t) {
+    idle_ = false;
+    if (ec) {
+      HandleReadError(ec);
+      return;
+    }
+    const auto& header = parser_->get();
+    std::string_view target(header.target().data(), header.target().size());
+    std::string_view path = target.substr(0, target.find('?'));
+    std::string_view method(header.method_string().data(),
+                            header.method_string().size());
+    size_t limit = server_->options.body_limit;
+    if (server_->options.body_limit_for) {
+      if (auto l = server_->options.body_limit_for(method, path)) limit = *l;
+    }
+    parser_->body_limit(limit);
+    stream_.expires_after(server_->options.read_timeout);
+    http::async_read(
+        stream_, buffer_, *parser_,
+        beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  void HandleReadError(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted ||
+        ec == net::error::connection_reset || ec == net::error::eof ||
+        ec == net::error::bad_descriptor) {
+      Close();
+      return;
+    }
+    if (ec == http::error::header_limit || ec == http::error::body_limit ||
+        ec == http::error::buffer_overflow) {
+      SendError(413, "RESOURCE_EXHAUSTED",
+                ec == http::error::body_limit
+                    ? "request body exceeds the size limit"
+                    : "request header exceeds the size limit");
+      return;
+    }
+    if (ec == http::error::partial_message) {
+      Close();
+      return;
+    }
+    if (ec.category() == http::make_error_code(http::error::bad_method).category()) {
+      SendError(400, "INVALID_ARGUMENT",
+                std::string("malformed HTTP request: ") + ec.message());
+      return;
+    }
+    Close();
+  }
+
+  void SendError(int status, std::string_view code, std::string_view message) {
+    HttpResponse r;
+    r.status = status;
+    r.body = server_->ErrorBody(status, code, message);
+    Write(std::move(r), /*keep_alive=*/false, 11);
+  }
+
+  void OnRead(beast::error_code ec, size_t) {
+    if (ec) {
+      HandleReadError(ec);
+      return;
+    }
+    http::request<http::string_body> msg = parser_->release();
+    HttpRequest req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    std::string_view target = req.target;
+    const size_t q = target.find('?');
+    std::optional<std::string> path = PercentDecode(target.substr(0, q));
+    if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
+    req.headers.reserve(8);
+    for (const auto& field : msg) {
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      req.headers.emplace_back(std::move(name), std::string(field.value()));
+    }
+    req.body = std::move(msg.body());
+    req.remote = remote_;
+    const bool keep_alive = msg.keep_alive();
+    const unsigned version = msg.version();
+    if (!path) {
+      HttpResponse r;
+      r.status = 400;
+      r.body = server_->ErrorBody(400, "INVALID_ARGUMENT",
+                                  "bad percent-escape in the request path");
+      Write(std::move(r), keep_alive, version);
+      return;
+    }
+    req.path = std::move(*path);
+    HttpResponse response = server_->handler(req);
+    if (response.long_poll) {
+      StartPoll(std::move(response.long_poll), keep_alive, version);
+      return;
+    }
+    Write(std::move(response), keep_alive, version);
+  }
+
+  void StartPoll(std::shared_ptr<LongPoll> lp, bool keep_alive,
+                 unsigned version) {
+    const auto now = std::chrono::steady_clock::now();
+    const bool final = now >= lp->deadline;
+    std::optional<HttpResponse> r = lp->poll(final);
+    if (r) {
+      Write(std::move(*r), keep_alive, version);
+      return;
+    }
+    if (final) {  // a poll that broke its contract: answer anyway
+      SendError(500, "INTERNAL", "long poll produced no response");
+      return;
+    }
+    poll_timer_.expires_at(std::min(now + lp->interval, lp->deadline));
+    poll_timer_.async_wait([self = shared_from_this(), lp = std::move(lp),
+                            keep_alive, version](beast::error_code ec) mutable {
+      if (ec) {
+        self->Close();
+        return;
+      }
+      self->StartPoll(std::move(lp), keep_alive, version);
+    });
+  }
+
+  void Write(HttpResponse r, bool keep_alive, unsigned version) {
+    auto res = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(r.status), version);
+    res->set(http::field::server, "portcullis");
+    res->set(http::field::content_type, r.content_type);
+    for (auto& [name, value] : r.headers) res->set(name, value);
+    res->body() = std::move(r.body);
+    res->keep_alive(keep_alive && !server_->draining.load());
+    res->prepare_payload();
+    stream_.expires_after(server_->options.write_timeout);
+    http::async_write(
+        stream_, *res,
+        [self = shared_from_this(), res](beast::error_code ec, size_t) {
+          self->OnWrite(ec, res->keep_alive());
+        });
+  }
+
+  void OnWrite(beast::error_code ec, bool keep_alive) {
+    if (ec || !keep_alive) {
+      Close();
+      return;
+    }
+    DoRead();
+  }
+
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  HttpServer::Impl* server_;
+  net::steady_timer poll_timer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::string remote_;
+  bool idle_ = false;  // waiting for the first byte of a new request
+};
+
+void HttpServer::Impl::Accept() {
+  acceptor->async_accept(
+      net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+        if (ec) {
+          if (ec == net::error::operation_aborted || !acceptor->is_open()) {
+            return;
+          }
+        } else if (draining.load()) {
+          return;
+        } else {
+          owner->open_connections_.fetch_add(1);
+          if (options.on_connection) options.on_connection(+1);
+          std::make_shared<Session>(std::move(socket), this)->Start();
+        }
+        Accept();
+      });
+}
+
+void HttpServer::Impl::WaitSignal() {
+  signals->async_wait([this](beast::error_code ec, int signo) {
+    if (ec) return;
+    {
+      std::lock_guard<std::mutex> lock(signal_mu);
+      pending_signals.push_back(signo);
+    }
+    signal_cv.notify_all();
+    if (signo == SIGHUP) WaitSignal();
+  });
+}
+
+HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {
+  impl_->owner = this;
+}
+
+HttpServer::~HttpServer() { Stop(std::chrono::milliseconds(0)); }
+
+Status HttpServer::Start() {
+  Impl& s = *impl_;
+  beast::error_code ec;
+  const net::ip::address address = net::ip::make_address(s.options.address, ec);
+  if (ec) {
+    return Status::InvalidArgument(
+        "listen address '" + s.options.address + "' is not an IP address",
+        "listen");
+  }
+  const tcp::endpoint endpoint(address, s.options.port);
+  s.acceptor.emplace(net::make_strand(s.ioc));
+  s.acceptor->open(endpoint.protocol(), ec);
+  if (!ec) s.acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) s.acceptor->bind(endpoint, ec);
+  if (!ec) s.acceptor->listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status(StatusCode::kUnavailable,
+                  "cannot listen on " + s.options.address + ":" +
+                      std::to_string(s.options.port) + ": " + ec.message(),
+                  "listen");
+  }
+  port_ = s.acceptor->local_endpoint().port();
+  s.signals.emplace(s.ioc, SIGTERM, SIGINT, SIGHUP);
+  s.WaitSignal();
+  s.Accept();
+  const int n = std::max(1, s.options.threads);
+  for (int i = 0; i < n; ++i) s.threads.emplace_back([&s] { s.ioc.run(); });
+  return Status::Ok();
+}
+
+int HttpServer::WaitForShutdownSignal(std::function<void()> on_hup) {
+  Impl& s = *impl_;
+  std::unique_lock<std::mutex> lock(s.signal_mu);
+  for (;;) {
+    s.signal_cv.wait(lock, [&] { return !s.pending_signals.empty(); });
+    std::vector<int> sigs;
+    sigs.swap(s.pending_signals);
+    for (int sig : sigs) {
+      if (sig != SIGHUP) return sig;
+      lock.unlock();
+      if (on_hup) on_hup();
+      lock.lock();
+    }
+  }
+}
+
+void HttpServer::Stop(std::chrono::milliseconds drain) {
+  Impl& s = *impl_;
+  if (s.stopped.exchange(true)) return;
+  s.draining.store(true);
+  if (s.acceptor) {
+    net::post(s.acceptor->get_executor(), [&s] {
+      beast::error_code ec;
+      s.acceptor->close(ec);
+    });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + drain;
+  do {
+    {
+      std::lock_guard<std::mutex> lock(s.sessions_mu);
+      for (Session* session : s.sessions) session->CloseIfIdle();
+    }
+    if (open_connections_.load() == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  } while (std::chrono::steady_clock::now() < deadline);
+  s.ioc.stop();
+  for (std::thread& t : s.threads) {
+    if (t.joinable()) t.join();
+  }
+  s.threads.clear();
+}
+
+}  // namespace portcullis::server

@@ -1,0 +1,136 @@
+// HttpServer: an HTTP/1.1 server on a pool of I/O threads, behind a plain
+// request/response interface. It is the only part of Portcullis that sees
+// Boost.Beast or Asio (http_server.cc); everything else works with the
+// HttpRequest and HttpResponse structs below, so that handlers are plain
+// functions that unit tests call without sockets.
+//
+// Behaviour: keep-alive and pipelining (requests on one connection are
+// answered in order), a header size limit and a per-route body size limit
+// (413), read and write timeouts (a slow or idle client is disconnected and
+// holds no thread), malformed HTTP answered with 400. The handler runs
+// inline on the I/O thread that read the request.
+//
+// Thread safety: Start, Stop and WaitForShutdownSignal are called from one
+// controlling thread. The handler is called concurrently from every I/O
+// thread and must be thread-safe.
+#ifndef PORTCULLIS_SERVER_HTTP_SERVER_H_
+#define PORTCULLIS_SERVER_HTTP_SERVER_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace portcullis::server {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // as sent: "/v1/changes?since=4"
+  std::string path;    // target before '?', percent-decoded
+  std::string query;   // target after '?', raw
+  // Header names in lower case, in arrival order.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string remote;  // "127.0.0.1:53412"
+
+  // The first header of that (lower-case) name, or nullptr.
+  const std::string* Header(std::string_view lower_name) const;
+  // The percent-decoded value of a query parameter, or nullopt.
+  std::optional<std::string> QueryParam(std::string_view name) const;
+};
+
+struct HttpResponse;
+
+// A long-poll: the server calls `poll(false)` every `interval` until it
+// returns a response, and `poll(true)` once at `deadline`, which must return
+// one. The I/O thread is free in between.
+struct LongPoll {
+  std::function<std::optional<HttpResponse>(bool final)> poll;
+  std::chrono::steady_clock::time_point deadline;
+  std::chrono::milliseconds interval{20};
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the response is produced later by the poll (see LongPoll);
+  // the fields above are then ignored.
+  std::shared_ptr<LongPoll> long_poll;
+};
+
+using HttpHandler = std::function<HttpResponse(HttpRequest&)>;
+
+struct HttpServerOptions {
+  std::string address = "127.0.0.1";
+  uint16_t port = 8181;  // 0 picks a free port
+  int threads = 2;
+  size_t header_limit = 16 * 1024;
+  size_t body_limit = 1024 * 1024;
+  // Overrides body_limit for some routes (the import endpoint): returns the
+  // limit for that method and path, or nullopt for the default.
+  std::function<std::optional<size_t>(std::string_view method,
+                                      std::string_view path)>
+      body_limit_for;
+  std::chrono::milliseconds read_timeout{30000};   // one whole request
+  std::chrono::milliseconds write_timeout{30000};  // one whole response
+  std::chrono::milliseconds idle_timeout{60000};   // between requests
+  // Called when a connection opens (+1) or closes (-1).
+  std::function<void(int delta)> on_connection;
+  // Builds the body of an error the server answers itself (400 malformed
+  // HTTP, 413 too large, 503 draining). Returns the JSON body.
+  std::function<std::string(int status, std::string_view code,
+                            std::string_view message)>
+      error_body;
+};
+
+class HttpServer {
+ public:
+  HttpServer(HttpServerOptions options, HttpHandler handler);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds, listens and starts the I/O threads. Fails if the address does
+  // not parse or cannot be bound.
+  Status Start();
+
+  // The bound port (the chosen one when the options said 0). Valid after
+  // Start succeeded.
+  uint16_t port() const { return port_; }
+
+  // Blocks until SIGTERM or SIGINT; calls on_hup (on an I/O thread) for each
+  // SIGHUP meanwhile. Returns the signal number that ended the wait.
+  int WaitForShutdownSignal(std::function<void()> on_hup);
+
+  // Stops accepting, lets in-flight requests finish (each connection closes
+  // after its current response), waits up to `drain` for them, then stops
+  // the threads. Idempotent.
+  void Stop(std::chrono::milliseconds drain = std::chrono::seconds(10));
+
+  size_t open_connections() const { return open_connections_.load(); }
+
+  struct Impl;  // defined in http_server.cc, the only file that sees Beast
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  uint16_t port_ = 0;
+  std::atomic<size_t> open_connections_{0};
+};
+
+// Percent-decodes `s` ('+' stays '+'). Returns nullopt on a bad escape.
+std::optional<std::string> PercentDecode(std::string_view s);
+
+}  // namespace portcullis::server
+
+#endif  // PORTCULLIS_SERVER_HTTP_SERVER_H_

@@ -1,0 +1,78 @@
+// JSON helpers for the server: bounded parsing of request bodies, the error
+// body, and request attributes (context, AuthZEN properties) turned into the
+// engine's AttributeMap.
+//
+// Thread safety: plain functions; an AttributeArena belongs to one request.
+#ifndef PORTCULLIS_SERVER_JSON_H_
+#define PORTCULLIS_SERVER_JSON_H_
+
+#include <deque>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "common/status.h"
+#include "engine/value.h"
+
+namespace portcullis::server {
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+inline constexpr int kMaxJsonDepth = 32;
+
+// Parses `body` (UTF-8 validated, explicit length) into *doc. Fails with
+// INVALID_ARGUMENT naming the offset on a syntax error, and when arrays and
+// objects nest deeper than `max_depth`.
+Status ParseJson(std::string_view body, rapidjson::Document* doc,
+                 int max_depth = kMaxJsonDepth);
+
+// Parses a body that must be a JSON object.
+Status ParseJsonObject(std::string_view body, rapidjson::Document* doc);
+
+// {"error":{"code":"INVALID_ARGUMENT","message":"...","field":"..."}}; field
+// only when non-empty.
+std::string ErrorJson(std::string_view code, std::string_view message,
+                      std::string_view field = {});
+
+// Field accessors. Each returns an INVALID_ARGUMENT naming `field` (the
+// full path, e.g. "checks[2].subject") when the member has the wrong type,
+// or, for the Required ones, is missing.
+Result<std::string_view> RequiredString(const rapidjson::Value& obj,
+                                        const char* name,
+                                        std::string_view field);
+Result<std::string_view> OptionalString(const rapidjson::Value& obj,
+                                        const char* name,
+                                        std::string_view field);
+Result<bool> OptionalBool(const rapidjson::Value& obj, const char* name,
+                          std::string_view field, bool fallback);
+// A non-negative integer, or a string holding one (revisions are strings).
+Result<uint64_t> OptionalUint(const rapidjson::Value& obj, const char* name,
+                              std::string_view field, uint64_t fallback);
+
+// Owns the values behind an AttributeMap built from JSON. The JSON
+// document must outlive the arena (strings are viewed, not copied), except
+// for the dotted keys, which the arena owns.
+class AttributeArena {
+ public:
+  // Appends the members of `obj` to *out, nested objects flattened into
+  // dotted keys under `prefix` ("device.ip"). Arrays become lists (objects
+  // inside arrays are skipped). Fails if `obj` is not an object.
+  Status Flatten(const rapidjson::Value& obj, std::string_view field,
+                 std::vector<engine::Attribute>* out);
+
+ private:
+  void FlattenInto(const rapidjson::Value& obj, const std::string& prefix,
+                   std::vector<engine::Attribute>* out);
+  engine::Value ToValue(const rapidjson::Value& v);
+
+  std::deque<std::string> keys_;
+  std::deque<std::vector<engine::Value>> lists_;
+};
+
+}  // namespace portcullis::server
+
+#endif  // PORTCULLIS_SERVER_JSON_H_

@@ -1,0 +1,215 @@
+#include "server/serve.h"
+
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+
+#include "policies/policy_compiler.h"
+#include "server/api.h"
+#include "server/http_server.h"
+#include "server/store_data_source.h"
+#include "storage/store.h"
+
+namespace portcullis::server {
+namespace {
+
+// A JSON-lines sink: stderr ("-") or an appended file. Thread-safe.
+class LineLog {
+ public:
+  Status Open(const std::string& where) {
+    if (where.empty()) return Status::Ok();
+    if (where == "-") {
+      to_stderr_ = true;
+      return Status::Ok();
+    }
+    file_.open(where, std::ios::app);
+    if (!file_) {
+      return Status::InvalidArgument("cannot open log file " + where, "log");
+    }
+    return Status::Ok();
+  }
+  bool enabled() const { return to_stderr_ || file_.is_open(); }
+  void Write(std::string_view line) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (to_stderr_) {
+      fwrite(line.data(), 1, line.size(), stderr);
+      fputc('\n', stderr);
+    } else {
+      file_.write(line.data(), static_cast<std::streamsize>(line.size()));
+      file_.put('\n');
+      file_.flush();
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  bool to_stderr_ = false;
+  std::ofstream file_;
+};
+
+std::vector<PolicyDiagnostic> ToDiagnostics(
+    const policies::PolicyErrors& errors) {
+  std::vector<PolicyDiagnostic> out;
+  for (const policies::PolicyError& e : errors) {
+    out.push_back({e.file, e.line, e.column, e.message});
+  }
+  return out;
+}
+
+}  // namespace
+
+int RunServe(const ServeConfig& config, std::ostream& out, std::ostream& err) {
+  auto listen = ParseListen(config.listen);
+  if (!listen) {
+    err << "portcullis serve: " << listen.error().message() << "\n";
+    return 1;
+  }
+  if (config.policy_path.empty()) {
+    err << "portcullis serve: no policy: give --policy PATH or `policy:` in "
+           "the config file\n";
+    return 1;
+  }
+  policies::PolicyResult compiled =
+      policies::CompilePolicyFile(config.policy_path);
+  if (!compiled) {
+    err << "portcullis serve: the policy failed to compile; not starting\n"
+        << policies::FormatErrors(compiled.error());
+    return 1;
+  }
+
+  ApiOptions options;
+  options.auth_enabled = config.auth;
+  if (config.auth) {
+    if (config.tokens_file.empty()) {
+      err << "portcullis serve: authentication is on but no tokens file is "
+             "given: use --tokens FILE, or --no-auth to run without "
+             "authentication\n";
+      return 1;
+    }
+    auto tokens = TokenSet::LoadFile(config.tokens_file);
+    if (!tokens) {
+      err << "portcullis serve: " << tokens.error().message() << "\n";
+      return 1;
+    }
+    if (tokens->size() == 0) {
+      err << "portcullis serve: the tokens file " << config.tokens_file
+          << " holds no tokens\n";
+      return 1;
+    }
+    options.tokens = std::move(*tokens);
+  }
+  options.max_batch = config.max_batch;
+  options.max_page = config.max_page;
+  options.default_page = std::min<size_t>(100, config.max_page);
+  options.max_wait = std::chrono::milliseconds(config.long_poll_ms);
+  LineLog access_log, decision_log;
+  for (auto [log, where] : {std::pair{&access_log, &config.access_log},
+                            std::pair{&decision_log, &config.decision_log}}) {
+    Status s = log->Open(*where);
+    if (!s.ok()) {
+      err << "portcullis serve: " << s.message() << "\n";
+      return 1;
+    }
+  }
+  if (access_log.enabled()) {
+    options.access_log = [&](std::string_view l) { access_log.Write(l); };
+  }
+  if (decision_log.enabled()) {
+    options.decision_log = [&](std::string_view l) { decision_log.Write(l); };
+  }
+
+  storage::StoreOptions store_options;
+  store_options.server_threads = config.threads;
+  auto store = storage::Store::Open(config.data_dir, store_options);
+  if (!store) {
+    err << "portcullis serve: cannot open the store in " << config.data_dir
+        << ": " << store.error().message() << "\n";
+    return 1;
+  }
+
+  PolicyHolder holder(std::move(*compiled));
+  StoreDataSource source(store->get());
+  PolicyAdmin admin;
+  const std::string policy_path = config.policy_path;
+  admin.load = [policy_path](std::vector<PolicyDiagnostic>* errors)
+      -> std::shared_ptr<const engine::Policy> {
+    policies::PolicyResult r = policies::CompilePolicyFile(policy_path);
+    if (!r) {
+      *errors = ToDiagnostics(r.error());
+      return nullptr;
+    }
+    return std::move(*r);
+  };
+  admin.validate = [](std::string_view yaml) {
+    policies::PolicyResult r = policies::CompilePolicyText(yaml, "<request>");
+    if (r) return std::vector<PolicyDiagnostic>();
+    return ToDiagnostics(r.error());
+  };
+  Api api(std::move(options), &holder, &source, store->get(),
+          std::move(admin));
+
+  HttpServerOptions http;
+  http.address = listen->host;
+  http.port = listen->port;
+  http.threads = config.threads;
+  http.header_limit = config.header_limit;
+  http.body_limit = config.body_limit;
+  const size_t import_limit = config.import_body_limit;
+  http.body_limit_for = [import_limit](std::string_view method,
+                                       std::string_view path)
+      -> std::optional<size_t> {
+    if (method == "POST" && path == "/v1/import") return import_limit;
+    return std::nullopt;
+  };
+  http.read_timeout = std::chrono::milliseconds(config.read_timeout_ms);
+  http.write_timeout = std::chrono::milliseconds(config.write_timeout_ms);
+  http.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
+  http.on_connection = [&api](int delta) {
+    api.metrics().ObserveConnection(delta);
+  };
+  http.error_body = [](int, std::string_view code, std::string_view message) {
+    return ErrorJson(code, message);
+  };
+  HttpServer server(std::move(http), [&api](HttpRequest& r) {
+    return api.Handle(r);
+  });
+  Status started = server.Start();
+  if (!started.ok()) {
+    err << "portcullis serve: " << started.message() << "\n";
+    return 1;
+  }
+  if (!config.auth) {
+    err << "portcullis serve: WARNING: authentication is OFF (--no-auth): "
+           "every client may read, write and reload\n";
+  }
+  api.SetReady(true);
+  const std::shared_ptr<const LoadedPolicy> policy = holder.Current();
+  out << "portcullis: listening on " << listen->host << ":" << server.port()
+      << " policy " << policy->policy->name << " version "
+      << policy->policy->version << " store revision " << (*store)->revision()
+      << " data " << config.data_dir << " auth "
+      << (config.auth ? "on" : "off") << std::endl;
+
+  const int sig = server.WaitForShutdownSignal([&] {
+    std::vector<PolicyDiagnostic> errors;
+    Status s = api.Reload(&errors);
+    if (s.ok()) {
+      err << "portcullis: SIGHUP: reloaded policy version "
+          << holder.Current()->policy->version << "\n";
+    } else {
+      err << "portcullis: SIGHUP: " << s.message() << "\n";
+      for (const PolicyDiagnostic& d : errors) {
+        err << "  " << d.file << ":" << d.line << ":" << d.column << ": "
+            << d.message << "\n";
+      }
+    }
+  });
+  api.SetReady(false);
+  err << "portcullis: signal " << sig << ": draining "
+      << server.open_connections() << " connection(s)\n";
+  server.Stop(std::chrono::seconds(10));
+  out << "portcullis: stopped" << std::endl;
+  return 0;
+}
+
+}  // namespace portcullis::server

@@ -1,0 +1,21 @@
+// RunServe: `portcullis serve`. Compiles the policy, opens the store, starts
+// the HTTP server and runs until SIGTERM or SIGINT, reloading the policy on
+// SIGHUP. Start-up prints one line naming where it listens, the policy
+// version and the store revision; a policy that fails to compile, a missing
+// tokens file or an unusable store stop it before it listens.
+#ifndef PORTCULLIS_SERVER_SERVE_H_
+#define PORTCULLIS_SERVER_SERVE_H_
+
+#include <ostream>
+
+#include "server/config.h"
+
+namespace portcullis::server {
+
+// Returns the process exit code: 0 after a clean shutdown, 1 on a start-up
+// error (printed to `err`).
+int RunServe(const ServeConfig& config, std::ostream& out, std::ostream& err);
+
+}  // namespace portcullis::server
+
+#endif  // PORTCULLIS_SERVER_SERVE_H_

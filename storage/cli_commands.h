@@ -1,0 +1,40 @@
+// The storage subcommands of the `portcullis` binary, as library functions
+// that server/main.cc wires to its command line:
+//
+//   portcullis import FILE --data DIR [--policy PATH]   (FILE "-" is stdin)
+//   portcullis export --data DIR [> FILE]
+//   portcullis verify --data DIR
+//
+// Each returns the process exit code (0 success, 1 failure, 2 verify found
+// problems) and never throws. Results go to `out`, messages to `err`.
+#ifndef PORTCULLIS_STORAGE_CLI_COMMANDS_H_
+#define PORTCULLIS_STORAGE_CLI_COMMANDS_H_
+
+#include <iosfwd>
+#include <string>
+
+#include "engine/policy.h"
+
+namespace portcullis::storage {
+
+// Imports a JSON Lines file (see storage/jsonl.h) into the store in
+// `data_dir`, creating it if needed. With a policy, the referential rules
+// of the policy are enforced; without, only the structural ones. Shows
+// progress on stderr when stderr is a terminal.
+int RunImportCommand(const std::string& file, const std::string& data_dir,
+                     const engine::Policy* policy, std::ostream& out,
+                     std::ostream& err);
+
+// Writes the whole store, one consistent snapshot, as JSON Lines to `out`.
+int RunExportCommand(const std::string& data_dir, std::ostream& out,
+                     std::ostream& err);
+
+// Checks that every index agrees with the primary records, parents exist and
+// there are no cycles; prints one line per problem. Exit code 2 when it finds
+// any.
+int RunVerifyCommand(const std::string& data_dir, std::ostream& out,
+                     std::ostream& err);
+
+}  // namespace portcullis::storage
+
+#endif  // PORTCULLIS_STORAGE_CLI_COMMANDS_H_

@@ -1,0 +1,453 @@
+// Store: the durable data Portcullis decides on, in LMDB.
+//
+// One Store owns one LMDB environment (a directory holding data.mdb and
+// lock.mdb). It is the only code that calls LMDB. It keeps:
+//   resources    (type, id, parent, attributes)
+//   subjects     (type, id, attributes)
+//   access       a subject's binding (roles, state, expiry, who and when) and
+//                restriction (actions) on one resource
+//   invitations  (id, resource, invitee, roles, inviter, message, created,
+//                expires, state)
+//   a changelog  (revision, actor, time, what changed)
+// and the indexes the queries need (see storage/layout.h).
+//
+// Reads: Store::Read() opens a ReadView, one LMDB read transaction: a
+// consistent snapshot that writers never block. It implements
+// engine::DataView, so the evaluator runs on it directly.
+//
+// Writes: Store::Write() runs a function inside one write transaction and
+// commits it. Every committed write transaction advances the revision (a
+// uint64 that strictly increases, starting at 1) and records one changelog
+// entry. If the LMDB map fills up, the transaction is aborted, the map grown
+// and the function run again from the start: the function must therefore
+// depend only on its arguments and on what it reads through the transaction.
+// A function that returns a non-OK Status aborts the transaction: nothing it
+// did is applied.
+//
+// Durability: commits use LMDB's default synchronous flush, so a revision
+// returned by Write() survives kill -9 and power loss. StoreOptions::no_sync
+// opts out (then the last transactions before a power loss, not a process
+// crash, may be lost).
+//
+// Thread safety: a Store may be shared by any number of threads. Writes are
+// serialized (LMDB allows one writer). A ReadView or a WriteTxn is used by one
+// thread at a time; both are move-only, and their destructor aborts the
+// transaction. Nothing a view returns (string_view, Value, PackedNames)
+// outlives the view.
+#ifndef PORTCULLIS_STORAGE_STORE_H_
+#define PORTCULLIS_STORAGE_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/data_view.h"
+#include "engine/memory_data.h"  // engine::OwnedValue
+#include "engine/policy.h"
+
+// LMDB's handle types, so that callers need not include lmdb.h.
+typedef struct MDB_env MDB_env;
+typedef struct MDB_txn MDB_txn;
+typedef unsigned int MDB_dbi;
+
+namespace portcullis::storage {
+
+using Revision = uint64_t;
+
+// The on-disk layout version this build reads and writes. Opening a store of
+// another version fails with kFailedPrecondition naming both versions.
+inline constexpr uint32_t kFormatVersion = 1;
+
+// Limits on names, so that every key fits LMDB's 511-byte key limit.
+inline constexpr size_t kMaxTypeLength = 64;
+inline constexpr size_t kMaxIdLength = 180;
+
+struct StoreOptions {
+  // The initial map size. The map grows (doubling, at least by 64 MiB) when a
+  // write finds it full; the file on disk only holds the pages in use.
+  uint64_t map_size = uint64_t{1} << 30;
+  // The LMDB reader table: every concurrently open ReadView takes one slot.
+  // Size it for the server's threads: 126 + 2 * threads is the default.
+  int server_threads = 4;
+  unsigned max_readers = 0;  // 0: 126 + 2 * server_threads
+  // Changelog retention: entries older than the newest `changelog_retention`
+  // revisions are deleted by the write that makes them so. 0 keeps all.
+  uint64_t changelog_retention = 100000;
+  // At most this many changes are recorded per changelog entry; a larger
+  // transaction (an import, a large subtree delete records only its root) is
+  // recorded with `truncated` set and the total count.
+  size_t max_changes_per_entry = 1000;
+  // Open without creating; fail if the directory holds no store.
+  bool must_exist = false;
+  // Skip fsync on commit (MDB_NOSYNC). Unsafe on power loss; off by default.
+  bool no_sync = false;
+  bool read_only = false;
+};
+
+// An attribute map, ordered by key. Nested JSON objects are flattened into
+// dotted keys ("device.ip") before they get here.
+using Attributes = std::map<std::string, engine::OwnedValue, std::less<>>;
+
+// Owned copies of records, for the API, import/export and tests. References
+// are "type:id" strings.
+struct ResourceRecord {
+  std::string type;
+  std::string id;
+  std::string parent;  // "type:id", or empty for a root
+  Attributes attributes;
+};
+
+struct SubjectRecord {
+  std::string type;
+  std::string id;
+  Attributes attributes;
+};
+
+struct BindingRecord {
+  std::string subject;   // "type:id"
+  std::string resource;  // "type:id"
+  std::vector<std::string> roles;  // empty: remove the binding
+  engine::BindingState state = engine::BindingState::kActive;
+  TimestampMicros expires_at = 0;  // 0: never
+  std::string created_by;          // "type:id" or empty
+  TimestampMicros created_at = 0;  // 0: unknown
+};
+
+struct RestrictionRecord {
+  std::string subject;
+  std::string resource;
+  std::vector<std::string> actions;  // empty: remove; ["*"]: everything
+};
+
+enum class InvitationState : uint8_t {
+  kPending = 0,
+  kAccepted = 1,
+  kDeclined = 2,
+  kRevoked = 3,
+  kExpired = 4,
+};
+std::string_view InvitationStateName(InvitationState s);  // "pending"
+std::optional<InvitationState> ParseInvitationState(std::string_view name);
+
+struct Invitation {
+  std::string id;        // unguessable; see GenerateInvitationId()
+  std::string resource;  // "type:id"
+  std::string invitee;   // "user:bob" or "email:bob@example.com"
+  std::vector<std::string> roles;
+  std::string inviter;   // "type:id"
+  std::string message;
+  TimestampMicros created_at = 0;
+  TimestampMicros expires_at = 0;  // 0: never
+  InvitationState state = InvitationState::kPending;
+};
+
+// 128 random bits from the OS, as 32 lowercase hex digits.
+std::string GenerateInvitationId();
+
+// One item of a changelog entry. `op` names what was done:
+//   "resource.put", "resource.move" (related = new parent),
+//   "resource.delete" (the whole subtree and everything attached to it),
+//   "subject.put", "subject.delete", "binding.set", "binding.remove"
+//   (entity = subject, related = resource), "restriction.set",
+//   "restriction.remove", "invitation.create", "invitation.state"
+//   (entity = invitation id, related = new state name).
+struct Change {
+  std::string op;
+  std::string entity;
+  std::string related;
+};
+
+struct ChangelogEntry {
+  Revision revision = 0;
+  TimestampMicros time = 0;
+  std::string actor;  // "type:id", or empty for system writes (import)
+  std::vector<Change> changes;
+  bool truncated = false;    // more changes were made than recorded
+  uint64_t change_count = 0;  // how many changes were made in all
+};
+
+// A page of a paginated listing. Pass `next_cursor` back as `after` to get
+// the next page; it is empty on the last page. Cursors are keys, so a page
+// stays stable while other records are inserted or deleted.
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  std::string next_cursor;
+};
+
+// What one subject holds directly on one resource, owned.
+struct AccessRecord {
+  std::string subject;
+  std::string resource;
+  std::optional<BindingRecord> binding;
+  std::optional<RestrictionRecord> restriction;
+};
+
+class Store;
+
+// One LMDB read transaction: a consistent snapshot of the store. Implements
+// engine::DataView: GetAccess() returns PackedNames viewing the map itself
+// (zero copy); list attributes are decoded into a scratch arena owned by the
+// view and reused by Refresh(), so warm lookups do not allocate.
+//
+// Move-only; one thread at a time. The destructor ends the transaction. A
+// view must be destroyed before its Store.
+// Everything returned stays valid until the view is destroyed or refreshed.
+class ReadView final : public engine::DataView {
+ public:
+  ReadView(ReadView&&) noexcept;
+  ReadView& operator=(ReadView&&) noexcept;
+  ReadView(const ReadView&) = delete;
+  ReadView& operator=(const ReadView&) = delete;
+  ~ReadView() override;
+
+  // The revision of this snapshot (0 for an empty store).
+  Revision revision() const;
+
+  // Moves the view to the newest snapshot, invalidating everything it
+  // returned before. Keeps the scratch arena's memory.
+  Status Refresh();
+
+  // engine::DataView.
+  std::optional<engine::ResourceInfo> GetResource(
+      engine::EntityRef resource) const override;
+  bool SubjectExists(engine::EntityRef subject) const override;
+  engine::SubjectAccess GetAccess(engine::EntityRef subject,
+                                  engine::EntityRef resource) const override;
+  std::optional<engine::Value> GetAttribute(
+      engine::EntityKind kind, engine::EntityRef entity,
+      std::string_view key) const override;
+  void ForEachChild(engine::EntityRef parent,
+                    const std::function<bool(engine::EntityRef)>& fn)
+      const override;
+  void ForEachBindingOn(
+      engine::EntityRef resource,
+      const std::function<bool(engine::EntityRef,
+                               const engine::StoredBinding&)>& fn)
+      const override;
+  void ForEachBindingOf(
+      engine::EntityRef subject,
+      const std::function<bool(engine::EntityRef,
+                               const engine::StoredBinding&)>& fn)
+      const override;
+  void ForEachResourceOfType(
+      std::string_view type,
+      const std::function<bool(engine::EntityRef)>& fn) const override;
+  void ForEachSubjectOfType(
+      std::string_view type,
+      const std::function<bool(engine::EntityRef)>& fn) const override;
+  bool failed() const override { return !failure_.empty(); }
+  std::string_view failure() const override { return failure_; }
+
+  // Owned records, for the API and export. nullopt: no such record (or the
+  // view failed; see failed()).
+  std::optional<ResourceRecord> GetResourceRecord(
+      engine::EntityRef resource) const;
+  std::optional<SubjectRecord> GetSubjectRecord(
+      engine::EntityRef subject) const;
+  std::optional<AccessRecord> GetAccessRecord(engine::EntityRef subject,
+                                              engine::EntityRef resource) const;
+  std::optional<Invitation> GetInvitation(std::string_view id) const;
+
+  // Paginated listings in key order. `after` is the previous page's
+  // next_cursor (empty for the first page); `limit` >= 1.
+  // Children of `parent`, as "type:id".
+  Result<Page<std::string>> ListChildren(engine::EntityRef parent,
+                                         std::string_view after,
+                                         size_t limit) const;
+  // Bindings and restrictions on `resource`, ordered by subject.
+  Result<Page<AccessRecord>> ListAccessOn(engine::EntityRef resource,
+                                          std::string_view after,
+                                          size_t limit) const;
+  // Bindings and restrictions of `subject`, ordered by resource.
+  Result<Page<AccessRecord>> ListAccessOf(engine::EntityRef subject,
+                                          std::string_view after,
+                                          size_t limit) const;
+  // Ids of resources / subjects of one type, ordered by id.
+  Result<Page<std::string>> ListResourcesOfType(std::string_view type,
+                                                std::string_view after,
+                                                size_t limit) const;
+  Result<Page<std::string>> ListSubjectsOfType(std::string_view type,
+                                               std::string_view after,
+                                               size_t limit) const;
+  // Invitations on a resource / addressed to an invitee, ordered by id,
+  // optionally only those in `state`.
+  Result<Page<Invitation>> ListInvitationsOn(
+      engine::EntityRef resource, std::optional<InvitationState> state,
+      std::string_view after, size_t limit) const;
+  Result<Page<Invitation>> ListInvitationsFor(
+      engine::EntityRef invitee, std::optional<InvitationState> state,
+      std::string_view after, size_t limit) const;
+
+  // Every record of one kind, in key order (resources and subjects by
+  // "type:id", access by subject then resource, invitations by id), for
+  // export and checks. Stops when fn returns false.
+  Status ForEachResourceRecord(
+      const std::function<bool(const ResourceRecord&)>& fn) const;
+  Status ForEachSubjectRecord(
+      const std::function<bool(const SubjectRecord&)>& fn) const;
+  Status ForEachAccessRecord(
+      const std::function<bool(const AccessRecord&)>& fn) const;
+  Status ForEachInvitation(
+      const std::function<bool(const Invitation&)>& fn) const;
+
+  // Changelog entries with revision > since, oldest first, at most `limit`.
+  // kGone if entries after `since` were already compacted away (the caller
+  // must resynchronize from an export).
+  Result<std::vector<ChangelogEntry>> Changes(Revision since,
+                                              size_t limit) const;
+  // The oldest revision still in the changelog (0 if it is empty).
+  Revision OldestChange() const;
+
+  // For the store's own implementation.
+  MDB_txn* txn() const { return txn_; }
+
+ private:
+  friend class Store;
+  friend class WriteTxn;
+  struct Arena;
+  ReadView(Store* store, MDB_txn* txn, bool owns_txn);
+  void MarkFailed(std::string_view what, int rc) const;
+  void Release();
+
+  Store* store_ = nullptr;
+  MDB_txn* txn_ = nullptr;
+  bool owns_txn_ = true;  // false: a view of a WriteTxn's transaction
+  mutable std::string failure_;
+  std::unique_ptr<Arena> arena_;
+};
+
+// One write transaction, handed to the function given to Store::Write().
+// Every mutation enforces the store's referential rules and, when a policy
+// is given, the policy's rules; a mutation that returns an error has changed
+// nothing (but the caller should return the error, aborting the whole
+// transaction). Reads through view() see this transaction's own writes.
+class WriteTxn {
+ public:
+  WriteTxn(const WriteTxn&) = delete;
+  WriteTxn& operator=(const WriteTxn&) = delete;
+  ~WriteTxn();
+
+  // Creates or updates a resource. Rules: the type is a resource type of the
+  // policy; a type with allowed parents needs a parent of one of those types
+  // that exists, a root type takes none; a changed parent is a move (no
+  // cycles). Attributes are replaced as a whole.
+  Status PutResource(const ResourceRecord& resource);
+  // Changes only the parent. kNotFound if either does not exist.
+  Status MoveResource(engine::EntityRef resource, engine::EntityRef new_parent);
+  // Deletes the resource, its whole subtree, and every binding, restriction
+  // and invitation on any of them. kNotFound if it does not exist.
+  Status DeleteResource(engine::EntityRef resource);
+
+  // Creates or updates a subject (attributes replaced as a whole). The type
+  // must not be a resource type of the policy.
+  Status PutSubject(const SubjectRecord& subject);
+  // Deletes the subject, its bindings, restrictions and the invitations
+  // addressed to it. kNotFound if it does not exist.
+  Status DeleteSubject(engine::EntityRef subject);
+
+  // Sets the subject's binding on the resource (roles, state, expiry, who,
+  // when); empty roles remove it. The resource must exist; the subject's
+  // type must be a subject type of the policy (its record is created if
+  // missing); each role must exist and be bindable on the resource's type.
+  Status SetBinding(const BindingRecord& binding);
+  // Sets the actions restricted for the subject on the resource; empty
+  // removes it. The resource's type must be restrictable; each action must be
+  // an action of that type, or the single name "*".
+  Status SetRestriction(const RestrictionRecord& restriction);
+
+  // Stores a new invitation. Fills invitation->id if empty. kAlreadyExists if
+  // the id is taken. The resource must exist; roles as for SetBinding. The
+  // invitee's subject record is created if missing.
+  Status CreateInvitation(Invitation* invitation);
+  // kNotFound if no such invitation.
+  Status SetInvitationState(std::string_view id, InvitationState state);
+
+  // Reads within this transaction.
+  const ReadView& view() const { return view_; }
+
+ private:
+  friend class Store;
+  WriteTxn(Store* store, MDB_txn* txn, const engine::Policy* policy,
+           std::string_view actor);
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+  ReadView view_;
+};
+
+class Store {
+ public:
+  // Opens (creating unless options.must_exist) the store in `dir`, which is
+  // created if missing. Fails with kFailedPrecondition on a store of another
+  // format version, with kInternal on an LMDB error.
+  static Result<std::unique_ptr<Store>> Open(const std::string& dir,
+                                             const StoreOptions& options = {});
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // A read snapshot. kUnavailable if the reader table is full.
+  Result<ReadView> Read();
+
+  // Runs `fn` in one write transaction and commits it; returns the new
+  // revision. `policy` (may be null: then only the structural rules are
+  // checked: parents exist, no cycles, names well-formed) is the policy the
+  // referential rules are checked against; `actor` ("type:id" or empty) is
+  // recorded in the changelog. `fn` may be run more than once (map growth).
+  // A non-OK status from `fn` or the commit aborts everything.
+  Result<Revision> Write(const engine::Policy* policy, std::string_view actor,
+                         const std::function<Status(WriteTxn&)>& fn);
+
+  // The latest committed revision.
+  Revision revision();
+
+  // Deletes changelog entries with revision <= `up_to`. Also done
+  // automatically by each write according to options.changelog_retention.
+  Result<Revision> CompactChangelog(Revision up_to);
+
+  // Checks that every index agrees with the primary records, that parents
+  // exist and that there are no cycles. Returns one line per problem found
+  // (empty: consistent), or an error if the store could not be read.
+  Result<std::vector<std::string>> Verify();
+
+  // Storage statistics, for metrics and benchmarks.
+  struct Stats {
+    uint64_t map_size = 0;     // bytes reserved
+    uint64_t used_bytes = 0;   // pages in use * page size
+    uint64_t resources = 0, subjects = 0, access = 0, invitations = 0;
+    unsigned max_readers = 0;
+  };
+  Result<Stats> GetStats();
+
+  const std::string& dir() const { return dir_; }
+  const StoreOptions& options() const { return options_; }
+
+  // For tests and the consistency checker: the raw LMDB handles.
+  MDB_env* env() const { return env_; }
+  struct Dbis;
+  const Dbis& dbis() const { return *dbis_; }
+
+ private:
+  friend class ReadView;
+  friend class WriteTxn;
+  Store(std::string dir, StoreOptions options);
+  Status Init();
+  Status Grow();
+
+  std::string dir_;
+  StoreOptions options_;
+  MDB_env* env_ = nullptr;
+  std::unique_ptr<Dbis> dbis_;
+  struct Sync;
+  std::unique_ptr<Sync> sync_;
+};
+
+}  // namespace portcullis::storage
+
+#endif  // PORTCULLIS_STORAGE_STORE_H_
