@@ -1,0 +1,52 @@
+// The `portcullis` subcommands that work on policy files: lint, test, check
+// and explain. Each takes its parsed arguments and output streams and
+// returns the process exit code, so server/main.cc only wires CLI11 to them
+// and tests call them directly.
+//
+// Thread safety: reentrant.
+#ifndef PORTCULLIS_POLICIES_CLI_COMMANDS_H_
+#define PORTCULLIS_POLICIES_CLI_COMMANDS_H_
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace portcullis::policies {
+
+// `portcullis lint FILE...`: compiles each policy, prints every error as
+// "file:line:column: message" to `out` (and "FILE: ok" for a clean file).
+// Returns 0 if every file compiled, 1 otherwise.
+int LintCommand(const std::vector<std::string>& files, std::ostream& out);
+
+// `portcullis test PATH...`: see RunPolicyTests. Returns 0 or 1.
+int TestCommand(const std::vector<std::string>& paths, std::ostream& out);
+
+// One question asked of a policy and a data file.
+struct QueryArgs {
+  std::string policy = "policies/workspace.yaml";
+  std::string data = "policies/demo-data.yaml";
+  std::string subject;   // "type:id"
+  std::string action;
+  std::string resource;  // "type:id"
+  std::vector<std::string> context;  // "key=value"; value read as YAML
+  std::string now;                   // RFC 3339; empty: the current time
+};
+
+// Exit codes of check and explain.
+inline constexpr int kExitAllow = 0;
+inline constexpr int kExitDeny = 1;
+inline constexpr int kExitError = 2;
+
+// `portcullis check`: prints "allow" or "deny" on the first line and
+// "reason: <code>: <description>" on the second. Errors (bad policy, data
+// or arguments) go to `err`. Returns kExitAllow, kExitDeny or kExitError.
+int CheckCommand(const QueryArgs& args, std::ostream& out, std::ostream& err);
+
+// `portcullis explain`: like check, then every step the evaluator
+// considered, each with the YAML location that produced it.
+int ExplainCommand(const QueryArgs& args, std::ostream& out,
+                   std::ostream& err);
+
+}  // namespace portcullis::policies
+
+#endif  // PORTCULLIS_POLICIES_CLI_COMMANDS_H_

@@ -1,0 +1,650 @@
+#include "policies/test_file.h"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "policies/yaml_util.h"
+
+namespace portcullis::policies {
+namespace {
+
+using engine::EntityRef;
+using engine::OwnedValue;
+using engine::ValueKind;
+
+bool ReadText(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream s;
+  s << in.rdbuf();
+  *out = s.str();
+  return true;
+}
+
+std::optional<YAML::Node> ParseYamlText(const std::string& text,
+                                        const std::string& file,
+                                        PolicyErrors* errors) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    errors->push_back(PolicyError{file, MarkLine(e.mark), MarkColumn(e.mark),
+                                  "YAML syntax error: " + e.msg});
+  }
+  return std::nullopt;
+}
+
+// Reads "type:id" and checks the type against the policy.
+std::optional<EntityRef> ReadEntity(const YAML::Node& node,
+                                    std::string_view what, bool subject,
+                                    const engine::Policy& policy,
+                                    ErrorSink& sink) {
+  std::optional<std::string> s = ReadString(node, what, sink);
+  if (!s) return std::nullopt;
+  std::optional<EntityRef> ref = engine::ParseEntityRef(node.Scalar());
+  if (!ref) {
+    sink.Add(node.Mark(), std::string(what) + " '" + *s +
+                              "' must have the form type:id");
+    return std::nullopt;
+  }
+  const engine::TypeId t = policy.FindType(ref->type);
+  std::vector<std::string> names;
+  for (const engine::TypeDef& d : policy.types) {
+    if (d.is_subject == subject) names.push_back(d.name);
+  }
+  if (t == engine::kNoType || policy.types[t].is_subject != subject) {
+    sink.Add(node.Mark(), std::string(what) + " '" + *s + "': '" +
+                              std::string(ref->type) + "' is not a " +
+                              (subject ? "subject" : "resource") +
+                              " type of the policy" +
+                              DidYouMean(ref->type, names));
+    return std::nullopt;
+  }
+  return ref;
+}
+
+// Checks flattened attribute values against the type's declared schema.
+void CheckAttributes(
+    const engine::TypeDef& type,
+    const std::vector<std::pair<std::string, OwnedValue>>& attrs,
+    const std::vector<YAML::Mark>& marks, ErrorSink& sink) {
+  if (type.attributes.empty()) return;
+  std::vector<std::string> names;
+  for (const engine::AttributeDecl& d : type.attributes) names.push_back(d.name);
+  for (size_t i = 0; i < attrs.size(); ++i) {
+    const auto& [key, value] = attrs[i];
+    const engine::AttributeDecl* decl = nullptr;
+    for (const engine::AttributeDecl& d : type.attributes) {
+      if (d.name == key) decl = &d;
+    }
+    if (decl == nullptr) {
+      sink.Add(marks[i], "type " + type.name + " declares no attribute '" +
+                             key + "'" + DidYouMean(key, names));
+      continue;
+    }
+    if (value.kind == ValueKind::kNull) continue;
+    bool ok = true;
+    const char* expected = "";
+    switch (decl->type) {
+      case engine::AttributeType::kAny: break;
+      case engine::AttributeType::kBool:
+        ok = value.kind == ValueKind::kBool;
+        expected = "a bool";
+        break;
+      case engine::AttributeType::kInt:
+        ok = value.kind == ValueKind::kInt;
+        expected = "an int";
+        break;
+      case engine::AttributeType::kNumber:
+        ok = value.kind == ValueKind::kInt || value.kind == ValueKind::kDouble;
+        expected = "a number";
+        break;
+      case engine::AttributeType::kString:
+        ok = value.kind == ValueKind::kString;
+        expected = "a string";
+        break;
+      case engine::AttributeType::kTimestamp:
+        ok = value.kind == ValueKind::kString && ParseRfc3339(value.s);
+        expected = "an RFC 3339 timestamp";
+        break;
+      case engine::AttributeType::kList:
+        ok = value.kind == ValueKind::kList;
+        expected = "a list";
+        break;
+    }
+    if (!ok) {
+      sink.Add(marks[i], "attribute '" + key + "' of type " + type.name +
+                             " must be " + expected + ", got " +
+                             std::string(engine::ValueKindName(value.kind)));
+    }
+  }
+}
+
+std::vector<std::string> ReadStringList(const YAML::Node& node,
+                                        std::string_view what,
+                                        ErrorSink& sink,
+                                        std::vector<YAML::Mark>* marks) {
+  std::vector<std::string> out;
+  if (!node.IsSequence()) {
+    sink.Add(node.Mark(), std::string(what) + " must be a list, got " +
+                              DescribeNode(node));
+    return out;
+  }
+  for (const YAML::Node& n : node) {
+    if (auto s = ReadString(n, what, sink)) {
+      out.push_back(*s);
+      marks->push_back(n.Mark());
+    }
+  }
+  return out;
+}
+
+std::optional<TimestampMicros> ReadTime(const YAML::Node& node,
+                                        std::string_view what,
+                                        ErrorSink& sink) {
+  std::optional<std::string> s = ReadString(node, what, sink);
+  if (!s) return std::nullopt;
+  std::optional<TimestampMicros> t = ParseRfc3339(*s);
+  if (!t) {
+    sink.Add(node.Mark(), std::string(what) + " '" + *s +
+                              "' is not an RFC 3339 time (e.g. "
+                              "2026-06-01T12:00:00Z)");
+  }
+  return t;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------ OwnedAttributes
+
+OwnedAttributes::OwnedAttributes(
+    std::vector<std::pair<std::string, engine::OwnedValue>> values)
+    : values_(std::move(values)) {
+  views_.reserve(values_.size());
+  for (const auto& [k, v] : values_) {
+    views_.push_back(engine::Attribute{k, ToView(v)});
+  }
+}
+
+engine::Value OwnedAttributes::ToView(const engine::OwnedValue& v) {
+  switch (v.kind) {
+    case ValueKind::kNull: return engine::Value::Null();
+    case ValueKind::kBool: return engine::Value::Bool(v.b);
+    case ValueKind::kInt: return engine::Value::Int(v.i);
+    case ValueKind::kDouble: return engine::Value::Double(v.d);
+    case ValueKind::kString: return engine::Value::String(v.s);
+    case ValueKind::kTimestamp: return engine::Value::Timestamp(v.i);
+    case ValueKind::kList: {
+      auto elems = std::make_unique<std::vector<engine::Value>>();
+      for (const engine::OwnedValue& e : v.list) elems->push_back(ToView(e));
+      lists_.push_back(std::move(elems));
+      return engine::Value::List(*lists_.back());
+    }
+  }
+  return engine::Value::Null();
+}
+
+// ------------------------------------------------------------------- data
+
+void LoadData(const YAML::Node& node, const std::string& file,
+              const engine::Policy& policy, engine::MemoryData* out,
+              PolicyErrors* errors) {
+  ErrorSink sink(file, errors);
+  if (!CheckMap(node, "the data",
+                {"resources", "subjects", "bindings", "restrictions"}, {},
+                sink)) {
+    return;
+  }
+  auto list_of = [&](const char* key) -> std::vector<YAML::Node> {
+    std::vector<YAML::Node> items;
+    YAML::Node n = Get(node, key);
+    if (!n.IsDefined() || n.IsNull()) return items;
+    if (!n.IsSequence()) {
+      sink.Add(n.Mark(), std::string(key) + " must be a list, got " +
+                             DescribeNode(n));
+      return items;
+    }
+    for (const YAML::Node& x : n) items.push_back(x);
+    return items;
+  };
+
+  // Resources: two passes, so parents may be listed after their children.
+  struct PendingResource {
+    EntityRef ref;
+    std::optional<EntityRef> parent;
+    YAML::Mark parent_mark;
+    YAML::Node node;
+  };
+  std::vector<PendingResource> resources;
+  std::set<std::string> resource_ids;
+  for (const YAML::Node& r : list_of("resources")) {
+    if (!CheckMap(r, "a resource", {"id", "parent", "attributes"}, {"id"},
+                  sink)) {
+      continue;
+    }
+    YAML::Node id = Get(r, "id");
+    if (!id.IsDefined()) continue;
+    std::optional<EntityRef> ref = ReadEntity(id, "resource id", false, policy, sink);
+    if (!ref) continue;
+    if (!resource_ids.insert(ref->ToString()).second) {
+      sink.Add(id.Mark(), "duplicate resource '" + ref->ToString() + "'");
+      continue;
+    }
+    PendingResource p{*ref, std::nullopt, {}, r};
+    if (YAML::Node parent = Get(r, "parent"); parent.IsDefined()) {
+      p.parent = ReadEntity(parent, "parent", false, policy, sink);
+      p.parent_mark = parent.Mark();
+      if (!p.parent) continue;
+    }
+    resources.push_back(std::move(p));
+  }
+  for (const PendingResource& p : resources) {
+    const engine::TypeId t = policy.FindType(p.ref.type);
+    if (p.parent) {
+      if (!resource_ids.count(p.parent->ToString())) {
+        sink.Add(p.parent_mark, "parent '" + p.parent->ToString() +
+                                    "' of " + p.ref.ToString() +
+                                    " is not a resource of the data");
+        continue;
+      }
+      const engine::TypeId pt = policy.FindType(p.parent->type);
+      const auto& allowed = policy.types[t].parents;
+      if (std::find(allowed.begin(), allowed.end(), pt) == allowed.end()) {
+        std::string names;
+        for (engine::TypeId a : allowed) {
+          names += (names.empty() ? "" : ", ") + policy.types[a].name;
+        }
+        sink.Add(p.parent_mark,
+                 "a " + std::string(p.ref.type) + " may not sit under a " +
+                     std::string(p.parent->type) + " (allowed parents: " +
+                     (names.empty() ? "none, it is a root type" : names) + ")");
+        continue;
+      }
+      out->PutResource(p.ref.type, p.ref.id, p.parent->type, p.parent->id);
+    } else {
+      out->PutResource(p.ref.type, p.ref.id);
+    }
+    if (YAML::Node a = Get(p.node, "attributes"); a.IsDefined()) {
+      std::vector<std::pair<std::string, OwnedValue>> attrs;
+      std::vector<YAML::Mark> marks;
+      FlattenAttributes(a, "", "attributes", sink, &attrs, &marks);
+      CheckAttributes(policy.types[t], attrs, marks, sink);
+      for (auto& [k, v] : attrs) {
+        out->SetAttribute(engine::EntityKind::kResource, p.ref.type, p.ref.id,
+                          k, std::move(v));
+      }
+    }
+  }
+
+  std::set<std::string> subject_ids;
+  for (const YAML::Node& s : list_of("subjects")) {
+    if (!CheckMap(s, "a subject", {"id", "attributes"}, {"id"}, sink)) continue;
+    YAML::Node id = Get(s, "id");
+    if (!id.IsDefined()) continue;
+    std::optional<EntityRef> ref = ReadEntity(id, "subject id", true, policy, sink);
+    if (!ref) continue;
+    if (!subject_ids.insert(ref->ToString()).second) {
+      sink.Add(id.Mark(), "duplicate subject '" + ref->ToString() + "'");
+      continue;
+    }
+    out->PutSubject(ref->type, ref->id);
+    if (YAML::Node a = Get(s, "attributes"); a.IsDefined()) {
+      std::vector<std::pair<std::string, OwnedValue>> attrs;
+      std::vector<YAML::Mark> marks;
+      FlattenAttributes(a, "", "attributes", sink, &attrs, &marks);
+      CheckAttributes(policy.types[policy.FindType(ref->type)], attrs, marks,
+                      sink);
+      for (auto& [k, v] : attrs) {
+        out->SetAttribute(engine::EntityKind::kSubject, ref->type, ref->id, k,
+                          std::move(v));
+      }
+    }
+  }
+
+  auto read_target = [&](const YAML::Node& n, std::optional<EntityRef>* subject,
+                         std::optional<EntityRef>* resource) {
+    if (YAML::Node s = Get(n, "subject"); s.IsDefined()) {
+      *subject = ReadEntity(s, "subject", true, policy, sink);
+    }
+    if (YAML::Node r = Get(n, "resource"); r.IsDefined()) {
+      *resource = ReadEntity(r, "resource", false, policy, sink);
+      if (*resource && !resource_ids.count((*resource)->ToString())) {
+        sink.Add(r.Mark(), "resource '" + (*resource)->ToString() +
+                               "' is not a resource of the data");
+        resource->reset();
+      }
+    }
+    return subject->has_value() && resource->has_value();
+  };
+
+  std::set<std::string> bound;
+  for (const YAML::Node& b : list_of("bindings")) {
+    if (!CheckMap(b, "a binding",
+                  {"subject", "resource", "roles", "state", "expires_at"},
+                  {"subject", "resource", "roles"}, sink)) {
+      continue;
+    }
+    std::optional<EntityRef> subject, resource;
+    const bool targets_ok = read_target(b, &subject, &resource);
+    std::vector<std::string> roles;
+    bool roles_ok = true;
+    if (YAML::Node r = Get(b, "roles"); r.IsDefined()) {
+      std::vector<YAML::Mark> marks;
+      roles = ReadStringList(r, "roles", sink, &marks);
+      for (size_t i = 0; i < roles.size(); ++i) {
+        const engine::RoleId id = policy.FindRole(roles[i]);
+        if (id == engine::kNoRole) {
+          std::vector<std::string> names;
+          for (const engine::RoleDef& d : policy.roles) names.push_back(d.name);
+          sink.Add(marks[i], "unknown role '" + roles[i] + "'" +
+                                 DidYouMean(roles[i], names));
+          roles_ok = false;
+          continue;
+        }
+        if (resource) {
+          const engine::TypeId t = policy.FindType(resource->type);
+          if (!policy.roles[id].bindable_on.Contains(t)) {
+            std::string on;
+            for (engine::TypeId x = 0; x < policy.types.size(); ++x) {
+              if (policy.roles[id].bindable_on.Contains(x)) {
+                on += (on.empty() ? "" : ", ") + policy.types[x].name;
+              }
+            }
+            sink.Add(marks[i], "role " + roles[i] + " cannot be bound on a " +
+                                   std::string(resource->type) +
+                                   " (it may be bound on: " +
+                                   (on.empty() ? "nothing" : on) + ")");
+            roles_ok = false;
+          }
+        }
+      }
+      if (roles.empty() && r.IsSequence()) {
+        sink.Add(r.Mark(), "a binding needs at least one role");
+        roles_ok = false;
+      }
+    }
+    engine::BindingState state = engine::BindingState::kActive;
+    if (YAML::Node s = Get(b, "state"); s.IsDefined()) {
+      std::optional<std::string> v = ReadString(s, "state", sink);
+      if (v && *v == "pending") {
+        state = engine::BindingState::kPending;
+      } else if (v && *v != "active") {
+        sink.Add(s.Mark(), "unknown binding state '" + *v +
+                               "'; expected active or pending");
+        roles_ok = false;
+      }
+    }
+    TimestampMicros expires = 0;
+    if (YAML::Node e = Get(b, "expires_at"); e.IsDefined()) {
+      std::optional<TimestampMicros> t = ReadTime(e, "expires_at", sink);
+      if (!t) continue;
+      expires = *t;
+    }
+    if (!targets_ok || !roles_ok) continue;
+    if (!bound.insert(subject->ToString() + " " + resource->ToString()).second) {
+      sink.Add(b.Mark(), "a second binding of " + subject->ToString() +
+                             " on " + resource->ToString() +
+                             " (list every role in one binding's roles)");
+      continue;
+    }
+    out->SetBinding(*subject, *resource, roles, state, expires);
+  }
+
+  std::set<std::string> restricted;
+  for (const YAML::Node& r : list_of("restrictions")) {
+    if (!CheckMap(r, "a restriction", {"subject", "resource", "actions"},
+                  {"subject", "resource", "actions"}, sink)) {
+      continue;
+    }
+    std::optional<EntityRef> subject, resource;
+    if (!read_target(r, &subject, &resource)) continue;
+    const engine::TypeId t = policy.FindType(resource->type);
+    if (!policy.types[t].restrictable) {
+      sink.Add(Get(r, "resource").Mark(),
+               "restrictions may not be placed on a " +
+                   std::string(resource->type) +
+                   " (see `restrictions: on:` in the policy)");
+      continue;
+    }
+    std::vector<YAML::Mark> marks;
+    std::vector<std::string> actions =
+        ReadStringList(Get(r, "actions"), "actions", sink, &marks);
+    bool ok = !actions.empty();
+    if (actions.empty()) {
+      sink.Add(Get(r, "actions").Mark(),
+               "a restriction needs at least one action (or \"*\")");
+    }
+    for (size_t i = 0; i < actions.size(); ++i) {
+      if (actions[i] == "*") continue;
+      if (policy.FindAction(actions[i]) == engine::kNoAction) {
+        std::vector<std::string> names;
+        for (const engine::ActionDef& a : policy.actions) names.push_back(a.name);
+        sink.Add(marks[i], "unknown action '" + actions[i] + "'" +
+                               DidYouMean(actions[i], names));
+        ok = false;
+      }
+    }
+    if (!ok) continue;
+    if (!restricted.insert(subject->ToString() + " " + resource->ToString())
+             .second) {
+      sink.Add(r.Mark(), "a second restriction of " + subject->ToString() +
+                             " on " + resource->ToString());
+      continue;
+    }
+    out->SetRestriction(*subject, *resource, actions);
+  }
+}
+
+tl::expected<std::unique_ptr<engine::MemoryData>, PolicyErrors> LoadDataFile(
+    const std::string& path, const engine::Policy& policy) {
+  PolicyErrors errors;
+  std::string text;
+  if (!ReadText(path, &text)) {
+    errors.push_back(PolicyError{path, 0, 0, "cannot open the file"});
+    return tl::unexpected<PolicyErrors>(std::move(errors));
+  }
+  std::optional<YAML::Node> root = ParseYamlText(text, path, &errors);
+  if (!root) return tl::unexpected<PolicyErrors>(std::move(errors));
+  auto data = std::make_unique<engine::MemoryData>();
+  try {
+    LoadData(*root, path, policy, data.get(), &errors);
+  } catch (const YAML::Exception& e) {
+    errors.push_back(PolicyError{path, MarkLine(e.mark), MarkColumn(e.mark),
+                                 "YAML error: " + e.msg});
+  }
+  if (!errors.empty()) return tl::unexpected<PolicyErrors>(std::move(errors));
+  return data;
+}
+
+// ------------------------------------------------------------- test files
+
+PolicyResult PolicyCache::Get(const std::string& path) {
+  std::error_code ec;
+  std::string key = std::filesystem::weakly_canonical(path, ec).string();
+  if (ec) key = path;
+  auto it = compiled_.find(key);
+  if (it != compiled_.end()) return it->second;
+  PolicyResult r = CompilePolicyFile(path);
+  compiled_.emplace(key, r);
+  return r;
+}
+
+std::optional<engine::ReasonCode> ParseReasonCode(std::string_view name) {
+  for (int c = 0; c <= static_cast<int>(engine::ReasonCode::kDepthExceeded);
+       ++c) {
+    const auto code = static_cast<engine::ReasonCode>(c);
+    if (engine::ReasonCodeName(code) == name) return code;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+std::vector<std::string> ReasonCodeNames() {
+  std::vector<std::string> out;
+  for (int c = 0; c <= static_cast<int>(engine::ReasonCode::kDepthExceeded);
+       ++c) {
+    out.emplace_back(engine::ReasonCodeName(static_cast<engine::ReasonCode>(c)));
+  }
+  return out;
+}
+
+void LoadCases(const YAML::Node& list, TestFile* tf, ErrorSink& sink) {
+  if (!list.IsSequence()) {
+    sink.Add(list.Mark(), "cases must be a list, got " + DescribeNode(list));
+    return;
+  }
+  std::set<std::string> names;
+  for (const YAML::Node& c : list) {
+    if (!CheckMap(c, "a case",
+                  {"name", "subject", "action", "resource", "context", "now",
+                   "expect", "reason"},
+                  {"name", "subject", "action", "resource", "expect"}, sink)) {
+      continue;
+    }
+    const size_t before = sink.count();
+    TestCase tc;
+    tc.location = sink.Location(c.Mark());
+    auto str = [&](const char* key, std::string* out) {
+      if (YAML::Node n = Get(c, key); n.IsDefined()) {
+        if (auto s = ReadString(n, key, sink)) *out = *s;
+      }
+    };
+    str("name", &tc.name);
+    str("subject", &tc.subject);
+    str("action", &tc.action);
+    str("resource", &tc.resource);
+    if (!tc.name.empty() && !names.insert(tc.name).second) {
+      sink.Add(Get(c, "name").Mark(), "duplicate case name '" + tc.name + "'");
+    }
+    for (const char* key : {"subject", "resource"}) {
+      YAML::Node n = Get(c, key);
+      if (n.IsDefined() && n.IsScalar() &&
+          !engine::ParseEntityRef(n.Scalar())) {
+        sink.Add(n.Mark(), std::string(key) + " '" + n.Scalar() +
+                               "' must have the form type:id");
+      }
+    }
+    if (YAML::Node n = Get(c, "context"); n.IsDefined() && !n.IsNull()) {
+      std::vector<std::pair<std::string, OwnedValue>> ctx;
+      FlattenAttributes(n, "", "context", sink, &ctx);
+      tc.context = OwnedAttributes(std::move(ctx));
+    }
+    if (YAML::Node n = Get(c, "now"); n.IsDefined()) {
+      tc.now = ReadTime(n, "now", sink);
+    }
+    if (YAML::Node n = Get(c, "expect"); n.IsDefined()) {
+      std::optional<std::string> e = ReadString(n, "expect", sink);
+      if (e && (*e == "allow" || *e == "deny")) {
+        tc.expect_allow = *e == "allow";
+      } else if (e) {
+        sink.Add(n.Mark(), "expect must be allow or deny, got '" + *e + "'");
+      }
+    }
+    if (YAML::Node n = Get(c, "reason"); n.IsDefined()) {
+      if (std::optional<std::string> r = ReadString(n, "reason", sink)) {
+        tc.reason = ParseReasonCode(*r);
+        if (!tc.reason) {
+          const std::vector<std::string> all = ReasonCodeNames();
+          std::string list;
+          for (const std::string& x : all) list += (list.empty() ? "" : ", ") + x;
+          sink.Add(n.Mark(), "unknown reason code '" + *r + "'" +
+                                 DidYouMean(*r, all) + "; expected one of: " +
+                                 list);
+        }
+      }
+    }
+    if (sink.count() == before) tf->cases.push_back(std::move(tc));
+  }
+}
+
+}  // namespace
+
+tl::expected<std::optional<TestFile>, PolicyErrors> LoadTestFile(
+    const std::string& path, PolicyCache* cache) {
+  PolicyErrors errors;
+  auto fail = [&]() {
+    return tl::unexpected<PolicyErrors>(std::move(errors));
+  };
+  std::string text;
+  if (!ReadText(path, &text)) {
+    errors.push_back(PolicyError{path, 0, 0, "cannot open the file"});
+    return fail();
+  }
+  std::optional<YAML::Node> root = ParseYamlText(text, path, &errors);
+  if (!root) return fail();
+  if (!root->IsMap() || !Get(*root, "cases").IsDefined()) {
+    return std::optional<TestFile>();
+  }
+  ErrorSink sink(path, &errors);
+  try {
+    CheckMap(*root, "a test file",
+             {"description", "policy", "now", "data", "cases"},
+             {"policy", "cases"}, sink);
+    TestFile tf;
+    tf.path = path;
+    tf.data = std::make_unique<engine::MemoryData>();
+    YAML::Node policy = Get(*root, "policy");
+    if (policy.IsMap()) {
+      PolicyResult r = CompilePolicyNode(policy, text, path);
+      if (r) {
+        tf.policy = *r;
+      } else {
+        for (PolicyError& e : r.error()) errors.push_back(std::move(e));
+      }
+      tf.policy_file = path;
+    } else if (policy.IsDefined()) {
+      if (std::optional<std::string> p =
+              ReadString(policy, "policy (a path or a mapping)", sink)) {
+        const std::string resolved =
+            (std::filesystem::path(path).parent_path() / *p).lexically_normal()
+                .string();
+        PolicyCache local;
+        PolicyResult r = (cache ? cache : &local)->Get(resolved);
+        if (r) {
+          tf.policy = *r;
+        } else {
+          sink.Add(policy.Mark(), "the policy " + resolved +
+                                      " does not compile (" +
+                                      std::to_string(r.error().size()) +
+                                      " errors follow)");
+          for (PolicyError& e : r.error()) errors.push_back(std::move(e));
+        }
+        tf.policy_file = resolved;
+      }
+    }
+    if (YAML::Node n = Get(*root, "now"); n.IsDefined()) {
+      tf.now = ReadTime(n, "now", sink);
+    }
+    if (tf.policy) {
+      YAML::Node data = Get(*root, "data");
+      if (data.IsScalar()) {
+        // `data: path/to/data.yaml`, relative to the test file.
+        const std::string resolved =
+            (std::filesystem::path(path).parent_path() / data.Scalar())
+                .lexically_normal()
+                .string();
+        auto d = LoadDataFile(resolved, *tf.policy);
+        if (d) {
+          tf.data = std::move(*d);
+        } else {
+          for (PolicyError& e : d.error()) errors.push_back(std::move(e));
+        }
+      } else if (data.IsDefined() && !data.IsNull()) {
+        LoadData(data, path, *tf.policy, tf.data.get(), &errors);
+      }
+    }
+    LoadCases(Get(*root, "cases"), &tf, sink);
+    if (!errors.empty()) return fail();
+    return std::optional<TestFile>(std::move(tf));
+  } catch (const YAML::Exception& e) {
+    errors.push_back(PolicyError{path, MarkLine(e.mark), MarkColumn(e.mark),
+                                 "YAML error: " + e.msg});
+    return fail();
+  }
+}
+
+}  // namespace portcullis::policies
