@@ -182,6 +182,8 @@ if [ "$CONSTANT_ONLY" = 1 ]; then
   DAEMON_NOTE="skipped (--constant-only)"
 elif [ -z "$PORTCULLIS" ]; then
   DAEMON_NOTE="not built (no portcullis binary in $BUILD)"
+elif ! "$PORTCULLIS" --help 2>/dev/null | grep -qE "^ +serve( |$)"; then
+  DAEMON_NOTE="the portcullis binary has no serve subcommand yet"
 elif [ -z "$DATAGEN" ]; then
   DAEMON_NOTE="no data generator (bench/datagen) in $BUILD"
 fi
