@@ -59,7 +59,7 @@ struct ApiOptions {
   bool auth_enabled = true;
   TokenSet tokens;
   size_t max_batch = 1000;          // checks per batch request
-  size_t max_page = 1000;           // items per lookup page
+  size_t max_page = 10000;          // items per lookup page
   size_t default_page = 100;
   std::chrono::milliseconds max_wait{30000};  // long-poll bound
   // Lines of JSON; empty functions log nothing. Called from I/O threads,
