@@ -2,6 +2,9 @@
 // validation error with its line:column.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "policies/policy_compiler.h"
 
 namespace portcullis::policies {
@@ -90,6 +93,31 @@ TEST(WorkflowsCompiler, PolicyWithoutWorkflowsCompiles) {
 TEST(WorkflowsCompiler, TheWorkspacePolicyDefinesEveryStep) {
   PolicyResult r = CompilePolicyFile(std::string(PORTCULLIS_POLICIES_DIR) +
                                      "/workspace.yaml");
+  ASSERT_TRUE(r) << FormatErrors(r.error());
+  const engine::Workflows& wf = (*r)->workflows;
+  for (const engine::WorkflowStep* s :
+       {&wf.create_group, &wf.invite, &wf.view_invitations,
+        &wf.revoke_invitation, &wf.manage_members, &wf.manage_permissions,
+        &wf.manage_account_administrators, &wf.delete_account,
+        &wf.list_people}) {
+    EXPECT_TRUE(s->defined) << s->location.ToString();
+  }
+}
+
+// The example policy of docs/policy-language.md, "Workflows", compiles and
+// defines every step.
+TEST(WorkflowsCompiler, TheDocumentedExampleCompiles) {
+  std::ifstream in(std::string(PORTCULLIS_POLICIES_DIR) +
+                   "/../docs/policy-language.md");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string doc = ss.str();
+  const std::string marker = "<!-- example: policy workflows_portal -->\n```yaml\n";
+  const size_t start = doc.find(marker);
+  ASSERT_NE(start, std::string::npos);
+  const size_t body = start + marker.size();
+  const std::string yaml = doc.substr(body, doc.find("```", body) - body);
+  PolicyResult r = CompilePolicyText(yaml, "policy-language.md");
   ASSERT_TRUE(r) << FormatErrors(r.error());
   const engine::Workflows& wf = (*r)->workflows;
   for (const engine::WorkflowStep* s :
