@@ -11,24 +11,24 @@ namespace portcullis::policies {
 namespace {
 
 const char* kBase =
-    "name: t\n"                                        // 1
-    "subjects:\n"                                      // 2
-    "  user: {}\n"                                     // 3
-    "  email: {}\n"                                    // 4
-    "resources:\n"                                     // 5
-    "  account:\n"                                     // 6
-    "    actions: [create_group, view_account]\n"      // 7
-    "  group:\n"                                       // 8
-    "    parents: [account]\n"                         // 9
-    "    actions: [invite_members, manage_members]\n"  // 10
-    "  file:\n"                                        // 11
-    "    parents: [group]\n"                           // 12
-    "    actions: [view, manage_permissions, manage_members]\n"  // 13
-    "roles:\n"                                         // 14
+    "name: t\n"                                                      // 1
+    "subjects:\n"                                                    // 2
+    "  user: {}\n"                                                   // 3
+    "  email: {}\n"                                                  // 4
+    "resources:\n"                                                   // 5
+    "  account:\n"                                                   // 6
+    "    actions: [create_group, view_account]\n"                    // 7
+    "  group:\n"                                                     // 8
+    "    parents: [account]\n"                                       // 9
+    "    actions: [invite_members, manage_members]\n"                // 10
+    "  file:\n"                                                      // 11
+    "    parents: [group]\n"                                         // 12
+    "    actions: [view, manage_permissions, manage_members]\n"      // 13
+    "roles:\n"                                                       // 14
     "  owner: {on: [account], grants: {account: [create_group]}}\n"  // 15
     "  admin: {on: [group], grants: {group: [invite_members]}}\n"    // 16
     "  editor: {on: [group, file], grants: {file: [view]}}\n"        // 17
-    "workflows:\n";                                    // 18
+    "workflows:\n";                                                  // 18
 
 std::vector<std::string> Errors(const std::string& text) {
   PolicyResult r = CompilePolicyText(text, "p.yaml");
@@ -53,7 +53,7 @@ void ExpectError(const std::string& workflows, const std::string& position,
 TEST(WorkflowsCompiler, CompilesSteps) {
   PolicyResult r = CompilePolicyText(
       std::string(kBase) +
-          "  create_group:\n"                                  // 19
+          "  create_group:\n"  // 19
           "    {action: create_group, on: account, creates: group,\n"
           "     creator_roles: [admin]}\n"
           "  invite: {action: invite_members, on: group, roles: [admin, "
@@ -112,7 +112,8 @@ TEST(WorkflowsCompiler, TheDocumentedExampleCompiles) {
   std::stringstream ss;
   ss << in.rdbuf();
   const std::string doc = ss.str();
-  const std::string marker = "<!-- example: policy workflows_portal -->\n```yaml\n";
+  const std::string marker =
+      "<!-- example: policy workflows_portal -->\n```yaml\n";
   const size_t start = doc.find(marker);
   ASSERT_NE(start, std::string::npos);
   const size_t body = start + marker.size();
@@ -150,8 +151,8 @@ TEST(WorkflowsCompilerErrors, ActionNotOnType) {
 }
 
 TEST(WorkflowsCompilerErrors, UnknownType) {
-  ExpectError("  delete_account: {action: view_account, on: acount}\n",
-              "19:46", "unknown type 'acount'");
+  ExpectError("  delete_account: {action: view_account, on: acount}\n", "19:46",
+              "unknown type 'acount'");
 }
 
 TEST(WorkflowsCompilerErrors, UnknownRole) {

@@ -19,7 +19,8 @@ namespace {
 
 std::string Lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -36,7 +37,8 @@ std::string Normalize(std::string_view header) {
   std::string out;
   for (char c : header) {
     if (std::isalnum(static_cast<unsigned char>(c))) {
-      out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+      out.push_back(
+          static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
     }
   }
   return out;
@@ -68,8 +70,8 @@ Result<std::vector<std::vector<std::string>>> ParseCsv(std::string_view text) {
   std::vector<std::vector<std::string>> rows;
   std::vector<std::string> row;
   std::string field;
-  bool quoted = false;       // inside a quoted field
-  bool was_quoted = false;   // the current field was quoted
+  bool quoted = false;      // inside a quoted field
+  bool was_quoted = false;  // the current field was quoted
   size_t line = 1, quote_line = 0;
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
@@ -134,8 +136,8 @@ Result<std::vector<std::vector<std::string>>> ParseCsv(std::string_view text) {
 
 bool LooksLikeEmail(std::string_view s) {
   const size_t at = s.find('@');
-  if (at == std::string_view::npos || at == 0 || s.find('@', at + 1) !=
-                                                     std::string_view::npos) {
+  if (at == std::string_view::npos || at == 0 ||
+      s.find('@', at + 1) != std::string_view::npos) {
     return false;
   }
   const std::string_view domain = s.substr(at + 1);
@@ -169,7 +171,8 @@ Result<ContactList> ParseContactsCsv(std::string_view text) {
   }
   if (email_col < 0) {
     std::string found;
-    for (const std::string& h : header) found += (found.empty() ? "" : ", ") + h;
+    for (const std::string& h : header)
+      found += (found.empty() ? "" : ", ") + h;
     return Fail(Status::InvalidArgument(
         "no e-mail column in the header row (expected one of \"E-mail "
         "Address\", \"Email\", \"E-mail\", \"Email Address\", \"E-mail 1 - "
@@ -202,15 +205,14 @@ Result<ContactList> ParseContactsCsv(std::string_view text) {
     }
     ++line;
     auto cell = [&](int col) -> std::string {
-      return col >= 0 && static_cast<size_t>(col) < row.size()
-                 ? Trim(row[col])
-                 : std::string();
+      return col >= 0 && static_cast<size_t>(col) < row.size() ? Trim(row[col])
+                                                               : std::string();
     };
     if (row.size() == 1 && Trim(row[0]).empty()) continue;  // blank line
     std::string email = cell(email_col);
     // "Name <a@b.c>" as some exports write it.
-    if (const size_t lt = email.find('<'); lt != std::string::npos &&
-                                           email.back() == '>') {
+    if (const size_t lt = email.find('<');
+        lt != std::string::npos && email.back() == '>') {
       email = Trim(email.substr(lt + 1, email.size() - lt - 2));
     }
     if (email.empty()) {
@@ -249,7 +251,8 @@ Result<HttpResult> HttpPost(const std::string& url, std::string_view token,
   const std::string rest = url.substr(kScheme.size());
   const size_t slash = rest.find('/');
   const std::string authority = rest.substr(0, slash);
-  const std::string path = slash == std::string::npos ? "/" : rest.substr(slash);
+  const std::string path =
+      slash == std::string::npos ? "/" : rest.substr(slash);
   std::string host = authority, port = "80";
   if (const size_t colon = authority.rfind(':');
       colon != std::string::npos && authority.find(']') == std::string::npos) {
@@ -260,7 +263,8 @@ Result<HttpResult> HttpPost(const std::string& url, std::string_view token,
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
-  if (int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+  if (int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &found);
+      rc != 0) {
     return Fail(Status(StatusCode::kUnavailable,
                        "cannot resolve " + host + ": " + gai_strerror(rc)));
   }
@@ -277,8 +281,8 @@ Result<HttpResult> HttpPost(const std::string& url, std::string_view token,
   }
   freeaddrinfo(found);
   if (fd < 0) {
-    return Fail(Status(StatusCode::kUnavailable,
-                       "cannot connect to " + authority));
+    return Fail(
+        Status(StatusCode::kUnavailable, "cannot connect to " + authority));
   }
   std::string request = "POST " + path + " HTTP/1.1\r\nHost: " + authority +
                         "\r\nContent-Type: application/json\r\n"
@@ -290,11 +294,12 @@ Result<HttpResult> HttpPost(const std::string& url, std::string_view token,
   request += "\r\n";
   request.append(json_body);
   for (size_t sent = 0; sent < request.size();) {
-    const ssize_t n = send(fd, request.data() + sent, request.size() - sent,
-                           MSG_NOSIGNAL);
+    const ssize_t n =
+        send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) {
       close(fd);
-      return Fail(Status(StatusCode::kUnavailable, "sending the request failed"));
+      return Fail(
+          Status(StatusCode::kUnavailable, "sending the request failed"));
     }
     sent += static_cast<size_t>(n);
   }
@@ -304,7 +309,8 @@ Result<HttpResult> HttpPost(const std::string& url, std::string_view token,
     const ssize_t n = recv(fd, buf, sizeof(buf), 0);
     if (n < 0) {
       close(fd);
-      return Fail(Status(StatusCode::kUnavailable, "reading the response failed"));
+      return Fail(
+          Status(StatusCode::kUnavailable, "reading the response failed"));
     }
     if (n == 0) break;
     response.append(buf, static_cast<size_t>(n));
@@ -356,7 +362,8 @@ int RunInviteCommand(const InviteArgs& args, std::ostream& out,
     return 1;
   }
   std::string roles;
-  for (const std::string& r : args.roles) roles += (roles.empty() ? "" : ", ") + r;
+  for (const std::string& r : args.roles)
+    roles += (roles.empty() ? "" : ", ") + r;
   out << "Inviting " << contacts->contacts.size() << " people from "
       << args.from << " (column \"" << contacts->email_column << "\") to group "
       << args.group << " as [" << roles << "], on behalf of " << args.actor

@@ -40,7 +40,7 @@ struct SkippedContact {
 struct ContactList {
   std::vector<Contact> contacts;  // in file order, each address once
   std::vector<SkippedContact> skipped;
-  std::string email_column;       // the header the addresses came from
+  std::string email_column;  // the header the addresses came from
 };
 
 // Splits CSV text into records of fields. INVALID_ARGUMENT naming the line

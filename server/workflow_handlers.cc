@@ -60,8 +60,8 @@ Result<std::vector<std::string>> RequiredStrings(const rapidjson::Value& obj,
   auto list = OptionalStrings(obj, name);
   if (!list) return Fail(list.error());
   if (!*list) {
-    return Fail(Status::InvalidArgument(std::string(name) + " is required",
-                                        name));
+    return Fail(
+        Status::InvalidArgument(std::string(name) + " is required", name));
   }
   return std::move(**list);
 }
@@ -309,8 +309,8 @@ HttpResponse Api::ListGroupInvitations(Call& call) {
   if (!actor) return ErrorResponse(actor.error());
   auto state = StateParam(call.request);
   if (!state) return ErrorResponse(state.error());
-  auto r = server::ListGroupInvitations(Workflow(call), *actor,
-                                        call.params[0], *state);
+  auto r = server::ListGroupInvitations(Workflow(call), *actor, call.params[0],
+                                        *state);
   if (!r) return ErrorResponse(r.error());
   return InvitationListAnswer(*r);
 }
@@ -332,10 +332,10 @@ HttpResponse Api::AnswerInvitation(Call& call, bool accept) {
   if (!s.ok()) return ErrorResponse(s);
   auto subject = RequiredString(doc, "subject", "subject");
   if (!subject) return ErrorResponse(subject.error());
-  auto r = accept ? server::AcceptInvitation(Workflow(call), call.params[0],
-                                             *subject)
-                  : server::DeclineInvitation(Workflow(call), call.params[0],
-                                              *subject);
+  auto r =
+      accept
+          ? server::AcceptInvitation(Workflow(call), call.params[0], *subject)
+          : server::DeclineInvitation(Workflow(call), call.params[0], *subject);
   if (!r) return ErrorResponse(r.error());
   return InvitationAnswer(*r);
 }

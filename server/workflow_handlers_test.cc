@@ -1,9 +1,9 @@
 // The workflow endpoints through Api::Handle (no sockets): routing, request
 // parsing, status codes and response shapes, over the demo portal.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
-#include <unistd.h>
 
 #include "policies/policy_compiler.h"
 #include "server/api.h"
@@ -34,8 +34,8 @@ class WorkflowApiTest : public ::testing::Test {
     store_ = std::move(*store);
     storage::ImportOptions o;
     o.policy = holder_.Current()->policy.get();
-    EXPECT_TRUE(storage::ImportJsonlFile(*store_,
-                                         kPolicies + "/demo-data.jsonl", o));
+    EXPECT_TRUE(
+        storage::ImportJsonlFile(*store_, kPolicies + "/demo-data.jsonl", o));
     source_ = std::make_unique<StoreDataSource>(store_.get());
     ApiOptions opts;
     opts.auth_enabled = false;
@@ -80,20 +80,22 @@ class WorkflowApiTest : public ::testing::Test {
 };
 
 TEST_F(WorkflowApiTest, CreateGroupAnswersTheGroupAndRevision) {
-  HttpResponse r = Call("POST", "/v1/groups",
-                        R"({"actor":"user:olivia","account":"acme","id":"launch",
+  HttpResponse r =
+      Call("POST", "/v1/groups",
+           R"({"actor":"user:olivia","account":"acme","id":"launch",
                             "attributes":{"title":"Launch"}})");
   ASSERT_EQ(r.status, 200) << r.body;
   rapidjson::Document d = Json(r);
   EXPECT_STREQ(d["group"].GetString(), "group:launch");
   EXPECT_STREQ(d["roles"][0].GetString(), "administrator");
   EXPECT_TRUE(d["revision"].IsString());
-  HttpResponse denied = Call(
-      "POST", "/v1/groups",
-      R"({"actor":"user:bob","account":"acme","id":"other"})");
+  HttpResponse denied =
+      Call("POST", "/v1/groups",
+           R"({"actor":"user:bob","account":"acme","id":"other"})");
   EXPECT_EQ(denied.status, 403);
   EXPECT_EQ(ErrorCode(denied), "PERMISSION_DENIED");
-  HttpResponse missing = Call("POST", "/v1/groups", R"({"account":"acme","id":"x"})");
+  HttpResponse missing =
+      Call("POST", "/v1/groups", R"({"account":"acme","id":"x"})");
   EXPECT_EQ(missing.status, 400);
   EXPECT_STREQ(Json(missing)["error"]["field"].GetString(), "actor");
 }
@@ -125,12 +127,14 @@ TEST_F(WorkflowApiTest, InviteListAcceptRoundTrip) {
       "GET", "/v1/groups/project_x/invitations?state=pending&actor=user:carol");
   ASSERT_EQ(pending.status, 200) << pending.body;
   EXPECT_EQ(Json(pending)["invitations"].Size(), 3u);  // ivan, heidi, grace
-  EXPECT_EQ(Call("GET", "/v1/groups/project_x/invitations?actor=user:dave").status,
-            403);
+  EXPECT_EQ(
+      Call("GET", "/v1/groups/project_x/invitations?actor=user:dave").status,
+      403);
   EXPECT_EQ(Call("GET", "/v1/groups/project_x/invitations").status, 400);
-  EXPECT_EQ(Call("GET", "/v1/groups/project_x/invitations?actor=user:alice&state=x")
-                .status,
-            400);
+  EXPECT_EQ(
+      Call("GET", "/v1/groups/project_x/invitations?actor=user:alice&state=x")
+          .status,
+      400);
 
   HttpResponse wrong = Call("POST", "/v1/invitations/" + id + "/accept",
                             R"({"subject":"user:bob"})");
@@ -142,9 +146,10 @@ TEST_F(WorkflowApiTest, InviteListAcceptRoundTrip) {
   HttpResponse again = Call("POST", "/v1/invitations/" + id + "/accept",
                             R"({"subject":"user:ivan"})");
   EXPECT_EQ(again.status, 409);
-  EXPECT_EQ(Call("POST", "/v1/invitations/nope/accept", R"({"subject":"user:ivan"})")
-                .status,
-            404);
+  EXPECT_EQ(
+      Call("POST", "/v1/invitations/nope/accept", R"({"subject":"user:ivan"})")
+          .status,
+      404);
 }
 
 TEST_F(WorkflowApiTest, RevokeAndDecline) {
@@ -157,8 +162,9 @@ TEST_F(WorkflowApiTest, RevokeAndDecline) {
     (std::string(inv["invitee"].GetString()) == "user:heidi" ? heidi : grace) =
         inv["id"].GetString();
   }
-  EXPECT_EQ(Call("DELETE", "/v1/invitations/" + grace + "?actor=user:bob").status,
-            403);
+  EXPECT_EQ(
+      Call("DELETE", "/v1/invitations/" + grace + "?actor=user:bob").status,
+      403);
   HttpResponse revoked =
       Call("DELETE", "/v1/invitations/" + grace + "?actor=user:alice");
   ASSERT_EQ(revoked.status, 200) << revoked.body;
@@ -177,13 +183,14 @@ TEST_F(WorkflowApiTest, MembersPermissionsAndAccounts) {
                  R"({"actor":"user:alice","roles":["content_creator"]})")
                 .status,
             200);
-  HttpResponse last = Call("DELETE",
-                           "/v1/groups/board/members/user:ivan?actor=user:ivan");
+  HttpResponse last =
+      Call("DELETE", "/v1/groups/board/members/user:ivan?actor=user:ivan");
   EXPECT_EQ(last.status, 409);
   EXPECT_EQ(ErrorCode(last), "FAILED_PRECONDITION");
-  EXPECT_EQ(Call("DELETE", "/v1/groups/project_x/members/user:frank?actor=user:alice")
-                .status,
-            200);
+  EXPECT_EQ(
+      Call("DELETE", "/v1/groups/project_x/members/user:frank?actor=user:alice")
+          .status,
+      200);
   HttpResponse raise = Call("PUT", "/v1/permissions",
                             R"({"actor":"user:alice","subject":"user:dave",
                                 "resource":"file:logo","roles":["content_creator"]})");
@@ -200,10 +207,13 @@ TEST_F(WorkflowApiTest, MembersPermissionsAndAccounts) {
                  R"({"actor":"user:olivia"})")
                 .status,
             200);
-  EXPECT_EQ(Call("DELETE", "/v1/accounts/acme/administrators/user:olivia?actor=user:alice")
-                .status,
-            200);
-  HttpResponse people = Call("GET", "/v1/accounts/acme/people?actor=user:alice");
+  EXPECT_EQ(
+      Call("DELETE",
+           "/v1/accounts/acme/administrators/user:olivia?actor=user:alice")
+          .status,
+      200);
+  HttpResponse people =
+      Call("GET", "/v1/accounts/acme/people?actor=user:alice");
   ASSERT_EQ(people.status, 200) << people.body;
   EXPECT_GT(Json(people)["people"].Size(), 3u);
   EXPECT_EQ(Call("GET", "/v1/accounts/acme/people?actor=user:bob").status, 403);

@@ -58,7 +58,8 @@ Result<EntityRef> Ref(std::string_view text, std::string_view field) {
 // The step must be defined; the resource must be of one of its types.
 Status CheckStep(const engine::Policy& policy, const WorkflowStep& step,
                  std::string_view step_name, EntityRef resource) {
-  if (!step.defined) return Status::FailedPrecondition(StepNotDefined(step_name));
+  if (!step.defined)
+    return Status::FailedPrecondition(StepNotDefined(step_name));
   const engine::TypeId t = policy.FindType(resource.type);
   if (t == engine::kNoType || !step.on.Contains(t)) {
     return Status::InvalidArgument(
@@ -89,9 +90,9 @@ Status Authorize(const engine::Policy& policy, const engine::DataView& view,
   const engine::Decision d = engine::Evaluator(policy).Check(req, view);
   if (d.allowed) return Status::Ok();
   return Status::PermissionDenied(
-      std::string(actor) + " may not " + action + " on " +
-      resource.ToString() + ", which workflow step " + std::string(step_name) +
-      " requires (" + step.location.ToString() +
+      std::string(actor) + " may not " + action + " on " + resource.ToString() +
+      ", which workflow step " + std::string(step_name) + " requires (" +
+      step.location.ToString() +
       "): " + engine::DescribeReason(policy, d.reason, action));
 }
 
@@ -125,13 +126,13 @@ Status CheckRoles(const engine::Policy& policy, const WorkflowStep& step,
 std::vector<std::string> ActiveHolders(const engine::DataView& view,
                                        EntityRef resource) {
   std::vector<std::string> out;
-  view.ForEachBindingOn(resource, [&](EntityRef subject,
-                                      const engine::StoredBinding& b) {
-    if (b.state == engine::BindingState::kActive) {
-      out.push_back(subject.ToString());
-    }
-    return true;
-  });
+  view.ForEachBindingOn(resource,
+                        [&](EntityRef subject, const engine::StoredBinding& b) {
+                          if (b.state == engine::BindingState::kActive) {
+                            out.push_back(subject.ToString());
+                          }
+                          return true;
+                        });
   return out;
 }
 
@@ -202,19 +203,17 @@ bool IsAtOrBelow(const engine::DataView& view, EntityRef resource,
 bool IsMemberAbove(const engine::DataView& view, EntityRef subject,
                    EntityRef resource) {
   std::optional<engine::ResourceInfo> info = view.GetResource(resource);
-  std::string current = info && !info->parent.empty()
-                            ? info->parent.ToString()
-                            : std::string();
-  for (int depth = 0; !current.empty() && depth < engine::kMaxDepth;
-       ++depth) {
+  std::string current =
+      info && !info->parent.empty() ? info->parent.ToString() : std::string();
+  for (int depth = 0; !current.empty() && depth < engine::kMaxDepth; ++depth) {
     const EntityRef ref = *engine::ParseEntityRef(current);
     engine::SubjectAccess a = view.GetAccess(subject, ref);
     if (a.binding && a.binding->state == engine::BindingState::kActive) {
       return true;
     }
     info = view.GetResource(ref);
-    current = info && !info->parent.empty() ? info->parent.ToString()
-                                            : std::string();
+    current =
+        info && !info->parent.empty() ? info->parent.ToString() : std::string();
   }
   return false;
 }
@@ -230,7 +229,8 @@ Status RemovePendingBinding(storage::WriteTxn& txn,
   if (!invitee || !resource) return Status::Ok();
   std::optional<storage::AccessRecord> a =
       txn.view().GetAccessRecord(*invitee, *resource);
-  if (!a || !a->binding || a->binding->state != engine::BindingState::kPending) {
+  if (!a || !a->binding ||
+      a->binding->state != engine::BindingState::kPending) {
     return Status::Ok();
   }
   storage::BindingRecord clear;
@@ -251,9 +251,9 @@ Result<storage::Invitation> LoadPending(const storage::ReadView& view,
   }
   const storage::InvitationState state = EffectiveState(*inv, now);
   if (state == storage::InvitationState::kExpired && refuse_expired) {
-    return Fail(Status(StatusCode::kGone,
-                       "invitation " + inv->id + " expired at " +
-                           FormatRfc3339(inv->expires_at)));
+    return Fail(Status(StatusCode::kGone, "invitation " + inv->id +
+                                              " expired at " +
+                                              FormatRfc3339(inv->expires_at)));
   }
   if (state != storage::InvitationState::kPending &&
       state != storage::InvitationState::kExpired) {
@@ -298,8 +298,8 @@ Result<CreateGroupResult> CreateGroup(const WorkflowContext& ctx,
   }
   const std::string account =
       QualifyRef(TypeName(policy, wf.create_group.type), request.account);
-  const std::string group = QualifyRef(TypeName(policy, wf.creates),
-                                       request.id);
+  const std::string group =
+      QualifyRef(TypeName(policy, wf.creates), request.id);
   auto account_ref = Ref(account, "account");
   if (!account_ref) return Fail(account_ref.error());
   auto group_ref = Ref(group, "id");
@@ -351,16 +351,16 @@ Result<InviteResult> Invite(const WorkflowContext& ctx,
   if (!step.defined) {
     return Fail(Status::FailedPrecondition(StepNotDefined("invite")));
   }
-  const std::string group = QualifyRef(TypeName(policy, step.type),
-                                       request.group);
+  const std::string group =
+      QualifyRef(TypeName(policy, step.type), request.group);
   auto group_ref = Ref(group, "group");
   if (!group_ref) return Fail(group_ref.error());
   if (auto a = Ref(request.actor, "actor"); !a) return Fail(a.error());
   Status s = CheckRoles(policy, step, "invite", request.roles, false);
   if (!s.ok()) return Fail(s);
   if (request.invitees.empty()) {
-    return Fail(Status::InvalidArgument("invitees must name at least one",
-                                        "invitees"));
+    return Fail(
+        Status::InvalidArgument("invitees must name at least one", "invitees"));
   }
   if (request.invitees.size() > kMaxInvitees) {
     return Fail(Status::InvalidArgument(
@@ -388,13 +388,14 @@ Result<InviteResult> Invite(const WorkflowContext& ctx,
         std::set<std::string> seen;
         for (const std::string& invitee : request.invitees) {
           auto conflict = [&](std::string code, std::string message) {
-            out.conflicts.push_back({invitee, std::move(code),
-                                     std::move(message)});
+            out.conflicts.push_back(
+                {invitee, std::move(code), std::move(message)});
           };
           std::optional<EntityRef> ref = engine::ParseEntityRef(invitee);
           const engine::TypeId type =
               ref ? policy.FindType(ref->type) : engine::kNoType;
-          if (!ref || type == engine::kNoType || !policy.types[type].is_subject) {
+          if (!ref || type == engine::kNoType ||
+              !policy.types[type].is_subject) {
             conflict("invalid_invitee",
                      "an invitee must be a subject \"type:id\" of the policy "
                      "(such as user:bob or email:bob@example.com)");
@@ -528,7 +529,8 @@ Result<InvitationResult> AcceptInvitation(const WorkflowContext& ctx,
   auto subject_ref = Ref(subject, "subject");
   if (!subject_ref) return Fail(subject_ref.error());
   const engine::TypeId subject_type = policy.FindType(subject_ref->type);
-  if (subject_type == engine::kNoType || !policy.types[subject_type].is_subject) {
+  if (subject_type == engine::kNoType ||
+      !policy.types[subject_type].is_subject) {
     return Fail(Status::InvalidArgument(
         "subject must be of a subject type of the policy", "subject"));
   }
@@ -539,8 +541,8 @@ Result<InvitationResult> AcceptInvitation(const WorkflowContext& ctx,
         "subject"));
   }
   InvitationResult out;
-  Result<storage::Revision> rev = ctx.store->Write(
-      &policy, subject, [&](storage::WriteTxn& txn) -> Status {
+  Result<storage::Revision> rev =
+      ctx.store->Write(&policy, subject, [&](storage::WriteTxn& txn) -> Status {
         const storage::ReadView& view = txn.view();
         auto loaded = LoadPending(view, id, ctx.now, /*refuse_expired=*/true);
         if (!loaded) return loaded.error();
@@ -594,8 +596,8 @@ Result<InvitationResult> DeclineInvitation(const WorkflowContext& ctx,
   auto subject_ref = Ref(subject, "subject");
   if (!subject_ref) return Fail(subject_ref.error());
   InvitationResult out;
-  Result<storage::Revision> rev = ctx.store->Write(
-      &policy, subject, [&](storage::WriteTxn& txn) -> Status {
+  Result<storage::Revision> rev =
+      ctx.store->Write(&policy, subject, [&](storage::WriteTxn& txn) -> Status {
         auto loaded =
             LoadPending(txn.view(), id, ctx.now, /*refuse_expired=*/false);
         if (!loaded) return loaded.error();
@@ -628,19 +630,20 @@ Result<InvitationResult> RevokeInvitation(const WorkflowContext& ctx,
   const engine::Policy& policy = *ctx.policy;
   const WorkflowStep& step = policy.workflows.revoke_invitation;
   if (!step.defined) {
-    return Fail(Status::FailedPrecondition(StepNotDefined("revoke_invitation")));
+    return Fail(
+        Status::FailedPrecondition(StepNotDefined("revoke_invitation")));
   }
   if (auto a = Ref(actor, "actor"); !a) return Fail(a.error());
   InvitationResult out;
-  Result<storage::Revision> rev = ctx.store->Write(
-      &policy, actor, [&](storage::WriteTxn& txn) -> Status {
+  Result<storage::Revision> rev =
+      ctx.store->Write(&policy, actor, [&](storage::WriteTxn& txn) -> Status {
         std::optional<storage::Invitation> found = txn.view().GetInvitation(id);
         if (!found) return Status::NotFound("no invitation " + std::string(id));
         // Authorization first: whether an invitation is pending is not for
         // everyone to learn.
-        Status s = Authorize(policy, txn.view(), step, "revoke_invitation",
-                             actor, *engine::ParseEntityRef(found->resource),
-                             ctx.now);
+        Status s =
+            Authorize(policy, txn.view(), step, "revoke_invitation", actor,
+                      *engine::ParseEntityRef(found->resource), ctx.now);
         if (!s.ok()) return s;
         auto loaded =
             LoadPending(txn.view(), id, ctx.now, /*refuse_expired=*/false);
@@ -700,19 +703,19 @@ Result<storage::Revision> SetMemberRoles(
   if (!subject_ref) return Fail(subject_ref.error());
   if (auto a = Ref(actor, "actor"); !a) return Fail(a.error());
   return ctx.store->Write(&policy, actor, [&](storage::WriteTxn& txn) {
-    Status st = CheckMemberChange(policy, txn, actor, *group_ref,
-                                  *subject_ref, ctx.now);
+    Status st = CheckMemberChange(policy, txn, actor, *group_ref, *subject_ref,
+                                  ctx.now);
     if (!st.ok()) return st;
-    return KeepingAManager(
-        policy, txn, step, "manage_members", *group_ref, ctx.now, [&] {
-          storage::BindingRecord b;
-          b.subject = std::string(subject);
-          b.resource = g;
-          b.roles = roles;
-          b.created_by = std::string(actor);
-          b.created_at = ctx.now;
-          return txn.SetBinding(b);
-        });
+    return KeepingAManager(policy, txn, step, "manage_members", *group_ref,
+                           ctx.now, [&] {
+                             storage::BindingRecord b;
+                             b.subject = std::string(subject);
+                             b.resource = g;
+                             b.roles = roles;
+                             b.created_by = std::string(actor);
+                             b.created_at = ctx.now;
+                             return txn.SetBinding(b);
+                           });
   });
 }
 
@@ -732,8 +735,8 @@ Result<storage::Revision> RemoveMember(const WorkflowContext& ctx,
   if (!subject_ref) return Fail(subject_ref.error());
   if (auto a = Ref(actor, "actor"); !a) return Fail(a.error());
   return ctx.store->Write(&policy, actor, [&](storage::WriteTxn& txn) {
-    Status st = CheckMemberChange(policy, txn, actor, *group_ref,
-                                  *subject_ref, ctx.now);
+    Status st = CheckMemberChange(policy, txn, actor, *group_ref, *subject_ref,
+                                  ctx.now);
     if (!st.ok()) return st;
     return KeepingAManager(
         policy, txn, step, "manage_members", *group_ref, ctx.now,
@@ -811,9 +814,10 @@ Result<storage::Revision> SetFilePermissions(
                          (request.restrict && !request.restrict->empty());
     if (setting && !IsMemberAbove(view, *subject_ref, *resource_ref)) {
       return Status::FailedPrecondition(
-          request.subject + " is not a member here: it holds no active "
-          "binding above " + request.resource +
-          "; per-file permissions are for members");
+          request.subject +
+          " is not a member here: it holds no active "
+          "binding above " +
+          request.resource + "; per-file permissions are for members");
     }
     if (request.roles) {
       storage::BindingRecord b;
@@ -863,8 +867,8 @@ Result<storage::Revision> AddAccountAdministrator(const WorkflowContext& ctx,
                                                   std::string_view subject) {
   const engine::Policy& policy = *ctx.policy;
   const WorkflowStep& step = policy.workflows.manage_account_administrators;
-  auto acc = AccountStep(policy, step, "manage_account_administrators",
-                         account, actor);
+  auto acc = AccountStep(policy, step, "manage_account_administrators", account,
+                         actor);
   if (!acc) return Fail(acc.error());
   auto subject_ref = Ref(subject, "subject");
   if (!subject_ref) return Fail(subject_ref.error());
@@ -895,13 +899,14 @@ Result<storage::Revision> AddAccountAdministrator(const WorkflowContext& ctx,
   });
 }
 
-Result<storage::Revision> RemoveAccountAdministrator(
-    const WorkflowContext& ctx, std::string_view actor,
-    std::string_view account, std::string_view subject) {
+Result<storage::Revision> RemoveAccountAdministrator(const WorkflowContext& ctx,
+                                                     std::string_view actor,
+                                                     std::string_view account,
+                                                     std::string_view subject) {
   const engine::Policy& policy = *ctx.policy;
   const WorkflowStep& step = policy.workflows.manage_account_administrators;
-  auto acc = AccountStep(policy, step, "manage_account_administrators",
-                         account, actor);
+  auto acc = AccountStep(policy, step, "manage_account_administrators", account,
+                         actor);
   if (!acc) return Fail(acc.error());
   auto subject_ref = Ref(subject, "subject");
   if (!subject_ref) return Fail(subject_ref.error());

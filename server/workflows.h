@@ -193,9 +193,10 @@ Result<storage::Revision> AddAccountAdministrator(const WorkflowContext& ctx,
 // Takes the step's roles away. kNotFound if the subject holds none of them;
 // kFailedPrecondition if afterwards nobody could manage the account's
 // administrators.
-Result<storage::Revision> RemoveAccountAdministrator(
-    const WorkflowContext& ctx, std::string_view actor,
-    std::string_view account, std::string_view subject);
+Result<storage::Revision> RemoveAccountAdministrator(const WorkflowContext& ctx,
+                                                     std::string_view actor,
+                                                     std::string_view account,
+                                                     std::string_view subject);
 // Deletes the account and everything under it (groups, folders, files,
 // bindings, restrictions, invitations) in one transaction.
 Result<storage::Revision> DeleteAccount(const WorkflowContext& ctx,
@@ -218,8 +219,7 @@ struct PeopleList {
 // The people holding an active binding on one of the account's groups (its
 // children), for an actor allowed to list them.
 Result<PeopleList> ListPeople(const WorkflowContext& ctx,
-                              std::string_view actor,
-                              std::string_view account);
+                              std::string_view actor, std::string_view account);
 
 }  // namespace portcullis::server
 

@@ -3,9 +3,9 @@
 #include "server/workflows.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
-#include <unistd.h>
 
 #include "engine/evaluator.h"
 #include "policies/policy_compiler.h"
@@ -33,8 +33,8 @@ class WorkflowsTest : public ::testing::Test {
     store_ = std::move(*store);
     storage::ImportOptions o;
     o.policy = policy_.get();
-    auto imported = storage::ImportJsonlFile(
-        *store_, kPolicies + "/demo-data.jsonl", o);
+    auto imported =
+        storage::ImportJsonlFile(*store_, kPolicies + "/demo-data.jsonl", o);
     EXPECT_TRUE(imported.has_value()) << imported.error().message();
     ctx_ = WorkflowContext{store_.get(), policy_.get(), NowMicros()};
   }
@@ -88,7 +88,8 @@ class WorkflowsTest : public ::testing::Test {
   WorkflowContext ctx_;
 };
 
-TEST_F(WorkflowsTest, AccountAdministratorCreatesAGroupAndBecomesItsAdministrator) {
+TEST_F(WorkflowsTest,
+       AccountAdministratorCreatesAGroupAndBecomesItsAdministrator) {
   auto r = CreateGroup(ctx_, {"user:olivia", "acme", "launch", {}});
   ASSERT_TRUE(r.has_value()) << r.error().message();
   EXPECT_EQ(r->group, "group:launch");
@@ -136,12 +137,13 @@ TEST_F(WorkflowsTest, InviteReportsConflictsBesideSuccesses) {
   EXPECT_EQ(r.invitations[0].inviter, "user:alice");
   EXPECT_GT(r.invitations[0].expires_at, ctx_.now);
   std::vector<std::string> codes;
-  for (const InviteConflict& c : r.conflicts) codes.push_back(c.invitee + " " + c.code);
-  EXPECT_EQ(codes, (std::vector<std::string>{
-                       "user:dave already_member", "user:heidi already_invited",
-                       "email:grace@example.com already_invited",
-                       "user:zoe duplicate", "user:ghost unknown_subject",
-                       "nonsense invalid_invitee"}));
+  for (const InviteConflict& c : r.conflicts)
+    codes.push_back(c.invitee + " " + c.code);
+  EXPECT_EQ(codes,
+            (std::vector<std::string>{
+                "user:dave already_member", "user:heidi already_invited",
+                "email:grace@example.com already_invited", "user:zoe duplicate",
+                "user:ghost unknown_subject", "nonsense invalid_invitee"}));
   // Pending: a pending binding that grants nothing.
   auto a = Access("user:zoe", "group:project_x");
   ASSERT_TRUE(a && a->binding);
@@ -149,7 +151,8 @@ TEST_F(WorkflowsTest, InviteReportsConflictsBesideSuccesses) {
   EXPECT_FALSE(Allowed("user:zoe", "view", "file:readme"));
 }
 
-TEST_F(WorkflowsTest, InviteIsRefusedToNonAdministratorsAndForRolesThePolicyDoesNotOffer) {
+TEST_F(WorkflowsTest,
+       InviteIsRefusedToNonAdministratorsAndForRolesThePolicyDoesNotOffer) {
   AddUser("zoe");
   InviteRequest r;
   r.actor = "user:bob";
@@ -204,7 +207,8 @@ TEST_F(WorkflowsTest, AnEmailInvitationBindsTheAccountThatAccepts) {
   auto ok = AcceptInvitation(ctx_, list->invitations[0].id, "user:grace");
   ASSERT_TRUE(ok.has_value()) << ok.error().message();
   EXPECT_EQ(ok->subject, "user:grace");
-  EXPECT_FALSE(Access("email:grace@example.com", "group:project_x").has_value());
+  EXPECT_FALSE(
+      Access("email:grace@example.com", "group:project_x").has_value());
   EXPECT_TRUE(Allowed("user:grace", "download", "file:logo"));
   EXPECT_FALSE(Allowed("user:grace", "edit", "file:logo"));
   // An address cannot accept for itself.
@@ -217,7 +221,8 @@ TEST_F(WorkflowsTest, AnEmailInvitationBindsTheAccountThatAccepts) {
 TEST_F(WorkflowsTest, DeclineRevokeAndExpiry) {
   AddUser("zoe");
   AddUser("yan");
-  InviteResult r = MustInvite("user:alice", {"user:zoe", "user:yan"}, {"member"});
+  InviteResult r =
+      MustInvite("user:alice", {"user:zoe", "user:yan"}, {"member"});
   ASSERT_EQ(r.invitations.size(), 2u);
   auto declined = DeclineInvitation(ctx_, r.invitations[0].id, "user:zoe");
   ASSERT_TRUE(declined.has_value()) << declined.error().message();
@@ -250,7 +255,8 @@ TEST_F(WorkflowsTest, DeclineRevokeAndExpiry) {
   auto pending = ListGroupInvitations(later, "user:alice", "project_x",
                                       storage::InvitationState::kPending);
   ASSERT_TRUE(pending.has_value());
-  for (const auto& inv : pending->invitations) EXPECT_NE(inv.invitee, "user:zoe");
+  for (const auto& inv : pending->invitations)
+    EXPECT_NE(inv.invitee, "user:zoe");
   EXPECT_FALSE(AcceptInvitation(ctx_, "0123", "user:zoe").has_value());
 }
 
@@ -259,8 +265,8 @@ TEST_F(WorkflowsTest, PendingInvitationsAreListedOnlyForThoseAllowed) {
                                    storage::InvitationState::kPending);
   ASSERT_TRUE(list.has_value()) << list.error().message();
   ASSERT_EQ(list->invitations.size(), 2u);
-  auto denied = ListGroupInvitations(ctx_, "user:dave", "project_x",
-                                     std::nullopt);
+  auto denied =
+      ListGroupInvitations(ctx_, "user:dave", "project_x", std::nullopt);
   ASSERT_FALSE(denied.has_value());
   EXPECT_EQ(denied.error().code(), StatusCode::kPermissionDenied);
   EXPECT_NE(denied.error().message().find("view_pending_invitations"),
@@ -273,8 +279,8 @@ TEST_F(WorkflowsTest, TheLastAdministratorCannotBeRemovedOrDemoted) {
   ASSERT_FALSE(remove.has_value());
   EXPECT_EQ(remove.error().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(remove.error().message().find("manage_members"), std::string::npos);
-  auto demote = SetMemberRoles(ctx_, "user:ivan", "board", "user:ivan",
-                               {"member"});
+  auto demote =
+      SetMemberRoles(ctx_, "user:ivan", "board", "user:ivan", {"member"});
   ASSERT_FALSE(demote.has_value());
   EXPECT_EQ(demote.error().code(), StatusCode::kFailedPrecondition);
   // project_x has two (alice, carol): one may go, not both.
@@ -294,8 +300,8 @@ TEST_F(WorkflowsTest, ChangingAndRemovingMembers) {
   ASSERT_TRUE(SetMemberRoles(ctx_, "user:alice", "project_x", "user:dave",
                              {"content_creator"}));
   EXPECT_TRUE(Allowed("user:dave", "edit", "file:readme"));
-  auto not_member = SetMemberRoles(ctx_, "user:alice", "project_x",
-                                   "user:heidi", {"member"});
+  auto not_member =
+      SetMemberRoles(ctx_, "user:alice", "project_x", "user:heidi", {"member"});
   ASSERT_FALSE(not_member.has_value());
   EXPECT_EQ(not_member.error().code(), StatusCode::kNotFound);
   // Removing erin removes her raise on file:budget too.
@@ -357,19 +363,22 @@ TEST_F(WorkflowsTest, PerFileRaisesAndRestrictions) {
 }
 
 TEST_F(WorkflowsTest, AccountAdministrators) {
-  auto denied = AddAccountAdministrator(ctx_, "user:alice", "acme", "user:alice");
+  auto denied =
+      AddAccountAdministrator(ctx_, "user:alice", "acme", "user:alice");
   ASSERT_FALSE(denied.has_value());
   EXPECT_EQ(denied.error().code(), StatusCode::kPermissionDenied);
-  ASSERT_TRUE(AddAccountAdministrator(ctx_, "user:olivia", "acme", "user:alice"));
+  ASSERT_TRUE(
+      AddAccountAdministrator(ctx_, "user:olivia", "acme", "user:alice"));
   EXPECT_TRUE(Allowed("user:alice", "create_group", "account:acme"));
-  ASSERT_TRUE(RemoveAccountAdministrator(ctx_, "user:alice", "acme",
-                                         "user:olivia"));
+  ASSERT_TRUE(
+      RemoveAccountAdministrator(ctx_, "user:alice", "acme", "user:olivia"));
   EXPECT_FALSE(Allowed("user:olivia", "create_group", "account:acme"));
-  auto last = RemoveAccountAdministrator(ctx_, "user:alice", "acme",
-                                         "user:alice");
+  auto last =
+      RemoveAccountAdministrator(ctx_, "user:alice", "acme", "user:alice");
   ASSERT_FALSE(last.has_value());
   EXPECT_EQ(last.error().code(), StatusCode::kFailedPrecondition);
-  auto none = RemoveAccountAdministrator(ctx_, "user:alice", "acme", "user:bob");
+  auto none =
+      RemoveAccountAdministrator(ctx_, "user:alice", "acme", "user:bob");
   ASSERT_FALSE(none.has_value());
   EXPECT_EQ(none.error().code(), StatusCode::kNotFound);
 }
@@ -395,9 +404,11 @@ TEST_F(WorkflowsTest, DeletingTheAccountLeavesNothingUnderIt) {
   ASSERT_TRUE(DeleteAccount(ctx_, "user:olivia", "acme"));
   auto view = store_->Read();
   size_t resources = 0, access = 0, invitations = 0;
-  (void)view->ForEachResourceRecord([&](const auto&) { return ++resources, true; });
+  (void)view->ForEachResourceRecord(
+      [&](const auto&) { return ++resources, true; });
   (void)view->ForEachAccessRecord([&](const auto&) { return ++access, true; });
-  (void)view->ForEachInvitation([&](const auto&) { return ++invitations, true; });
+  (void)view->ForEachInvitation(
+      [&](const auto&) { return ++invitations, true; });
   EXPECT_EQ(resources, 0u);
   EXPECT_EQ(access, 0u);
   EXPECT_EQ(invitations, 0u);
@@ -437,16 +448,15 @@ std::vector<std::string> Describe(const engine::Policy& policy,
   for (const std::string& r : resources) {
     const engine::EntityRef ref = *engine::ParseEntityRef(r);
     auto info = view.GetResource(ref);
-    std::string line = "resource " + r + " parent " +
-                       (info ? info->parent.ToString() : "?");
-    if (auto owner = view.GetAttribute(engine::EntityKind::kResource, ref,
-                                       "owner")) {
+    std::string line =
+        "resource " + r + " parent " + (info ? info->parent.ToString() : "?");
+    if (auto owner =
+            view.GetAttribute(engine::EntityKind::kResource, ref, "owner")) {
       line += " owner " + std::string(owner->s);
     }
     out.push_back(line);
     for (const std::string& s : subjects) {
-      engine::SubjectAccess a =
-          view.GetAccess(*engine::ParseEntityRef(s), ref);
+      engine::SubjectAccess a = view.GetAccess(*engine::ParseEntityRef(s), ref);
       if (a.binding) {
         std::string roles;
         a.binding->roles.ForEach(
@@ -482,8 +492,7 @@ TEST_F(WorkflowsTest, DemoDataYamlAndJsonLinesAgree) {
   (void)view->ForEachInvitation([&](const storage::Invitation& inv) {
     auto a = view->GetAccess(*engine::ParseEntityRef(inv.invitee),
                              *engine::ParseEntityRef(inv.resource));
-    EXPECT_TRUE(a.binding &&
-                a.binding->state == engine::BindingState::kPending)
+    EXPECT_TRUE(a.binding && a.binding->state == engine::BindingState::kPending)
         << inv.invitee;
     ++invitations;
     return true;

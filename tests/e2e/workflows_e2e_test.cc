@@ -37,8 +37,8 @@ class WorkflowsE2E : public ::testing::Test {
  protected:
   void SetUp() override {
     daemon_ = std::make_unique<Daemon>(ReadFile(kPolicies + "/workspace.yaml"));
-    ASSERT_TRUE(daemon_->started())
-        << daemon_->startup_line() << "\n" << daemon_->Stderr();
+    ASSERT_TRUE(daemon_->started()) << daemon_->startup_line() << "\n"
+                                    << daemon_->Stderr();
   }
   Daemon& D() { return *daemon_; }
 
@@ -46,8 +46,8 @@ class WorkflowsE2E : public ::testing::Test {
   rapidjson::Document Ok(const std::string& method, const std::string& target,
                          const std::string& body = "") {
     Response r = D().Call(method, target, body);
-    EXPECT_EQ(r.status, 200) << method << " " << target << " " << body
-                             << " -> " << r.body;
+    EXPECT_EQ(r.status, 200)
+        << method << " " << target << " " << body << " -> " << r.body;
     return Json(r);
   }
   bool Allowed(const std::string& subject, const std::string& action,
@@ -85,22 +85,22 @@ TEST_F(WorkflowsE2E, TheSeedFromTopToBottom) {
 
   // "If you create a group, you are automatically Administrator of that
   // group." An account administrator creates one.
-  rapidjson::Document created = Ok(
-      "POST", "/v1/groups",
-      R"({"actor":"user:olivia","account":"acme","id":"project"})");
+  rapidjson::Document created =
+      Ok("POST", "/v1/groups",
+         R"({"actor":"user:olivia","account":"acme","id":"project"})");
   EXPECT_STREQ(created["group"].GetString(), "group:project");
   const uint64_t created_rev = std::stoull(created["revision"].GetString());
   EXPECT_TRUE(Allowed("user:olivia", "invite_members", "group:project"));
   EXPECT_TRUE(Allowed("user:olivia", "manage_members", "group:project"));
   // The changelog names the actor.
-  rapidjson::Document changes = Ok(
-      "GET", "/v1/changes?since=" + std::to_string(created_rev - 1));
+  rapidjson::Document changes =
+      Ok("GET", "/v1/changes?since=" + std::to_string(created_rev - 1));
   ASSERT_GE(changes["changes"].Size(), 1u);
   EXPECT_STREQ(changes["changes"][0]["actor"].GetString(), "user:olivia");
   // Someone who is not an account administrator cannot create groups.
-  Response no_group = D().Call(
-      "POST", "/v1/groups",
-      R"({"actor":"user:alice","account":"acme","id":"other"})");
+  Response no_group =
+      D().Call("POST", "/v1/groups",
+               R"({"actor":"user:alice","account":"acme","id":"other"})");
   EXPECT_EQ(no_group.status, 403) << no_group.body;
   EXPECT_NE(no_group.body.find("create_group"), std::string::npos);
 
@@ -114,25 +114,25 @@ TEST_F(WorkflowsE2E, TheSeedFromTopToBottom) {
   // "The same permissions apply to all invitees if sending invitations to
   // many at the same time": three as members ("None of the above"), one of
   // them by e-mail address, no account yet ...
-  rapidjson::Document three = Ok(
-      "POST", "/v1/groups/project/invitations",
-      R"({"actor":"user:olivia","invitees":["user:dave","user:erin",
+  rapidjson::Document three =
+      Ok("POST", "/v1/groups/project/invitations",
+         R"({"actor":"user:olivia","invitees":["user:dave","user:erin",
           "email:frank@example.com"],"roles":["member"],
           "message":"Welcome to the project portal"})");
   ASSERT_EQ(three["invitations"].Size(), 3u);
   EXPECT_EQ(three["conflicts"].Size(), 0u);
   // ... and one with another permission set, in a separate request.
-  rapidjson::Document one = Ok(
-      "POST", "/v1/groups/project/invitations",
-      R"({"actor":"user:olivia","invitees":["user:bob"],
+  rapidjson::Document one =
+      Ok("POST", "/v1/groups/project/invitations",
+         R"({"actor":"user:olivia","invitees":["user:bob"],
           "roles":["content_creator"]})");
   ASSERT_EQ(one["invitations"].Size(), 1u);
   const std::string bob_invitation = one["invitations"][0]["id"].GetString();
   EXPECT_EQ(bob_invitation.size(), 32u);  // 128 random bits, hex
   // Inviting someone already invited is a per-invitee conflict.
-  rapidjson::Document again = Ok(
-      "POST", "/v1/groups/project/invitations",
-      R"({"actor":"user:olivia","invitees":["user:dave","user:alice"],
+  rapidjson::Document again =
+      Ok("POST", "/v1/groups/project/invitations",
+         R"({"actor":"user:olivia","invitees":["user:dave","user:alice"],
           "roles":["member"]})");
   ASSERT_EQ(again["conflicts"].Size(), 1u);
   EXPECT_STREQ(again["conflicts"][0]["code"].GetString(), "already_invited");
@@ -142,8 +142,7 @@ TEST_F(WorkflowsE2E, TheSeedFromTopToBottom) {
 
   // "Pending Invites": the administrator sees them.
   rapidjson::Document pending = Ok(
-      "GET",
-      "/v1/groups/project/invitations?state=pending&actor=user:olivia");
+      "GET", "/v1/groups/project/invitations?state=pending&actor=user:olivia");
   EXPECT_EQ(pending["invitations"].Size(), 5u);
   // Revoking one (alice's).
   rapidjson::Document revoked = Ok(
@@ -178,8 +177,7 @@ TEST_F(WorkflowsE2E, TheSeedFromTopToBottom) {
   ASSERT_EQ(erin_list["invitations"].Size(), 1u);
   Ok("POST",
      "/v1/invitations/" +
-         std::string(erin_list["invitations"][0]["id"].GetString()) +
-         "/accept",
+         std::string(erin_list["invitations"][0]["id"].GetString()) + "/accept",
      R"({"subject":"user:erin"})");
   Ok("POST", "/v1/invitations/" + bob_invitation + "/accept",
      R"({"subject":"user:bob"})");
@@ -190,12 +188,12 @@ TEST_F(WorkflowsE2E, TheSeedFromTopToBottom) {
       "GET", "/v1/subjects/email/frank@example.com/invitations?state=pending");
   ASSERT_EQ(frank_list["invitations"].Size(), 1u);
   Ok("PUT", "/v1/subjects/user/frank");
-  rapidjson::Document frank_accept = Ok(
-      "POST",
-      "/v1/invitations/" +
-          std::string(frank_list["invitations"][0]["id"].GetString()) +
-          "/accept",
-      R"({"subject":"user:frank"})");
+  rapidjson::Document frank_accept =
+      Ok("POST",
+         "/v1/invitations/" +
+             std::string(frank_list["invitations"][0]["id"].GetString()) +
+             "/accept",
+         R"({"subject":"user:frank"})");
   EXPECT_STREQ(frank_accept["member"].GetString(), "user:frank");
 
   // After accepting: exactly the invited permission set.
@@ -264,9 +262,8 @@ TEST_F(WorkflowsE2E, TheSeedFromTopToBottom) {
       "DELETE", "/v1/groups/project/members/user:olivia?actor=user:olivia");
   EXPECT_EQ(last.status, 409) << last.body;
   EXPECT_NE(last.body.find("manage_members"), std::string::npos) << last.body;
-  Response demote = D().Call(
-      "PUT", "/v1/groups/project/members/user:olivia",
-      R"({"actor":"user:olivia","roles":["member"]})");
+  Response demote = D().Call("PUT", "/v1/groups/project/members/user:olivia",
+                             R"({"actor":"user:olivia","roles":["member"]})");
   EXPECT_EQ(demote.status, 409) << demote.body;
   EXPECT_TRUE(Allowed("user:olivia", "manage_members", "group:project"));
   // Removing a member takes their per-file raise with them.
@@ -309,15 +306,16 @@ TEST_F(WorkflowsE2E, TheSeedFromTopToBottom) {
   for (const char* who : {"user:dave", "user:erin", "user:bob", "user:frank"}) {
     EXPECT_FALSE(Allowed(who, "view", "file:plan"));
   }
-  EXPECT_EQ(Json(D().Call("GET", "/v1/subjects/user/alice/invitations"))
-                ["invitations"]
-                    .Size(),
-            0u);
   EXPECT_EQ(Json(D().Call("GET",
-                          "/v1/subjects/email/frank@example.com/invitations"))
-                ["invitations"]
-                    .Size(),
+                          "/v1/subjects/user/alice/invitations"))["invitations"]
+                .Size(),
             0u);
+  EXPECT_EQ(
+      Json(D().Call(
+          "GET",
+          "/v1/subjects/email/frank@example.com/invitations"))["invitations"]
+          .Size(),
+      0u);
 }
 
 TEST_F(WorkflowsE2E, InviteCommandReadsAnOutlookExport) {
@@ -328,7 +326,8 @@ TEST_F(WorkflowsE2E, InviteCommandReadsAnOutlookExport) {
   const std::string command =
       std::string(PORTCULLIS_BINARY) +
       " invite --group project --roles member --actor user:olivia --from " +
-      PORTCULLIS_SERVER_TESTDATA + "/contacts_outlook.csv --server http://127.0.0.1:" +
+      PORTCULLIS_SERVER_TESTDATA +
+      "/contacts_outlook.csv --server http://127.0.0.1:" +
       std::to_string(D().port()) + " --token " + Daemon::kAdminToken + " > " +
       out_file + " 2>&1";
   const int rc = std::system(command.c_str());
@@ -348,7 +347,8 @@ TEST_F(WorkflowsE2E, InviteCommandReadsAnOutlookExport) {
   const std::string as_bob =
       std::string(PORTCULLIS_BINARY) +
       " invite --group project --roles member --actor user:bob --from " +
-      PORTCULLIS_SERVER_TESTDATA + "/contacts_google.csv --server http://127.0.0.1:" +
+      PORTCULLIS_SERVER_TESTDATA +
+      "/contacts_google.csv --server http://127.0.0.1:" +
       std::to_string(D().port()) + " --token " + Daemon::kAdminToken + " > " +
       out_file + " 2>&1";
   EXPECT_EQ(WEXITSTATUS(std::system(as_bob.c_str())), 1);
@@ -371,9 +371,8 @@ std::vector<ReadmeCommand> ReadmeCommands(const std::string& readme) {
   if (start == std::string::npos) return out;
   std::istringstream in(readme.substr(start));
   const int first_line =
-      1 + static_cast<int>(std::count(readme.begin(),
-                                      readme.begin() + static_cast<long>(start),
-                                      '\n'));
+      1 + static_cast<int>(std::count(
+              readme.begin(), readme.begin() + static_cast<long>(start), '\n'));
   std::string line;
   int n = first_line - 1;
   ReadmeCommand* open = nullptr;
@@ -412,22 +411,23 @@ TEST_F(WorkflowsE2E, ReadmeWalkthroughAnswersAsDocumented) {
     ASSERT_TRUE(store.has_value()) << store.error().message();
     storage::ImportOptions o;
     o.policy = policy->get();
-    auto imported = storage::ImportJsonlFile(
-        **store, kPolicies + "/demo-data.jsonl", o);
+    auto imported =
+        storage::ImportJsonlFile(**store, kPolicies + "/demo-data.jsonl", o);
     ASSERT_TRUE(imported.has_value()) << imported.error().message();
   }
   const std::vector<ReadmeCommand> commands =
       ReadmeCommands(ReadFile(kPolicies + "/../README.md"));
   ASSERT_GE(commands.size(), 25u);
-  setenv("PORTCULLIS", ("http://127.0.0.1:" + std::to_string(D().port())).c_str(), 1);
+  setenv("PORTCULLIS",
+         ("http://127.0.0.1:" + std::to_string(D().port())).c_str(), 1);
   setenv("TOKEN", Daemon::kAdminToken, 1);
   const std::string body_file = D().dir() + "/curl.body";
   const std::string status_file = D().dir() + "/curl.status";
   for (const ReadmeCommand& c : commands) {
     SCOPED_TRACE("README.md:" + std::to_string(c.line) + ": " + c.command);
     ASSERT_NE(c.status, 0) << "no documented answer";
-    const std::string run = c.command + " -o " + body_file +
-                            " -w '%{http_code}' > " + status_file;
+    const std::string run =
+        c.command + " -o " + body_file + " -w '%{http_code}' > " + status_file;
     ASSERT_EQ(std::system(run.c_str()), 0);
     const std::string body = ReadFile(body_file);
     EXPECT_EQ(std::atoi(ReadFile(status_file).c_str()), c.status) << body;
