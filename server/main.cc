@@ -9,6 +9,7 @@
 
 #include "policies/cli_commands.h"
 #include "server/config.h"
+#include "server/invite_command.h"
 #include "server/serve.h"
 #include "policies/policy_compiler.h"
 #include "storage/cli_commands.h"
@@ -93,6 +94,29 @@ int main(int argc, char** argv) {
   verify_cmd->add_option("--data", data_dir, "store directory")
       ->capture_default_str();
 
+  ps::InviteArgs invite_args;
+  CLI::App* invite = app.add_subcommand(
+      "invite", "Invite the people of a contacts CSV into a group, through "
+                "the daemon");
+  invite->add_option("--group", invite_args.group, "group id")->required();
+  invite->add_option("--roles", invite_args.roles,
+                     "the permission set: roles, comma-separated")
+      ->required()
+      ->delimiter(',');
+  invite->add_option("--actor", invite_args.actor,
+                     "who invites, e.g. user:alice")
+      ->required();
+  invite->add_option("--from", invite_args.from,
+                     "contacts CSV (Outlook, Google, ...)")
+      ->required();
+  invite->add_option("--server", invite_args.server, "daemon URL")
+      ->capture_default_str();
+  invite->add_option("--token", invite_args.token,
+                     "bearer token with the admin scope");
+  invite->add_option("--message", invite_args.message, "invitation message");
+  invite->add_flag("--dry-run", invite_args.dry_run,
+                   "show who would be invited; send nothing");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -117,6 +141,7 @@ int main(int argc, char** argv) {
     return ps::RunServe(config, std::cout, std::cerr) == 0 ? 0
                                                           : pp::kExitError;
   }
+  if (*invite) return ps::RunInviteCommand(invite_args, std::cout, std::cerr);
   if (*lint) return pp::LintCommand(lint_files, std::cout);
   if (*test) return pp::TestCommand(test_paths, std::cout);
   if (*check) return pp::CheckCommand(query, std::cout, std::cerr);
