@@ -92,7 +92,8 @@ class Decider {
       ConditionResult r = ConditionResult::kTrue;
       EvalError err;
       if (rule.when) r = rule.when->Evaluate(in, &err);
-      Note("deny rule " + rule.name, OutcomeText(r, err), rule.location);
+      if (trace_)
+        Note("deny rule " + rule.name, OutcomeText(r, err), rule.location);
       if (r == ConditionResult::kTrue) {
         Reason reason;
         reason.code = ReasonCode::kDeniedByRule;
@@ -143,16 +144,21 @@ class Decider {
         fallback = r;
       }
     };
-    consider(1, Reason());  // kNoBinding
+    {
+      Reason r;  // kNoBinding
+      r.at = req_.resource;
+      consider(1, r);
+    }
 
     for (int d = 0; d < path_.size(); ++d) {
       const PathEntry& e = path_[d];
       if (!e.access.binding) continue;
       const StoredBinding& b = *e.access.binding;
       if (b.state == BindingState::kPending) {
-        Note("binding on " + e.node.ToString() + ": " +
-                 PackedToString(b.roles),
-             "pending: grants nothing until accepted", {});
+        if (trace_)
+          Note("binding on " + e.node.ToString() + ": " +
+                   PackedToString(b.roles),
+               "pending: grants nothing until accepted", {});
         Reason r;
         r.code = ReasonCode::kBindingPending;
         r.at = e.node;
@@ -160,9 +166,10 @@ class Decider {
         continue;
       }
       if (b.expires_at != 0 && b.expires_at <= req_.now) {
-        Note("binding on " + e.node.ToString() + ": " +
-                 PackedToString(b.roles),
-             "expired at " + FormatRfc3339(b.expires_at), {});
+        if (trace_)
+          Note("binding on " + e.node.ToString() + ": " +
+                   PackedToString(b.roles),
+               "expired at " + FormatRfc3339(b.expires_at), {});
         Reason r;
         r.code = ReasonCode::kBindingExpired;
         r.at = e.node;
@@ -179,9 +186,10 @@ class Decider {
         if (decided && trace_ == nullptr) return;
         const RoleId role = policy_.FindRole(role_name);
         if (role == kNoRole) {
-          Note("binding on " + e.node.ToString() + ": role " +
-                   std::string(role_name),
-               "ignored: the policy has no such role", {});
+          if (trace_)
+            Note("binding on " + e.node.ToString() + ": role " +
+                     std::string(role_name),
+                 "ignored: the policy has no such role", {});
           return;
         }
         const RoleDef& def = policy_.roles[role];
@@ -198,9 +206,10 @@ class Decider {
             if (!g->actions.Contains(action)) continue;
             EvalError err;
             const ConditionResult cr = g->when->Evaluate(in, &err);
-            Note("role " + def.name + " on " + e.node.ToString() +
-                     ": condition " + g->when->text(),
-                 OutcomeText(cr, err), g->location);
+            if (trace_)
+              Note("role " + def.name + " on " + e.node.ToString() +
+                       ": condition " + g->when->text(),
+                   OutcomeText(cr, err), g->location);
             if (cr == ConditionResult::kTrue) {
               granting = g;
               break;
@@ -213,7 +222,7 @@ class Decider {
               r.code = ReasonCode::kEvaluationError;
               r.condition = g->when.get();
               r.error = err;
-              consider(7, r);
+              consider(6, r);
             } else {
               r.code = ReasonCode::kConditionFalse;
               consider(5, r);
@@ -221,28 +230,31 @@ class Decider {
           }
         }
         if (granting == nullptr) {
-          Note("binding on " + e.node.ToString() + ": role " + def.name,
-               "does not grant " + std::string(action_name) + " on " +
-                   policy_.types[type_].name,
-               def.location);
+          if (trace_)
+            Note("binding on " + e.node.ToString() + ": role " + def.name,
+                 "does not grant " + std::string(action_name) + " on " +
+                     policy_.types[type_].name,
+                 def.location);
           return;
         }
         if (!def.exempt_from_restrictions && removed_by_restriction(d)) {
           Reason r;
-        r.code = ReasonCode::kRestricted;
+          r.code = ReasonCode::kRestricted;
           r.role = role;
           r.grant = granting;
           r.at = path_[restriction_depth].node;
-          Note("binding on " + e.node.ToString() + ": role " + def.name,
-               "grants " + std::string(action_name) +
-                   " but a restriction on " + r.at.ToString() +
-                   " takes it away",
-               granting->location);
-          consider(6, r);
+          if (trace_)
+            Note("binding on " + e.node.ToString() + ": role " + def.name,
+                 "grants " + std::string(action_name) +
+                     " but a restriction on " + r.at.ToString() +
+                     " takes it away",
+                 granting->location);
+          consider(7, r);
           return;
         }
-        Note("binding on " + e.node.ToString() + ": role " + def.name,
-             "grants " + std::string(action_name), granting->location);
+        if (trace_)
+          Note("binding on " + e.node.ToString() + ": role " + def.name,
+               "grants " + std::string(action_name), granting->location);
         Reason r;
         r.code = ReasonCode::kGrantedByRole;
         r.role = role;
@@ -264,14 +276,15 @@ class Decider {
         ConditionResult cr = ConditionResult::kTrue;
         EvalError err;
         if (rule.when) cr = rule.when->Evaluate(in, &err);
-        Note("allow rule " + rule.name, OutcomeText(cr, err), rule.location);
+        if (trace_)
+          Note("allow rule " + rule.name, OutcomeText(cr, err), rule.location);
         Reason r;
         r.rule = &rule;
         if (cr == ConditionResult::kTrue) {
           if (restriction_depth != INT_MAX) {
             r.code = ReasonCode::kRestricted;
             r.at = path_[restriction_depth].node;
-            consider(6, r);
+            consider(7, r);
             continue;
           }
           r.code = ReasonCode::kAllowedByRule;
@@ -281,7 +294,7 @@ class Decider {
           r.code = ReasonCode::kEvaluationError;
           r.condition = rule.when.get();
           r.error = err;
-          consider(7, r);
+          consider(6, r);
         } else {
           r.code = ReasonCode::kConditionFalse;
           consider(5, r);
@@ -378,7 +391,13 @@ Decision Evaluator::Check(const CheckRequest& req, const DataView& data,
     return Deny(ReasonCode::kUnknownAction);
   }
   Decider decider(policy_, req, data, type, path, trace);
-  return decider.Decide(action);
+  Decision decision = decider.Decide(action);
+  // A view that failed while deciding (e.g. reading an attribute for a
+  // condition) may have hidden a deny: never allow through it.
+  if (decision.allowed && data.failed()) {
+    return Deny(ReasonCode::kStorageError);
+  }
+  return decision;
 }
 
 ActionSet Evaluator::AllowedActions(const CheckRequest& req,
@@ -396,6 +415,10 @@ ActionSet Evaluator::AllowedActions(const CheckRequest& req,
   policy_.types[type].actions.ForEach([&](ActionId a) {
     if (decider.Decide(a).allowed) allowed.Add(a);
   });
+  if (data.failed()) {
+    if (reason) *reason = Deny(ReasonCode::kStorageError).reason;
+    return ActionSet();
+  }
   return allowed;
 }
 
@@ -444,7 +467,9 @@ std::string DescribeReason(const Policy& policy, const Reason& r,
       return "no role held on " + r.at.ToString() +
              " or its ancestors grants " + act;
     case ReasonCode::kNoBinding:
-      return "no binding on the resource or its ancestors grants " + act;
+      return "no binding on " +
+             (r.at.empty() ? std::string("the resource") : r.at.ToString()) +
+             " or its ancestors grants " + act;
     case ReasonCode::kBindingPending:
       return "the binding on " + r.at.ToString() +
              " is pending (invitation not accepted)";

@@ -524,8 +524,8 @@ class Compiler {
       return engine::kNoType;
     }
     if (policy_->types[it->second].is_subject) {
-      sink_.Add(ref.mark, "'" + ref.name + "' is a subject type; " + context +
-                              " needs a resource type");
+      sink_.Add(ref.mark, "'" + ref.name + "' is a subject type (a resource "
+                              "type is expected" + context + ")");
       return engine::kNoType;
     }
     return it->second;

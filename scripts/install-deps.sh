@@ -11,6 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libcli11-dev libexpected-dev
   curl wrk
+  python3-matplotlib           # benchmark reports and charts
 )
 
 missing=()
