@@ -176,7 +176,7 @@ class Compiler {
       t.name = *name;
       t.mark = it->first.Mark();
       t.is_subject = is_subject;
-      const YAML::Node& body = it->second;
+      const YAML::Node body = it->second;  // a copy: `it->` yields a temporary proxy
       const std::string what =
           std::string(is_subject ? "subject type '" : "resource type '") +
           *name + "'";
@@ -220,7 +220,7 @@ class Compiler {
     for (const auto& [n, _] : kTypes) type_names.push_back(n);
     for (auto it = map.begin(); it != map.end(); ++it) {
       if (!it->first.IsScalar()) continue;  // reported by CheckNameMap
-      const std::string& name = it->first.Scalar();
+      const std::string name = it->first.Scalar();
       if (!IsValidAttributeName(name)) {
         sink_.Add(it->first.Mark(),
                   "attribute name '" + name +
@@ -253,7 +253,7 @@ class Compiler {
       RoleAst r;
       r.name = *name;
       r.mark = it->first.Mark();
-      const YAML::Node& body = it->second;
+      const YAML::Node body = it->second;  // a copy: `it->` yields a temporary proxy
       const std::string what = "role '" + *name + "'";
       if (CheckMap(body, what, {"description", "on", "includes", "grants"}, {},
                    sink_)) {
@@ -282,7 +282,7 @@ class Compiler {
       if (!type) continue;
       GrantsForTypeAst g;
       g.type = NameRef{*type, it->first.Mark()};
-      const YAML::Node& items = it->second;
+      const YAML::Node items = it->second;  // a copy: `it->` yields a temporary proxy
       auto item = [&](const YAML::Node& n) {
         GrantItemAst gi;
         gi.mark = n.Mark();

@@ -428,3 +428,22 @@ TEST(PolicyCompilerErrors, MissingFile) {
 
 }  // namespace
 }  // namespace portcullis::policies
+
+namespace portcullis::policies {
+namespace {
+
+// Regression (found by policy_fuzz under ASan): keys were held by reference
+// to yaml-cpp's temporary iterator proxy (`const Node& key = it->first`).
+TEST(PolicyCompiler, FlowStyleNestedMappings) {
+  PolicyResult r = CompilePolicyText(
+      "name: x\nsubjects: {u: {}}\nresources:\n"
+      "  a: {parents: [a], actions: [r]}\nroles:\n"
+      "  o: {on: [a], grants: {a: [{actions: [r], when: \"has(resource.x) && "
+      "resource.x in [1, 2]\"}]}}\n",
+      "p.yaml");
+  ASSERT_TRUE(r) << FormatErrors(r.error());
+  EXPECT_EQ((*r)->grants.size(), 1u);
+}
+
+}  // namespace
+}  // namespace portcullis::policies

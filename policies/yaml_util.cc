@@ -130,7 +130,7 @@ bool CheckNameMap(const YAML::Node& node, std::string_view what,
   }
   std::set<std::string> seen;
   for (auto it = node.begin(); it != node.end(); ++it) {
-    const YAML::Node& key = it->first;
+    const YAML::Node key = it->first;  // a copy: `it->` yields a temporary proxy
     if (!key.IsScalar()) {
       sink.Add(key.Mark(), "a key in " + std::string(what) +
                                " must be a name, got " + DescribeNode(key));
@@ -154,7 +154,7 @@ bool CheckMap(const YAML::Node& node, std::string_view what,
   }
   std::set<std::string> seen;
   for (auto it = node.begin(); it != node.end(); ++it) {
-    const YAML::Node& key = it->first;
+    const YAML::Node key = it->first;  // a copy: `it->` yields a temporary proxy
     if (!key.IsScalar()) {
       sink.Add(key.Mark(), "a key in " + std::string(what) +
                                " must be a string, got " + DescribeNode(key));
@@ -341,7 +341,7 @@ void FlattenAttributes(
     return;
   }
   for (auto it = map.begin(); it != map.end(); ++it) {
-    const YAML::Node& key = it->first;
+    const YAML::Node key = it->first;  // a copy: `it->` yields a temporary proxy
     if (!key.IsScalar() || key.Scalar().empty()) {
       sink.Add(key.Mark(), "a key in " + std::string(what) +
                                " must be a non-empty string");
