@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: the release build's
 # whole suite, then the same suite under AddressSanitizer and
-# UndefinedBehaviorSanitizer, then the concurrent tests under ThreadSanitizer.
-# Exits non-zero if anything fails.
+# UndefinedBehaviorSanitizer, then the concurrent tests under ThreadSanitizer,
+# then each fuzz target for a fixed time. Exits non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -24,3 +24,5 @@ echo "== tests (TSan, label concurrent)"
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
   ctest --test-dir build/tsan --output-on-failure -j1 -L concurrent
 
+echo "== fuzz targets (libFuzzer + ASan + UBSan), ${PORTCULLIS_FUZZ_SECONDS:-30} s each"
+scripts/fuzz.sh "${PORTCULLIS_FUZZ_SECONDS:-30}"
