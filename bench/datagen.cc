@@ -1,8 +1,13 @@
 // datagen: writes workspace-shaped JSON Lines for `portcullis import`.
 //   datagen [--scale small|medium|large] [--seed N] [--users N]
-//           [--files-per-group N] > data.jsonl
+//           [--files-per-group N] [--out DIR] > data.jsonl
+// With --out, writes DIR/workspace.jsonl and a copy of the workspace policy
+// (DIR/workspace.yaml) instead of standard output, as bench/run_bench.sh
+// expects.
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -11,6 +16,7 @@
 int main(int argc, char** argv) {
   using namespace portcullis;
   bench::DatagenOptions opts = *bench::ScaleOptions("small");
+  std::string out_dir;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -32,6 +38,8 @@ int main(int argc, char** argv) {
       opts.seed = std::strtoull(value, nullptr, 10);
     } else if (arg == "--users") {
       opts.users = std::strtoull(value, nullptr, 10);
+    } else if (arg == "--out") {
+      out_dir = value;
     } else if (arg == "--files-per-group") {
       opts.files_per_group = std::strtoull(value, nullptr, 10);
     } else {
@@ -40,9 +48,30 @@ int main(int argc, char** argv) {
     }
   }
   std::ios::sync_with_stdio(false);
-  bench::Generate(opts, [](const storage::JsonlRecord& r) {
-    std::cout << storage::FormatJsonlRecord(r) << '\n';
+  std::ofstream file;
+  std::ostream* out = &std::cout;
+  if (!out_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir, ec);
+    file.open(out_dir + "/workspace.jsonl", std::ios::binary);
+    if (!file) {
+      std::fprintf(stderr, "datagen: cannot write in %s\n", out_dir.c_str());
+      return 1;
+    }
+    out = &file;
+    std::filesystem::copy_file(
+        PORTCULLIS_SOURCE_DIR "/policies/workspace.yaml",
+        out_dir + "/workspace.yaml",
+        std::filesystem::copy_options::overwrite_existing, ec);
+    if (ec) {
+      std::fprintf(stderr, "datagen: cannot copy the workspace policy: %s\n",
+                   ec.message().c_str());
+      return 1;
+    }
+  }
+  bench::Generate(opts, [out](const storage::JsonlRecord& r) {
+    *out << storage::FormatJsonlRecord(r) << '\n';
   });
-  std::cout.flush();
-  return std::cout ? 0 : 1;
+  out->flush();
+  return *out ? 0 : 1;
 }

@@ -182,6 +182,8 @@ if [ "$CONSTANT_ONLY" = 1 ]; then
   DAEMON_NOTE="skipped (--constant-only)"
 elif [ -z "$PORTCULLIS" ]; then
   DAEMON_NOTE="not built (no portcullis binary in $BUILD)"
+elif ! "$PORTCULLIS" --help 2>/dev/null | grep -qE "^ +serve( |$)"; then
+  DAEMON_NOTE="the portcullis binary has no serve subcommand yet"
 elif [ -z "$DATAGEN" ]; then
   DAEMON_NOTE="no data generator (bench/datagen) in $BUILD"
 fi
@@ -246,7 +248,18 @@ for mix in "${MIXES[@]}"; do
   run_load constant "$CONSTANT_PORT" "$mix"
 done
 if [ -n "$DAEMON_PORT" ]; then
+  # Each mix only if the daemon serves its endpoint (a daemon built without
+  # AuthZEN answers 404 on its discovery document).
+  DAEMON_MIXES=()
   for mix in "${MIXES[@]}"; do
+    if [ "$mix" = authzen_evaluation ] && ! curl -sf -o /dev/null \
+        "http://127.0.0.1:$DAEMON_PORT/.well-known/authzen-configuration"; then
+      step "daemon: skipping $mix (no AuthZEN endpoint)"
+      continue
+    fi
+    DAEMON_MIXES+=("$mix")
+  done
+  for mix in "${DAEMON_MIXES[@]}"; do
     step "daemon: $mix"
     run_load daemon "$DAEMON_PORT" "$mix"
   done

@@ -96,6 +96,45 @@ enum class Precedence : uint8_t {
   kNearestWins,
 };
 
+// One step of a membership workflow (policy section `workflows:`): the
+// action an actor needs, checked on the resource the step acts on, and for
+// steps that grant roles, which roles they may grant.
+struct WorkflowStep {
+  bool defined = false;          // false: the policy does not offer the step
+  ActionId action = kNoAction;   // the guard action
+  TypeSet on;                    // the types of resource the step acts on
+  TypeId type = kNoType;         // the first (for most steps the only) of `on`
+  std::vector<RoleId> roles;     // roles the step may grant (see Workflows)
+  SourceLocation location;
+};
+
+// The membership workflows of the portal (docs/policy-language.md,
+// "Workflows"). Every step is optional; an undefined step is refused by the
+// server with an error naming it.
+struct Workflows {
+  bool defined = false;  // the policy has a `workflows:` section
+  // Creating a group: `action` on the container (`on`, e.g. account);
+  // creates a resource of `creates`, whose creator receives `roles`.
+  WorkflowStep create_group;
+  TypeId creates = kNoType;
+  // Inviting into a group (`on`); `roles`: what invitations may grant.
+  WorkflowStep invite;
+  // Subject types that stand for an address (e.g. email): an invitation to
+  // one is accepted by whoever signs up with it, not by the address itself.
+  TypeSet address_types;
+  WorkflowStep view_invitations;
+  WorkflowStep revoke_invitation;
+  // Changing (to one of `roles`) or removing a member. The server refuses a
+  // change after which no active member could perform this action.
+  WorkflowStep manage_members;
+  // Per-file raises (`roles`) and restrictions, on the types `on`.
+  WorkflowStep manage_permissions;
+  // Appointing and removing account administrators (`roles` are bound).
+  WorkflowStep manage_account_administrators;
+  WorkflowStep delete_account;
+  WorkflowStep list_people;
+};
+
 class Policy {
  public:
   std::string name;
@@ -108,6 +147,7 @@ class Policy {
   std::vector<Rule> rules;
   Precedence precedence = Precedence::kRestrictionWins;
   SourceLocation precedence_location;
+  Workflows workflows;  // empty unless the policy has `workflows:`
 
   // Builds the lookup tables below. Call once, after filling the fields
   // above and before sharing the policy.

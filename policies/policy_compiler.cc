@@ -79,7 +79,35 @@ struct RestrictionsAst {
   YAML::Mark precedence_mark;
 };
 
+// One step of `workflows:`.
+struct WorkflowStepAst {
+  bool present = false;
+  YAML::Mark mark;
+  std::optional<NameRef> action;
+  std::vector<NameRef> on;
+  std::vector<NameRef> roles;  // `roles`, or `creator_roles` of create_group
+  std::optional<NameRef> creates;           // create_group only
+  std::vector<NameRef> address_types;       // invite only
+};
+
+// The step names of `workflows:`, in the order of engine::Workflows.
+const std::vector<std::string>& WorkflowStepNames() {
+  static const std::vector<std::string> kNames = {
+      "create_group",      "invite",
+      "view_invitations",  "revoke_invitation",
+      "manage_members",    "manage_permissions",
+      "manage_account_administrators", "delete_account",
+      "list_people"};
+  return kNames;
+}
+
+struct WorkflowsAst {
+  bool present = false;
+  std::map<std::string, WorkflowStepAst> steps;
+};
+
 struct PolicyAst {
+  WorkflowsAst workflows;
   std::string name;
   std::vector<TypeAst> types;
   std::vector<RoleAst> roles;
@@ -137,7 +165,7 @@ class Compiler {
   void CheckShape(const YAML::Node& root) {
     if (!CheckMap(root, "the policy",
                   {"name", "description", "subjects", "resources", "roles",
-                   "restrictions", "rules"},
+                   "restrictions", "rules", "workflows"},
                   {"name", "subjects", "resources"}, sink_)) {
       return;
     }
@@ -161,6 +189,61 @@ class Compiler {
     }
     if (YAML::Node n = Get(root, "rules"); n.IsDefined() && !n.IsNull()) {
       ShapeRules(n);
+    }
+    if (YAML::Node n = Get(root, "workflows"); n.IsDefined()) {
+      ShapeWorkflows(n);
+    }
+  }
+
+  void ShapeWorkflows(const YAML::Node& map) {
+    ast_.workflows.present = true;
+    if (!CheckMap(map, "workflows", WorkflowStepNames(), {}, sink_)) return;
+    for (const std::string& step : WorkflowStepNames()) {
+      const YAML::Node body = Get(map, step);
+      if (!body.IsDefined()) continue;
+      const std::string what = "workflow step '" + step + "'";
+      std::vector<std::string> allowed = {"description", "action", "on"};
+      std::vector<std::string> required = {"action", "on"};
+      if (step == "create_group") {
+        allowed.insert(allowed.end(), {"creates", "creator_roles"});
+        required.push_back("creates");
+      } else if (step == "invite") {
+        allowed.insert(allowed.end(), {"roles", "address_types"});
+        required.push_back("roles");
+      } else if (step == "manage_members" || step == "manage_permissions" ||
+                 step == "manage_account_administrators") {
+        allowed.push_back("roles");
+        required.push_back("roles");
+      }
+      if (body.IsNull()) {
+        sink_.Add(KeyMark(map, step),
+                  what + " must be a mapping with at least 'action' and 'on'");
+        continue;
+      }
+      if (!CheckMap(body, what, allowed, required, sink_)) continue;
+      WorkflowStepAst s;
+      s.present = true;
+      s.mark = KeyMark(map, step);
+      if (YAML::Node d = Get(body, "description"); d.IsDefined()) {
+        ReadString(d, "description", sink_);
+      }
+      if (YAML::Node a = Get(body, "action"); a.IsDefined()) {
+        if (auto n = ReadName(a, "action", sink_)) s.action = NameRef{*n, a.Mark()};
+      }
+      if (YAML::Node o = Get(body, "on"); o.IsDefined()) {
+        s.on = ReadNameList(o, "type", sink_);
+      }
+      const char* roles_key = step == "create_group" ? "creator_roles" : "roles";
+      if (YAML::Node r = Get(body, roles_key); r.IsDefined()) {
+        s.roles = ReadNameList(r, "role", sink_);
+      }
+      if (YAML::Node c = Get(body, "creates"); c.IsDefined()) {
+        if (auto n = ReadName(c, "type", sink_)) s.creates = NameRef{*n, c.Mark()};
+      }
+      if (YAML::Node t = Get(body, "address_types"); t.IsDefined()) {
+        s.address_types = ReadNameList(t, "subject type", sink_);
+      }
+      ast_.workflows.steps[step] = std::move(s);
     }
   }
 
@@ -659,6 +742,7 @@ class Compiler {
     policy_->precedence = ast_.restrictions.precedence;
     policy_->precedence_location =
         sink_.Location(ast_.restrictions.precedence_mark);
+    ResolveWorkflows();
     // Rules.
     for (const RuleAst& r : ast_.rules) {
       if (!r.valid) continue;
@@ -684,6 +768,107 @@ class Compiler {
       }
       rule_types_.push_back(std::move(types));
       policy_->rules.push_back(std::move(rule));
+    }
+  }
+
+  // Workflows: each step's action must be defined on each of its types;
+  // roles must exist and be bindable where the step binds them.
+  void ResolveWorkflows() {
+    engine::Workflows& wf = policy_->workflows;
+    wf.defined = ast_.workflows.present;
+    engine::WorkflowStep* steps[] = {
+        &wf.create_group,      &wf.invite,
+        &wf.view_invitations,  &wf.revoke_invitation,
+        &wf.manage_members,    &wf.manage_permissions,
+        &wf.manage_account_administrators, &wf.delete_account,
+        &wf.list_people};
+    const std::vector<std::string>& names = WorkflowStepNames();
+    for (size_t i = 0; i < names.size(); ++i) {
+      auto it = ast_.workflows.steps.find(names[i]);
+      if (it == ast_.workflows.steps.end()) continue;
+      const WorkflowStepAst& a = it->second;
+      engine::WorkflowStep& step = *steps[i];
+      const std::string ctx = " in workflow step " + names[i];
+      bool ok = a.action.has_value() && !a.on.empty();
+      std::vector<TypeId> types;
+      for (const NameRef& on : a.on) {
+        const TypeId t = ResolveResourceType(on, ctx);
+        if (t == engine::kNoType) {
+          ok = false;
+          continue;
+        }
+        types.push_back(t);
+        step.on.Add(t);
+      }
+      if (names[i] != "manage_permissions" && a.on.size() > 1) {
+        sink_.Add(a.on[1].mark, "workflow step " + names[i] +
+                                    " acts on one type; give a single type "
+                                    "in 'on'");
+        ok = false;
+      }
+      if (a.action) {
+        for (TypeId t : types) {
+          const ActionId id = ResolveAction(*a.action, t);
+          if (id == engine::kNoAction) {
+            ok = false;
+            break;  // one error per action
+          }
+          step.action = id;
+        }
+      }
+      // The types the step's roles are bound on.
+      std::vector<TypeId> bind_on = types;
+      if (a.creates) {
+        const TypeId c = ResolveResourceType(*a.creates, ctx);
+        if (c == engine::kNoType) {
+          ok = false;
+        } else {
+          wf.creates = c;
+          bind_on = {c};
+          const auto& parents = policy_->types[c].parents;
+          for (TypeId t : types) {
+            if (std::find(parents.begin(), parents.end(), t) ==
+                parents.end()) {
+              sink_.Add(a.creates->mark,
+                        "type " + a.creates->name +
+                            " cannot be created under " +
+                            policy_->types[t].name +
+                            ": it is not one of its parents");
+              ok = false;
+            }
+          }
+        }
+      }
+      for (const NameRef& r : a.roles) {
+        const RoleId id = ResolveRole(r);
+        if (id == engine::kNoRole) {
+          ok = false;
+          continue;
+        }
+        for (TypeId t : bind_on) {
+          if (!policy_->roles[id].bindable_on.Contains(t)) {
+            sink_.Add(r.mark, "role " + r.name + " cannot be bound on " +
+                                  policy_->types[t].name + ctx +
+                                  " (see the role's 'on')");
+            ok = false;
+          }
+        }
+        step.roles.push_back(id);
+      }
+      for (const NameRef& t : a.address_types) {
+        auto found = type_ids_.find(t.name);
+        if (found == type_ids_.end() ||
+            !policy_->types[found->second].is_subject) {
+          sink_.Add(t.mark, "unknown subject type '" + t.name + "'" + ctx +
+                                DidYouMean(t.name, TypeNames(true, false)));
+          ok = false;
+          continue;
+        }
+        wf.address_types.Add(found->second);
+      }
+      step.type = types.empty() ? engine::kNoType : types.front();
+      step.location = sink_.Location(a.mark);
+      step.defined = ok;
     }
   }
 

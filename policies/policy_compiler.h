@@ -9,7 +9,8 @@
 //                          right kind -> an AST with positions
 //   3. CollectNames        types, actions, roles, rules; duplicates; limits
 //   4. ResolveReferences   parents, grant types and actions, role `on` and
-//                          `includes`, restrictions, rule targets
+//                          `includes`, restrictions, rule targets, the
+//                          `workflows:` steps (actions, types, roles)
 //   5. CheckCycles         parents (a type may list itself) and includes
 //   6. CompileConditions   `when` texts -> engine::Condition, type-checked
 //   7. FlattenRoleGrants   each role's grants plus those it includes; every

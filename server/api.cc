@@ -69,6 +69,31 @@ Api::Api(ApiOptions options, PolicyHolder* policy, DataSource* data,
   AddRoute("POST", "/v1/policy/validate", Scope::kAdmin,
            &Api::ValidatePolicy);
   AddRoute("POST", "/v1/policy/reload", Scope::kAdmin, &Api::ReloadPolicy);
+  // Membership workflows (issue 5; workflow_handlers.cc).
+  AddRoute("POST", "/v1/groups", Scope::kAdmin, &Api::CreateGroup);
+  AddRoute("POST", "/v1/groups/{id}/invitations", Scope::kAdmin,
+           &Api::InviteMembers);
+  AddRoute("GET", "/v1/groups/{id}/invitations", Scope::kCheck,
+           &Api::ListGroupInvitations);
+  AddRoute("GET", "/v1/subjects/{type}/{id}/invitations", Scope::kCheck,
+           &Api::ListSubjectInvitations);
+  AddRoute("POST", "/v1/invitations/{id}/accept", Scope::kAdmin,
+           &Api::AcceptInvitation);
+  AddRoute("POST", "/v1/invitations/{id}/decline", Scope::kAdmin,
+           &Api::DeclineInvitation);
+  AddRoute("DELETE", "/v1/invitations/{id}", Scope::kAdmin,
+           &Api::RevokeInvitation);
+  AddRoute("PUT", "/v1/groups/{id}/members/{subject}", Scope::kAdmin,
+           &Api::PutMember);
+  AddRoute("DELETE", "/v1/groups/{id}/members/{subject}", Scope::kAdmin,
+           &Api::DeleteMember);
+  AddRoute("PUT", "/v1/permissions", Scope::kAdmin, &Api::PutPermissions);
+  AddRoute("PUT", "/v1/accounts/{id}/administrators/{subject}", Scope::kAdmin,
+           &Api::PutAccountAdministrator);
+  AddRoute("DELETE", "/v1/accounts/{id}/administrators/{subject}",
+           Scope::kAdmin, &Api::DeleteAccountAdministrator);
+  AddRoute("DELETE", "/v1/accounts/{id}", Scope::kAdmin, &Api::DeleteAccount);
+  AddRoute("GET", "/v1/accounts/{id}/people", Scope::kCheck, &Api::ListPeople);
 
   std::vector<std::string> names;
   for (const Route& r : routes_) {

@@ -33,6 +33,8 @@
 
 namespace portcullis::server {
 
+struct WorkflowContext;  // server/workflows.h
+
 // One problem found in a policy text.
 struct PolicyDiagnostic {
   std::string file;
@@ -59,7 +61,7 @@ struct ApiOptions {
   bool auth_enabled = true;
   TokenSet tokens;
   size_t max_batch = 1000;          // checks per batch request
-  size_t max_page = 1000;           // items per lookup page
+  size_t max_page = 10000;          // items per lookup page
   size_t default_page = 100;
   std::chrono::milliseconds max_wait{30000};  // long-poll bound
   // Lines of JSON; empty functions log nothing. Called from I/O threads,
@@ -140,6 +142,23 @@ class Api {
   // Runs a write and answers {"revision": "N"} or the error.
   HttpResponse WriteAndAnswer(const Call& call,
                               const std::function<Status(storage::WriteTxn&)>& fn);
+  // Membership workflows (workflow_handlers.cc).
+  WorkflowContext Workflow(const Call& call) const;
+  HttpResponse CreateGroup(Call& call);
+  HttpResponse InviteMembers(Call& call);
+  HttpResponse ListGroupInvitations(Call& call);
+  HttpResponse ListSubjectInvitations(Call& call);
+  HttpResponse AnswerInvitation(Call& call, bool accept);
+  HttpResponse AcceptInvitation(Call& call);
+  HttpResponse DeclineInvitation(Call& call);
+  HttpResponse RevokeInvitation(Call& call);
+  HttpResponse PutMember(Call& call);
+  HttpResponse DeleteMember(Call& call);
+  HttpResponse PutPermissions(Call& call);
+  HttpResponse PutAccountAdministrator(Call& call);
+  HttpResponse DeleteAccountAdministrator(Call& call);
+  HttpResponse DeleteAccount(Call& call);
+  HttpResponse ListPeople(Call& call);
   // Policy administration.
   HttpResponse GetPolicy(Call& call);
   HttpResponse ValidatePolicy(Call& call);

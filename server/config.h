@@ -31,7 +31,7 @@ struct ServeConfig {
   size_t body_limit = 1024 * 1024;
   size_t import_body_limit = 256 * 1024 * 1024;
   size_t max_batch = 1000;
-  size_t max_page = 1000;
+  size_t max_page = 10000;
   int64_t read_timeout_ms = 10000;
   int64_t write_timeout_ms = 10000;
   int64_t idle_timeout_ms = 60000;

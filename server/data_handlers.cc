@@ -2,10 +2,12 @@
 // subjects, bindings, restrictions, the changelog, import and export.
 #include <algorithm>
 #include <chrono>
+#include <sstream>
 
 #include "server/api.h"
 #include "server/decision_json.h"
 #include "server/http_status.h"
+#include "storage/jsonl.h"
 
 namespace portcullis::server {
 namespace {
@@ -528,102 +530,39 @@ HttpResponse Api::Changes(Call& call) {
 
 HttpResponse Api::Import(Call& call) {
   if (store_ == nullptr) return ErrorResponse(NoStore());
-  // Parse every line first, so that a bad line fails before any write.
+  // Parse every line first (the same JSON Lines format and parser as
+  // `portcullis import`), so that a bad line fails before any write; then
+  // apply the whole body in one transaction.
   struct Item {
-    enum Kind { kResource, kSubject, kBinding, kRestriction } kind;
-    storage::ResourceRecord resource;
-    storage::SubjectRecord subject;
-    storage::BindingRecord binding;
-    storage::RestrictionRecord restriction;
+    storage::JsonlRecord record;
     size_t line;
   };
   std::vector<Item> items;
   std::string_view body = call.request.body;
   size_t line_no = 0;
+  auto at_line = [](size_t line, const Status& e) {
+    return Status(e.code(), "line " + std::to_string(line) + ": " + e.message(),
+                  "line " + std::to_string(line) +
+                      (e.field().empty() ? "" : "." + e.field()));
+  };
   while (!body.empty()) {
     ++line_no;
     const size_t nl = body.find('\n');
     std::string_view line = body.substr(0, nl);
-    body = nl == std::string_view::npos ? std::string_view() : body.substr(nl + 1);
+    body = nl == std::string_view::npos ? std::string_view()
+                                        : body.substr(nl + 1);
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
       line.remove_suffix(1);
     }
     if (line.empty()) continue;
-    auto at_line = [&](const Status& e) {
-      return ErrorResponse(Status(
-          e.code(), "line " + std::to_string(line_no) + ": " + e.message(),
-          "line " + std::to_string(line_no) +
-              (e.field().empty() ? "" : "." + e.field())));
-    };
-    rapidjson::Document doc;
-    Status st = ParseJsonObject(line, &doc);
-    if (!st.ok()) return at_line(st);
-    auto kind = RequiredString(doc, "kind", "kind");
-    if (!kind) return at_line(kind.error());
-    Item item{};
-    item.line = line_no;
-    if (*kind == "resource" || *kind == "subject") {
-      auto id = RequiredString(doc, "id", "id");
-      if (!id) return at_line(id.error());
-      auto ref = ParseRef(*id, "id");
-      if (!ref) return at_line(ref.error());
-      std::string parent;
-      storage::Attributes attrs;
-      const bool is_resource = *kind == "resource";
-      if (is_resource) {
-        auto p = OptionalString(doc, "parent", "parent");
-        if (!p) return at_line(p.error());
-        if (!p->empty()) {
-          if (auto pr = ParseRef(*p, "parent"); !pr) return at_line(pr.error());
-          parent = std::string(*p);
-        }
-      }
-      if (auto it = doc.FindMember("attributes");
-          it != doc.MemberEnd() && !it->value.IsNull()) {
-        st = ParseAttributes(it->value, "", "attributes", &attrs);
-        if (!st.ok()) return at_line(st);
-      }
-      if (is_resource) {
-        item.kind = Item::kResource;
-        item.resource = {std::string(ref->type), std::string(ref->id),
-                         std::move(parent), std::move(attrs)};
-      } else {
-        item.kind = Item::kSubject;
-        item.subject = {std::string(ref->type), std::string(ref->id),
-                        std::move(attrs)};
-      }
-    } else if (*kind == "binding") {
-      auto b = ParseBinding(doc);
-      if (!b) return at_line(b.error());
-      item.kind = Item::kBinding;
-      item.binding = std::move(*b);
-    } else if (*kind == "restriction") {
-      auto r = ParseRestriction(doc);
-      if (!r) return at_line(r.error());
-      item.kind = Item::kRestriction;
-      item.restriction = std::move(*r);
-    } else {
-      return at_line(Status::InvalidArgument(
-          "kind must be resource, subject, binding or restriction", "kind"));
-    }
-    items.push_back(std::move(item));
+    Result<storage::JsonlRecord> rec = storage::ParseJsonlRecord(line);
+    if (!rec) return ErrorResponse(at_line(line_no, rec.error()));
+    items.push_back(Item{std::move(*rec), line_no});
   }
   HttpResponse r = WriteAndAnswer(call, [&](storage::WriteTxn& txn) {
     for (const Item& item : items) {
-      Status st;
-      switch (item.kind) {
-        case Item::kResource: st = txn.PutResource(item.resource); break;
-        case Item::kSubject: st = txn.PutSubject(item.subject); break;
-        case Item::kBinding: st = txn.SetBinding(item.binding); break;
-        case Item::kRestriction:
-          st = txn.SetRestriction(item.restriction);
-          break;
-      }
-      if (!st.ok()) {
-        return Status(st.code(),
-                      "line " + std::to_string(item.line) + ": " + st.message(),
-                      "line " + std::to_string(item.line));
-      }
+      Status st = storage::ApplyJsonlRecord(txn, item.record);
+      if (!st.ok()) return at_line(item.line, st);
     }
     return Status::Ok();
   });
@@ -638,153 +577,16 @@ HttpResponse Api::Export(Call& call) {
   if (store_ == nullptr) return ErrorResponse(NoStore());
   auto view = store_->Read();
   if (!view) return ErrorResponse(view.error());
-  const engine::Policy& policy = *call.policy->policy;
-  std::string out;
-  auto line = [&](const auto& write) {
-    rapidjson::StringBuffer buf;
-    JsonWriter w(buf);
-    write(w);
-    out.append(buf.GetString(), buf.GetSize());
-    out.push_back('\n');
-  };
-  constexpr size_t kChunk = 1000;
-  // Resources parent first: a depth-first walk from the roots.
-  std::vector<std::string> stack;
-  std::vector<std::string> subjects_seen;
-  for (const engine::TypeDef& t : policy.types) {
-    if (t.is_subject || !t.parents.empty()) continue;
-    std::string after;
-    do {
-      auto page = view->ListResourcesOfType(t.name, after, kChunk);
-      if (!page) return ErrorResponse(page.error());
-      for (const std::string& id : page->items) stack.push_back(t.name + ":" + id);
-      after = page->next_cursor;
-    } while (!after.empty());
-  }
-  std::reverse(stack.begin(), stack.end());
-  size_t walked = 0;
-  while (!stack.empty()) {
-    const std::string ref_text = std::move(stack.back());
-    stack.pop_back();
-    if (++walked > 100000000) break;
-    const engine::EntityRef ref = *engine::ParseEntityRef(ref_text);
-    auto rec = view->GetResourceRecord(ref);
-    if (!rec) continue;
-    line([&](JsonWriter& w) {
-      w.StartObject();
-      w.Key("kind");
-      w.String("resource");
-      w.Key("id");
-      w.String(ref_text);
-      if (!rec->parent.empty()) {
-        w.Key("parent");
-        w.String(rec->parent);
-      }
-      if (!rec->attributes.empty()) {
-        w.Key("attributes");
-        WriteAttributes(w, rec->attributes);
-      }
-      w.EndObject();
-    });
-    std::vector<std::string> children;
-    std::string after;
-    do {
-      auto page = view->ListChildren(ref, after, kChunk);
-      if (!page) return ErrorResponse(page.error());
-      for (std::string& c : page->items) children.push_back(std::move(c));
-      after = page->next_cursor;
-    } while (!after.empty());
-    for (auto it = children.rbegin(); it != children.rend(); ++it) {
-      stack.push_back(std::move(*it));
-    }
-  }
-  // Subjects, then what each holds.
-  for (const engine::TypeDef& t : policy.types) {
-    if (!t.is_subject) continue;
-    std::string after;
-    do {
-      auto page = view->ListSubjectsOfType(t.name, after, kChunk);
-      if (!page) return ErrorResponse(page.error());
-      for (const std::string& id : page->items) {
-        const std::string ref_text = t.name + ":" + id;
-        auto rec = view->GetSubjectRecord({t.name, id});
-        if (!rec) continue;
-        subjects_seen.push_back(ref_text);
-        line([&](JsonWriter& w) {
-          w.StartObject();
-          w.Key("kind");
-          w.String("subject");
-          w.Key("id");
-          w.String(ref_text);
-          if (!rec->attributes.empty()) {
-            w.Key("attributes");
-            WriteAttributes(w, rec->attributes);
-          }
-          w.EndObject();
-        });
-      }
-      after = page->next_cursor;
-    } while (!after.empty());
-  }
-  for (const std::string& subject : subjects_seen) {
-    std::string after;
-    do {
-      auto page = view->ListAccessOf(*engine::ParseEntityRef(subject), after,
-                                     kChunk);
-      if (!page) return ErrorResponse(page.error());
-      for (const storage::AccessRecord& a : page->items) {
-        if (a.binding) {
-          line([&](JsonWriter& w) {
-            w.StartObject();
-            w.Key("kind");
-            w.String("binding");
-            w.Key("subject");
-            w.String(a.subject);
-            w.Key("resource");
-            w.String(a.resource);
-            w.Key("roles");
-            w.StartArray();
-            for (const auto& x : a.binding->roles) w.String(x);
-            w.EndArray();
-            if (a.binding->state == engine::BindingState::kPending) {
-              w.Key("state");
-              w.String("pending");
-            }
-            if (a.binding->expires_at != 0) {
-              w.Key("expires_at");
-              w.String(FormatRfc3339(a.binding->expires_at));
-            }
-            w.EndObject();
-          });
-        }
-        if (a.restriction) {
-          line([&](JsonWriter& w) {
-            w.StartObject();
-            w.Key("kind");
-            w.String("restriction");
-            w.Key("subject");
-            w.String(a.subject);
-            w.Key("resource");
-            w.String(a.resource);
-            w.Key("actions");
-            w.StartArray();
-            for (const auto& x : a.restriction->actions) w.String(x);
-            w.EndArray();
-            w.EndObject();
-          });
-        }
-      }
-      after = page->next_cursor;
-    } while (!after.empty());
-  }
-  if (view->failed()) {
-    return ErrorResponse(Status::Internal(std::string(view->failure())));
-  }
+  // The same format and order as `portcullis export`: parents before
+  // children, every record kind, byte-identical across export and import.
+  std::ostringstream out;
+  Result<storage::ExportStats> stats = storage::ExportJsonl(*view, out);
+  if (!stats) return ErrorResponse(stats.error());
   HttpResponse r;
   r.content_type = "application/x-ndjson";
   r.headers.emplace_back("X-Portcullis-Revision",
-                         std::to_string(view->revision()));
-  r.body = std::move(out);
+                         std::to_string(stats->revision));
+  r.body = std::move(out).str();
   return r;
 }
 

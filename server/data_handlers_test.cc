@@ -170,7 +170,7 @@ TEST_F(DataApiTest, ExportThenImportReproducesTheData) {
   EXPECT_EQ(Call("GET", "/v1/export").body, exported.body);
 
   HttpResponse bad = Call("POST", "/v1/import",
-                          "{\"kind\":\"resource\",\"id\":\"group:g5\"}\n{\"kind\":\"thing\"}\n");
+                          "{\"kind\":\"resource\",\"type\":\"group\",\"id\":\"g5\"}\n{\"kind\":\"thing\"}\n");
   EXPECT_EQ(bad.status, 400);
   EXPECT_NE(bad.body.find("line 2"), std::string::npos);
   EXPECT_EQ(Call("GET", "/v1/resources/group/g5").status, 404);  // atomic

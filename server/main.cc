@@ -9,7 +9,10 @@
 
 #include "policies/cli_commands.h"
 #include "server/config.h"
+#include "server/invite_command.h"
 #include "server/serve.h"
+#include "policies/policy_compiler.h"
+#include "storage/cli_commands.h"
 
 int main(int argc, char** argv) {
   namespace pp = portcullis::policies;
@@ -69,6 +72,50 @@ int main(int argc, char** argv) {
       "--tokens", flags.tokens_file, "tokens file: one `SCOPE TOKEN` per line");
   serve->add_flag("--no-auth", no_auth,
                   "run without authentication (says so at start-up)");
+  // Storage: bulk import and export in JSON Lines, and the consistency
+  // checker (storage/cli_commands.h).
+  std::string data_dir = "portcullis-data";
+  std::string import_file;
+  std::string import_policy;
+  CLI::App* import_cmd = app.add_subcommand(
+      "import", "Import JSON Lines (parents before children) into the store");
+  import_cmd->add_option("FILE", import_file, "JSON Lines file, - for stdin")
+      ->required();
+  import_cmd->add_option("--data", data_dir, "store directory")
+      ->capture_default_str();
+  import_cmd->add_option("--policy", import_policy,
+                         "enforce this policy's referential rules");
+  CLI::App* export_cmd =
+      app.add_subcommand("export", "Write the whole store as JSON Lines");
+  export_cmd->add_option("--data", data_dir, "store directory")
+      ->capture_default_str();
+  CLI::App* verify_cmd = app.add_subcommand(
+      "verify", "Check that the store's indexes agree with its records");
+  verify_cmd->add_option("--data", data_dir, "store directory")
+      ->capture_default_str();
+
+  ps::InviteArgs invite_args;
+  CLI::App* invite = app.add_subcommand(
+      "invite", "Invite the people of a contacts CSV into a group, through "
+                "the daemon");
+  invite->add_option("--group", invite_args.group, "group id")->required();
+  invite->add_option("--roles", invite_args.roles,
+                     "the permission set: roles, comma-separated")
+      ->required()
+      ->delimiter(',');
+  invite->add_option("--actor", invite_args.actor,
+                     "who invites, e.g. user:alice")
+      ->required();
+  invite->add_option("--from", invite_args.from,
+                     "contacts CSV (Outlook, Google, ...)")
+      ->required();
+  invite->add_option("--server", invite_args.server, "daemon URL")
+      ->capture_default_str();
+  invite->add_option("--token", invite_args.token,
+                     "bearer token with the admin scope");
+  invite->add_option("--message", invite_args.message, "invitation message");
+  invite->add_flag("--dry-run", invite_args.dry_run,
+                   "show who would be invited; send nothing");
 
   try {
     app.parse(argc, argv);
@@ -94,9 +141,26 @@ int main(int argc, char** argv) {
     return ps::RunServe(config, std::cout, std::cerr) == 0 ? 0
                                                           : pp::kExitError;
   }
+  if (*invite) return ps::RunInviteCommand(invite_args, std::cout, std::cerr);
   if (*lint) return pp::LintCommand(lint_files, std::cout);
   if (*test) return pp::TestCommand(test_paths, std::cout);
   if (*check) return pp::CheckCommand(query, std::cout, std::cerr);
   if (*explain) return pp::ExplainCommand(query, std::cout, std::cerr);
+  namespace st = portcullis::storage;
+  if (*import_cmd) {
+    std::shared_ptr<const portcullis::engine::Policy> policy;
+    if (!import_policy.empty()) {
+      auto compiled = pp::CompilePolicyFile(import_policy);
+      if (!compiled) {
+        for (const auto& e : compiled.error()) std::cerr << e.ToString() << "\n";
+        return pp::kExitError;
+      }
+      policy = *compiled;
+    }
+    return st::RunImportCommand(import_file, data_dir, policy.get(), std::cout,
+                                std::cerr);
+  }
+  if (*export_cmd) return st::RunExportCommand(data_dir, std::cout, std::cerr);
+  if (*verify_cmd) return st::RunVerifyCommand(data_dir, std::cout, std::cerr);
   return pp::kExitError;
 }

@@ -1,0 +1,476 @@
+// The workflow endpoints of the native API (issue 5): HTTP to and from the
+// functions of server/workflows.h. The actor comes from the JSON body of
+// POST and PUT requests and from `?actor=` on GET and DELETE.
+#include "server/api.h"
+#include "server/http_status.h"
+#include "server/workflows.h"
+
+namespace portcullis::server {
+namespace {
+
+Status NoStore() {
+  return Status(StatusCode::kUnavailable, "no data store is configured");
+}
+
+HttpResponse Answer(const rapidjson::StringBuffer& buf) {
+  HttpResponse r;
+  r.body.assign(buf.GetString(), buf.GetSize());
+  return r;
+}
+
+HttpResponse RevisionAnswer(storage::Revision revision) {
+  HttpResponse r;
+  r.body = "{\"revision\":\"" + std::to_string(revision) + "\"}";
+  return r;
+}
+
+Result<std::string> QueryActor(const HttpRequest& request) {
+  std::optional<std::string> actor = request.QueryParam("actor");
+  if (!actor || actor->empty()) {
+    return Fail(Status::InvalidArgument(
+        "the query parameter actor is required (?actor=user:ID)", "actor"));
+  }
+  return *actor;
+}
+
+// Optional array of strings; nullopt when absent or null.
+Result<std::optional<std::vector<std::string>>> OptionalStrings(
+    const rapidjson::Value& obj, const char* name) {
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd() || it->value.IsNull()) {
+    return std::optional<std::vector<std::string>>();
+  }
+  if (!it->value.IsArray()) {
+    return Fail(Status::InvalidArgument(
+        std::string(name) + " must be an array of strings", name));
+  }
+  std::vector<std::string> out;
+  for (const auto& e : it->value.GetArray()) {
+    if (!e.IsString()) {
+      return Fail(Status::InvalidArgument(
+          std::string(name) + " must be an array of strings", name));
+    }
+    out.emplace_back(e.GetString(), e.GetStringLength());
+  }
+  return std::optional<std::vector<std::string>>(std::move(out));
+}
+
+Result<std::vector<std::string>> RequiredStrings(const rapidjson::Value& obj,
+                                                 const char* name) {
+  auto list = OptionalStrings(obj, name);
+  if (!list) return Fail(list.error());
+  if (!*list) {
+    return Fail(
+        Status::InvalidArgument(std::string(name) + " is required", name));
+  }
+  return std::move(**list);
+}
+
+Result<std::optional<storage::InvitationState>> StateParam(
+    const HttpRequest& request) {
+  std::optional<std::string> state = request.QueryParam("state");
+  if (!state || state->empty()) {
+    return std::optional<storage::InvitationState>();
+  }
+  std::optional<storage::InvitationState> parsed =
+      storage::ParseInvitationState(*state);
+  if (!parsed) {
+    return Fail(Status::InvalidArgument(
+        "state must be pending, accepted, declined, revoked or expired",
+        "state"));
+  }
+  return parsed;
+}
+
+void WriteStrings(JsonWriter& w, const std::vector<std::string>& list) {
+  w.StartArray();
+  for (const std::string& s : list) w.String(s);
+  w.EndArray();
+}
+
+void WriteInvitation(JsonWriter& w, const storage::Invitation& inv) {
+  w.StartObject();
+  w.Key("id");
+  w.String(inv.id);
+  w.Key("group");
+  w.String(inv.resource);
+  w.Key("invitee");
+  w.String(inv.invitee);
+  w.Key("roles");
+  WriteStrings(w, inv.roles);
+  w.Key("state");
+  const std::string_view state = storage::InvitationStateName(inv.state);
+  w.String(state.data(), state.size());
+  w.Key("inviter");
+  w.String(inv.inviter);
+  if (!inv.message.empty()) {
+    w.Key("message");
+    w.String(inv.message);
+  }
+  w.Key("created_at");
+  w.String(FormatRfc3339(inv.created_at));
+  w.Key("expires_at");
+  if (inv.expires_at == 0) {
+    w.Null();
+  } else {
+    w.String(FormatRfc3339(inv.expires_at));
+  }
+  w.EndObject();
+}
+
+HttpResponse InvitationListAnswer(const InvitationList& list) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("invitations");
+  w.StartArray();
+  for (const storage::Invitation& inv : list.invitations) {
+    WriteInvitation(w, inv);
+  }
+  w.EndArray();
+  w.Key("revision");
+  w.String(std::to_string(list.revision));
+  w.EndObject();
+  return Answer(buf);
+}
+
+HttpResponse InvitationAnswer(const InvitationResult& result) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("invitation");
+  WriteInvitation(w, result.invitation);
+  if (!result.subject.empty()) {
+    w.Key("member");
+    w.String(result.subject);
+  }
+  w.Key("revision");
+  w.String(std::to_string(result.revision));
+  w.EndObject();
+  return Answer(buf);
+}
+
+// Flattens a JSON attributes object into the store's map (nested objects to
+// dotted keys; scalars and arrays of scalars).
+Status ToAttributes(const rapidjson::Value& obj, const std::string& prefix,
+                    storage::Attributes* out) {
+  if (!obj.IsObject()) {
+    return Status::InvalidArgument("attributes must be an object",
+                                   "attributes");
+  }
+  for (const auto& m : obj.GetObject()) {
+    const std::string key =
+        prefix + std::string(m.name.GetString(), m.name.GetStringLength());
+    const rapidjson::Value& v = m.value;
+    if (v.IsObject()) {
+      Status s = ToAttributes(v, key + ".", out);
+      if (!s.ok()) return s;
+      continue;
+    }
+    auto scalar = [&](const rapidjson::Value& x,
+                      engine::OwnedValue* o) -> bool {
+      if (x.IsNull()) {
+        o->kind = engine::ValueKind::kNull;
+      } else if (x.IsBool()) {
+        o->kind = engine::ValueKind::kBool;
+        o->b = x.GetBool();
+      } else if (x.IsInt64()) {
+        o->kind = engine::ValueKind::kInt;
+        o->i = x.GetInt64();
+      } else if (x.IsNumber()) {
+        o->kind = engine::ValueKind::kDouble;
+        o->d = x.GetDouble();
+      } else if (x.IsString()) {
+        o->kind = engine::ValueKind::kString;
+        o->s.assign(x.GetString(), x.GetStringLength());
+      } else {
+        return false;
+      }
+      return true;
+    };
+    engine::OwnedValue o;
+    if (v.IsArray()) {
+      o.kind = engine::ValueKind::kList;
+      for (const auto& e : v.GetArray()) {
+        engine::OwnedValue item;
+        if (!scalar(e, &item)) {
+          return Status::InvalidArgument(
+              "attributes." + key + " must hold scalars", "attributes." + key);
+        }
+        o.list.push_back(std::move(item));
+      }
+    } else {
+      scalar(v, &o);
+    }
+    (*out)[key] = std::move(o);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+WorkflowContext Api::Workflow(const Call& call) const {
+  return WorkflowContext{store_, call.policy->policy.get(), NowMicros()};
+}
+
+HttpResponse Api::CreateGroup(Call& call) {
+  if (store_ == nullptr) return ErrorResponse(NoStore());
+  rapidjson::Document doc;
+  Status s = ParseJsonObject(call.request.body, &doc);
+  if (!s.ok()) return ErrorResponse(s);
+  CreateGroupRequest req;
+  for (auto [name, target] :
+       {std::pair{"actor", &req.actor}, std::pair{"account", &req.account},
+        std::pair{"id", &req.id}}) {
+    auto v = RequiredString(doc, name, name);
+    if (!v) return ErrorResponse(v.error());
+    target->assign(*v);
+  }
+  if (auto it = doc.FindMember("attributes");
+      it != doc.MemberEnd() && !it->value.IsNull()) {
+    s = ToAttributes(it->value, "", &req.attributes);
+    if (!s.ok()) return ErrorResponse(s);
+  }
+  auto r = server::CreateGroup(Workflow(call), req);
+  if (!r) return ErrorResponse(r.error());
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("group");
+  w.String(r->group);
+  w.Key("creator");
+  w.String(req.actor);
+  w.Key("roles");
+  WriteStrings(w, r->roles);
+  w.Key("revision");
+  w.String(std::to_string(r->revision));
+  w.EndObject();
+  return Answer(buf);
+}
+
+HttpResponse Api::InviteMembers(Call& call) {
+  if (store_ == nullptr) return ErrorResponse(NoStore());
+  rapidjson::Document doc;
+  Status s = ParseJsonObject(call.request.body, &doc);
+  if (!s.ok()) return ErrorResponse(s);
+  InviteRequest req;
+  req.group = call.params[0];
+  auto actor = RequiredString(doc, "actor", "actor");
+  if (!actor) return ErrorResponse(actor.error());
+  req.actor = std::string(*actor);
+  auto invitees = RequiredStrings(doc, "invitees");
+  if (!invitees) return ErrorResponse(invitees.error());
+  req.invitees = std::move(*invitees);
+  auto roles = RequiredStrings(doc, "roles");
+  if (!roles) return ErrorResponse(roles.error());
+  req.roles = std::move(*roles);
+  auto message = OptionalString(doc, "message", "message");
+  if (!message) return ErrorResponse(message.error());
+  req.message = std::string(*message);
+  if (auto it = doc.FindMember("expires_in");
+      it != doc.MemberEnd() && !it->value.IsNull()) {
+    if (!it->value.IsInt64()) {
+      return ErrorResponse(Status::InvalidArgument(
+          "expires_in must be a whole number of seconds", "expires_in"));
+    }
+    req.expires_in_seconds = it->value.GetInt64();
+  }
+  auto r = server::Invite(Workflow(call), req);
+  if (!r) return ErrorResponse(r.error());
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("invitations");
+  w.StartArray();
+  for (const storage::Invitation& inv : r->invitations) WriteInvitation(w, inv);
+  w.EndArray();
+  w.Key("conflicts");
+  w.StartArray();
+  for (const InviteConflict& c : r->conflicts) {
+    w.StartObject();
+    w.Key("invitee");
+    w.String(c.invitee);
+    w.Key("code");
+    w.String(c.code);
+    w.Key("message");
+    w.String(c.message);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("revision");
+  w.String(std::to_string(r->revision));
+  w.EndObject();
+  return Answer(buf);
+}
+
+HttpResponse Api::ListGroupInvitations(Call& call) {
+  if (store_ == nullptr) return ErrorResponse(NoStore());
+  auto actor = QueryActor(call.request);
+  if (!actor) return ErrorResponse(actor.error());
+  auto state = StateParam(call.request);
+  if (!state) return ErrorResponse(state.error());
+  auto r = server::ListGroupInvitations(Workflow(call), *actor, call.params[0],
+                                        *state);
+  if (!r) return ErrorResponse(r.error());
+  return InvitationListAnswer(*r);
+}
+
+HttpResponse Api::ListSubjectInvitations(Call& call) {
+  if (store_ == nullptr) return ErrorResponse(NoStore());
+  auto state = StateParam(call.request);
+  if (!state) return ErrorResponse(state.error());
+  auto r = server::ListInvitationsFor(
+      Workflow(call), call.params[0] + ":" + call.params[1], *state);
+  if (!r) return ErrorResponse(r.error());
+  return InvitationListAnswer(*r);
+}
+
+HttpResponse Api::AnswerInvitation(Call& call, bool accept) {
+  if (store_ == nullptr) return ErrorResponse(NoStore());
+  rapidjson::Document doc;
+  Status s = ParseJsonObject(call.request.body, &doc);
+  if (!s.ok()) return ErrorResponse(s);
+  auto subject = RequiredString(doc, "subject", "subject");
+  if (!subject) return ErrorResponse(subject.error());
+  auto r =
+      accept
+          ? server::AcceptInvitation(Workflow(call), call.params[0], *subject)
+          : server::DeclineInvitation(Workflow(call), call.params[0], *subject);
+  if (!r) return ErrorResponse(r.error());
+  return InvitationAnswer(*r);
+}
+
+HttpResponse Api::AcceptInvitation(Call& call) {
+  return AnswerInvitation(call, true);
+}
+
+HttpResponse Api::DeclineInvitation(Call& call) {
+  return AnswerInvitation(call, false);
+}
+
+HttpResponse Api::RevokeInvitation(Call& call) {
+  if (store_ == nullptr) return ErrorResponse(NoStore());
+  auto actor = QueryActor(call.request);
+  if (!actor) return ErrorResponse(actor.error());
+  auto r = server::RevokeInvitation(Workflow(call), *actor, call.params[0]);
+  if (!r) return ErrorResponse(r.error());
+  return InvitationAnswer(*r);
+}
+
+HttpResponse Api::PutMember(Call& call) {
+  if (store_ == nullptr) return ErrorResponse(NoStore());
+  rapidjson::Document doc;
+  Status s = ParseJsonObject(call.request.body, &doc);
+  if (!s.ok()) return ErrorResponse(s);
+  auto actor = RequiredString(doc, "actor", "actor");
+  if (!actor) return ErrorResponse(actor.error());
+  auto roles = RequiredStrings(doc, "roles");
+  if (!roles) return ErrorResponse(roles.error());
+  auto r = server::SetMemberRoles(Workflow(call), *actor, call.params[0],
+                                  call.params[1], *roles);
+  if (!r) return ErrorResponse(r.error());
+  return RevisionAnswer(*r);
+}
+
+HttpResponse Api::DeleteMember(Call& call) {
+  if (store_ == nullptr) return ErrorResponse(NoStore());
+  auto actor = QueryActor(call.request);
+  if (!actor) return ErrorResponse(actor.error());
+  auto r = server::RemoveMember(Workflow(call), *actor, call.params[0],
+                                call.params[1]);
+  if (!r) return ErrorResponse(r.error());
+  return RevisionAnswer(*r);
+}
+
+HttpResponse Api::PutPermissions(Call& call) {
+  if (store_ == nullptr) return ErrorResponse(NoStore());
+  rapidjson::Document doc;
+  Status s = ParseJsonObject(call.request.body, &doc);
+  if (!s.ok()) return ErrorResponse(s);
+  FilePermissionRequest req;
+  for (auto [name, target] :
+       {std::pair{"actor", &req.actor}, std::pair{"subject", &req.subject},
+        std::pair{"resource", &req.resource}}) {
+    auto v = RequiredString(doc, name, name);
+    if (!v) return ErrorResponse(v.error());
+    target->assign(*v);
+  }
+  auto roles = OptionalStrings(doc, "roles");
+  if (!roles) return ErrorResponse(roles.error());
+  req.roles = std::move(*roles);
+  auto restrict = OptionalStrings(doc, "restrict");
+  if (!restrict) return ErrorResponse(restrict.error());
+  req.restrict = std::move(*restrict);
+  auto r = server::SetFilePermissions(Workflow(call), req);
+  if (!r) return ErrorResponse(r.error());
+  return RevisionAnswer(*r);
+}
+
+HttpResponse Api::PutAccountAdministrator(Call& call) {
+  if (store_ == nullptr) return ErrorResponse(NoStore());
+  rapidjson::Document doc;
+  Status s = ParseJsonObject(call.request.body, &doc);
+  if (!s.ok()) return ErrorResponse(s);
+  auto actor = RequiredString(doc, "actor", "actor");
+  if (!actor) return ErrorResponse(actor.error());
+  auto r = server::AddAccountAdministrator(Workflow(call), *actor,
+                                           call.params[0], call.params[1]);
+  if (!r) return ErrorResponse(r.error());
+  return RevisionAnswer(*r);
+}
+
+HttpResponse Api::DeleteAccountAdministrator(Call& call) {
+  if (store_ == nullptr) return ErrorResponse(NoStore());
+  auto actor = QueryActor(call.request);
+  if (!actor) return ErrorResponse(actor.error());
+  auto r = server::RemoveAccountAdministrator(Workflow(call), *actor,
+                                              call.params[0], call.params[1]);
+  if (!r) return ErrorResponse(r.error());
+  return RevisionAnswer(*r);
+}
+
+HttpResponse Api::DeleteAccount(Call& call) {
+  if (store_ == nullptr) return ErrorResponse(NoStore());
+  auto actor = QueryActor(call.request);
+  if (!actor) return ErrorResponse(actor.error());
+  auto r = server::DeleteAccount(Workflow(call), *actor, call.params[0]);
+  if (!r) return ErrorResponse(r.error());
+  return RevisionAnswer(*r);
+}
+
+HttpResponse Api::ListPeople(Call& call) {
+  if (store_ == nullptr) return ErrorResponse(NoStore());
+  auto actor = QueryActor(call.request);
+  if (!actor) return ErrorResponse(actor.error());
+  auto r = server::ListPeople(Workflow(call), *actor, call.params[0]);
+  if (!r) return ErrorResponse(r.error());
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("people");
+  w.StartArray();
+  for (const Person& p : r->people) {
+    w.StartObject();
+    w.Key("subject");
+    w.String(p.subject);
+    w.Key("groups");
+    w.StartArray();
+    for (const PersonMembership& m : p.memberships) {
+      w.StartObject();
+      w.Key("group");
+      w.String(m.group);
+      w.Key("roles");
+      WriteStrings(w, m.roles);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("revision");
+  w.String(std::to_string(r->revision));
+  w.EndObject();
+  return Answer(buf);
+}
+
+}  // namespace portcullis::server

@@ -1,0 +1,226 @@
+// The portal's membership workflows (issue 5) as plain functions over the
+// store and the evaluator: create a group, invite, accept, decline, revoke,
+// change or remove a member, per-file raises and restrictions, account
+// administrators, delete an account, list an account's people.
+//
+// The rules come from the policy's `workflows:` section
+// (engine::Workflows): each step names the action the acting user needs and
+// the type of resource it is checked on. Every write:
+//   - runs in one storage write transaction, in which the actor is checked
+//     with engine::Evaluator on that transaction's own snapshot (no window
+//     between check and write) and the change is applied;
+//   - records one changelog entry naming the actor;
+//   - returns the new revision.
+// Reads (listings) check the actor on the same read snapshot they list.
+//
+// Errors (Status codes; the server maps them to HTTP):
+//   kPermissionDenied   the policy does not let the actor do it; the message
+//                       names the action, the resource and the reason
+//   kFailedPrecondition the policy has no such step; the change would leave
+//                       nobody able to manage the group (the last
+//                       Administrator); the invitation is no longer pending;
+//                       the subject is not a member
+//   kGone               the invitation has expired
+//   kNotFound           no such group, account, invitation or member
+//   kInvalidArgument    malformed input, naming the field
+//
+// Thread safety: the functions may be called from any thread; writes are
+// serialized by the store.
+#ifndef PORTCULLIS_SERVER_WORKFLOWS_H_
+#define PORTCULLIS_SERVER_WORKFLOWS_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "engine/policy.h"
+#include "storage/store.h"
+
+namespace portcullis::server {
+
+// What every workflow call runs against.
+struct WorkflowContext {
+  storage::Store* store = nullptr;
+  const engine::Policy* policy = nullptr;
+  TimestampMicros now = 0;  // the request time (expiry, created_at)
+};
+
+// Invitations without `expires_in` expire after this long.
+inline constexpr int64_t kDefaultInvitationSeconds = 14 * 24 * 3600;
+inline constexpr int64_t kMaxInvitationSeconds = 365 * 24 * 3600;
+// The most invitees one request may carry.
+inline constexpr size_t kMaxInvitees = 1000;
+
+// "acme" -> "account:acme"; "account:acme" stays. The type is the one the
+// policy's step acts on.
+std::string QualifyRef(std::string_view type, std::string_view text);
+
+// An invitation's state as seen at `now`: a pending invitation past its
+// expiry is kExpired.
+storage::InvitationState EffectiveState(const storage::Invitation& inv,
+                                        TimestampMicros now);
+
+// ---- Groups ----
+
+struct CreateGroupRequest {
+  std::string actor;    // "user:olivia"
+  std::string account;  // "acme" or "account:acme"
+  std::string id;       // "project_y" or "group:project_y"
+  storage::Attributes attributes;
+};
+struct CreateGroupResult {
+  std::string group;               // "group:project_y"
+  std::vector<std::string> roles;  // what the creator received
+  storage::Revision revision = 0;
+};
+// The group is created under the account and the actor is bound on it with
+// the step's creator roles, in one transaction. kAlreadyExists if the group
+// exists.
+Result<CreateGroupResult> CreateGroup(const WorkflowContext& ctx,
+                                      const CreateGroupRequest& request);
+
+// ---- Invitations ----
+
+struct InviteRequest {
+  std::string actor;
+  std::string group;                  // id or "group:id"
+  std::vector<std::string> invitees;  // "user:ID" or "email:ADDRESS"
+  std::vector<std::string> roles;     // one role set for all of them
+  std::string message;
+  int64_t expires_in_seconds = kDefaultInvitationSeconds;
+};
+// One invitee that was not invited, and why. `code` is one of
+// already_member, already_invited, duplicate, unknown_subject,
+// invalid_invitee.
+struct InviteConflict {
+  std::string invitee;
+  std::string code;
+  std::string message;
+};
+struct InviteResult {
+  std::vector<storage::Invitation> invitations;
+  std::vector<InviteConflict> conflicts;
+  storage::Revision revision = 0;
+};
+// Creates one invitation and one pending binding per invitee that is
+// neither an active member nor already invited; the others are reported as
+// conflicts. Fails as a whole only when the actor may not invite or the
+// request is malformed.
+Result<InviteResult> Invite(const WorkflowContext& ctx,
+                            const InviteRequest& request);
+
+struct InvitationList {
+  std::vector<storage::Invitation> invitations;  // ordered by id
+  storage::Revision revision = 0;
+};
+// The group's invitations, only those in `state` if given (by effective
+// state), for an actor allowed to view them.
+Result<InvitationList> ListGroupInvitations(
+    const WorkflowContext& ctx, std::string_view actor, std::string_view group,
+    std::optional<storage::InvitationState> state);
+// The invitations addressed to `invitee` ("user:bob"), only those in
+// `state` if given: the invitee's dashboard notification.
+Result<InvitationList> ListInvitationsFor(
+    const WorkflowContext& ctx, std::string_view invitee,
+    std::optional<storage::InvitationState> state);
+
+struct InvitationResult {
+  storage::Invitation invitation;  // as stored after the change
+  std::string subject;             // who now holds the roles (accept)
+  storage::Revision revision = 0;
+};
+// `subject` accepts: an invitation to a subject is accepted only by that
+// subject; one to an address type (email:) by the subject that signed up
+// with it, which then holds the invited roles instead of the address. The
+// pending binding becomes active with exactly the invited roles.
+Result<InvitationResult> AcceptInvitation(const WorkflowContext& ctx,
+                                          std::string_view id,
+                                          std::string_view subject);
+// `subject` declines; the pending binding is removed.
+Result<InvitationResult> DeclineInvitation(const WorkflowContext& ctx,
+                                           std::string_view id,
+                                           std::string_view subject);
+// An actor allowed to revoke invitations on the group revokes a pending
+// invitation; the pending binding is removed.
+Result<InvitationResult> RevokeInvitation(const WorkflowContext& ctx,
+                                          std::string_view actor,
+                                          std::string_view id);
+
+// ---- Members ----
+
+// Replaces an active member's role set (each role one of the step's roles).
+// kNotFound if the subject is not an active member; kFailedPrecondition if
+// afterwards no active member could manage the group's members.
+Result<storage::Revision> SetMemberRoles(const WorkflowContext& ctx,
+                                         std::string_view actor,
+                                         std::string_view group,
+                                         std::string_view subject,
+                                         const std::vector<std::string>& roles);
+// Removes an active member: the binding on the group and every raise and
+// restriction the subject holds below it. Same refusals as SetMemberRoles.
+Result<storage::Revision> RemoveMember(const WorkflowContext& ctx,
+                                       std::string_view actor,
+                                       std::string_view group,
+                                       std::string_view subject);
+
+// ---- Per-file permissions ----
+
+struct FilePermissionRequest {
+  std::string actor;
+  std::string subject;
+  std::string resource;  // "file:budget" or "folder:finance"
+  // A raise: the subject's roles on this resource; empty clears it.
+  std::optional<std::vector<std::string>> roles;
+  // A restriction: the actions taken away here; ["*"] all; empty clears it.
+  std::optional<std::vector<std::string>> restrict;
+};
+// Sets or clears a raise and/or a restriction for a member (someone holding
+// an active binding above the resource) on one file or folder.
+Result<storage::Revision> SetFilePermissions(
+    const WorkflowContext& ctx, const FilePermissionRequest& request);
+
+// ---- Accounts ----
+
+// Binds the step's roles to `subject` on the account (added to any roles it
+// holds there).
+Result<storage::Revision> AddAccountAdministrator(const WorkflowContext& ctx,
+                                                  std::string_view actor,
+                                                  std::string_view account,
+                                                  std::string_view subject);
+// Takes the step's roles away. kNotFound if the subject holds none of them;
+// kFailedPrecondition if afterwards nobody could manage the account's
+// administrators.
+Result<storage::Revision> RemoveAccountAdministrator(const WorkflowContext& ctx,
+                                                     std::string_view actor,
+                                                     std::string_view account,
+                                                     std::string_view subject);
+// Deletes the account and everything under it (groups, folders, files,
+// bindings, restrictions, invitations) in one transaction.
+Result<storage::Revision> DeleteAccount(const WorkflowContext& ctx,
+                                        std::string_view actor,
+                                        std::string_view account);
+
+// One person of an account: where they are an active member.
+struct PersonMembership {
+  std::string group;
+  std::vector<std::string> roles;
+};
+struct Person {
+  std::string subject;
+  std::vector<PersonMembership> memberships;
+};
+struct PeopleList {
+  std::vector<Person> people;  // ordered by subject
+  storage::Revision revision = 0;
+};
+// The people holding an active binding on one of the account's groups (its
+// children), for an actor allowed to list them.
+Result<PeopleList> ListPeople(const WorkflowContext& ctx,
+                              std::string_view actor, std::string_view account);
+
+}  // namespace portcullis::server
+
+#endif  // PORTCULLIS_SERVER_WORKFLOWS_H_
