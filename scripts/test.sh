@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: the release build's
 # whole suite, then the same suite under AddressSanitizer and
-# UndefinedBehaviorSanitizer. Exits non-zero if anything fails.
+# UndefinedBehaviorSanitizer, then the concurrent tests under ThreadSanitizer,
+# then each fuzz target for a fixed time. Exits non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -16,3 +17,12 @@ scripts/build.sh asan
 echo "== tests (ASan + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build/asan --output-on-failure -j2
+
+echo "== ThreadSanitizer build (concurrent tests only)"
+scripts/build.sh tsan concurrent_test
+echo "== tests (TSan, label concurrent)"
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+  ctest --test-dir build/tsan --output-on-failure -j1 -L concurrent
+
+echo "== fuzz targets (libFuzzer + ASan + UBSan), ${PORTCULLIS_FUZZ_SECONDS:-30} s each"
+scripts/fuzz.sh "${PORTCULLIS_FUZZ_SECONDS:-30}"
