@@ -109,10 +109,9 @@ void Api::AddRoute(std::string_view method, std::string_view pattern,
   routes_.push_back(std::move(r));
 }
 
-bool Api::Match(const Route& route, std::string_view path,
+bool Api::Match(const Route& route,
+                const std::vector<std::string_view>& segs,
                 std::vector<std::string>* params) {
-  if (path.empty() || path.front() != '/') return false;
-  const std::vector<std::string_view> segs = SplitPath(path);
   if (segs.size() != route.segments.size()) return false;
   params->clear();
   for (size_t i = 0; i < segs.size(); ++i) {
@@ -145,8 +144,14 @@ HttpResponse Api::Handle(HttpRequest& request) {
   const Route* route = nullptr;
   std::string allowed_methods;
   std::vector<std::string> params;
+  // The path is split once; each route compares segments (no allocation
+  // per route tried).
+  std::vector<std::string_view> segs;
+  if (!request.path.empty() && request.path.front() == '/') {
+    segs = SplitPath(request.path);
+  }
   for (const Route& r : routes_) {
-    if (!Match(r, request.path, &params)) continue;
+    if (segs.empty() || !Match(r, segs, &params)) continue;
     if (r.method == request.method ||
         (request.method == "HEAD" && r.method == "GET")) {
       route = &r;
@@ -200,7 +205,10 @@ HttpResponse Api::Handle(HttpRequest& request) {
     }
   }
   response.headers.emplace_back("X-Request-ID", call.request_id);
-  if (request.method == "HEAD") response.body.clear();
+  if (request.method == "HEAD") {
+    response.body.clear();
+    response.stream.reset();
+  }
 
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)

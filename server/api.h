@@ -112,7 +112,10 @@ class Api {
 
   void AddRoute(std::string_view method, std::string_view pattern,
                 Scope scope, Handler handler);
-  static bool Match(const Route& route, std::string_view path,
+  // Whether `segs` (a path split at '/') matches the route; fills its
+  // {param} segments.
+  static bool Match(const Route& route,
+                    const std::vector<std::string_view>& segs,
                     std::vector<std::string>* params);
 
   // Operations.

@@ -26,6 +26,15 @@ std::string FieldName(std::string_view prefix, std::string_view name) {
   return f;
 }
 
+// `s` (whose message starts with its field's name) for the item at
+// `prefix` ("checks[3]."). Field names are prefixed only on this error path,
+// so that a well-formed batch item builds no strings.
+Status Prefixed(Status s, std::string_view prefix) {
+  if (prefix.empty() || s.ok()) return s;
+  return Status(s.code(), FieldName(prefix, s.message()),
+                s.field().empty() ? std::string() : FieldName(prefix, s.field()));
+}
+
 Status ParseCheckInput(const rapidjson::Value& obj, std::string_view prefix,
                        bool needs_action, AttributeArena* arena,
                        CheckInput* in) {
@@ -36,44 +45,40 @@ Status ParseCheckInput(const rapidjson::Value& obj, std::string_view prefix,
             " must be an object",
         field);
   }
-  auto subject = RequiredString(obj, "subject", FieldName(prefix, "subject"));
-  if (!subject) return subject.error();
-  auto resource =
-      RequiredString(obj, "resource", FieldName(prefix, "resource"));
-  if (!resource) return resource.error();
+  auto subject = RequiredString(obj, "subject", "subject");
+  if (!subject) return Prefixed(subject.error(), prefix);
+  auto resource = RequiredString(obj, "resource", "resource");
+  if (!resource) return Prefixed(resource.error(), prefix);
   in->subject = *subject;
   in->resource = *resource;
-  auto sref = ParseRef(*subject, FieldName(prefix, "subject"));
-  if (!sref) return sref.error();
-  auto rref = ParseRef(*resource, FieldName(prefix, "resource"));
-  if (!rref) return rref.error();
+  auto sref = ParseRef(*subject, "subject");
+  if (!sref) return Prefixed(sref.error(), prefix);
+  auto rref = ParseRef(*resource, "resource");
+  if (!rref) return Prefixed(rref.error(), prefix);
   in->request.subject = *sref;
   in->request.resource = *rref;
   if (needs_action) {
-    auto action = RequiredString(obj, "action", FieldName(prefix, "action"));
-    if (!action) return action.error();
+    auto action = RequiredString(obj, "action", "action");
+    if (!action) return Prefixed(action.error(), prefix);
     if (action->empty()) {
-      return Status::InvalidArgument(FieldName(prefix, "action") +
-                                         " must not be empty",
-                                     FieldName(prefix, "action"));
+      return Prefixed(
+          Status::InvalidArgument("action must not be empty", "action"),
+          prefix);
     }
     in->action = *action;
     in->request.action = *action;
   }
   auto ctx = obj.FindMember("context");
   if (ctx != obj.MemberEnd()) {
-    Status s = arena->Flatten(ctx->value, FieldName(prefix, "context"),
-                              &in->context);
-    if (!s.ok()) return s;
+    Status s = arena->Flatten(ctx->value, "context", &in->context);
+    if (!s.ok()) return Prefixed(s, prefix);
   }
   in->request.context = in->context;
-  auto explain =
-      OptionalBool(obj, "explain", FieldName(prefix, "explain"), false);
-  if (!explain) return explain.error();
+  auto explain = OptionalBool(obj, "explain", "explain", false);
+  if (!explain) return Prefixed(explain.error(), prefix);
   in->explain = *explain;
-  auto rev = OptionalUint(obj, "at_least_revision",
-                          FieldName(prefix, "at_least_revision"), 0);
-  if (!rev) return rev.error();
+  auto rev = OptionalUint(obj, "at_least_revision", "at_least_revision", 0);
+  if (!rev) return Prefixed(rev.error(), prefix);
   in->at_least_revision = *rev;
   in->request.now = NowMicros();
   return Status::Ok();

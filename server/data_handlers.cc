@@ -2,10 +2,12 @@
 // subjects, bindings, restrictions, the changelog, import and export.
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <sstream>
 
 #include "server/api.h"
 #include "server/decision_json.h"
+#include "server/export_stream.h"
 #include "server/http_status.h"
 #include "storage/jsonl.h"
 
@@ -579,14 +581,17 @@ HttpResponse Api::Export(Call& call) {
   if (!view) return ErrorResponse(view.error());
   // The same format and order as `portcullis export`: parents before
   // children, every record kind, byte-identical across export and import.
-  std::ostringstream out;
-  Result<storage::ExportStats> stats = storage::ExportJsonl(*view, out);
-  if (!stats) return ErrorResponse(stats.error());
+  // Streamed: see server/export_stream.h for why through a spill file.
+  const storage::Revision revision = view->revision();
+  std::error_code ec;
+  std::filesystem::path temp = std::filesystem::temp_directory_path(ec);
+  if (ec) temp = "/tmp";
+  auto stream = ExportStream::Start(std::move(*view), temp.string());
+  if (!stream) return ErrorResponse(stream.error());
   HttpResponse r;
   r.content_type = "application/x-ndjson";
-  r.headers.emplace_back("X-Portcullis-Revision",
-                         std::to_string(stats->revision));
-  r.body = std::move(out).str();
+  r.headers.emplace_back("X-Portcullis-Revision", std::to_string(revision));
+  r.stream = std::move(*stream);
   return r;
 }
 

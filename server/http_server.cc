@@ -51,6 +51,25 @@ std::optional<std::string> PercentDecode(std::string_view s) {
   return out;
 }
 
+Result<std::string> DrainBodyStream(BodyStream& stream,
+                                    std::chrono::milliseconds poll) {
+  std::string all, piece;
+  for (;;) {
+    switch (stream.Pull(&piece, 64 * 1024)) {
+      case BodyStream::State::kData:
+        all += piece;
+        break;
+      case BodyStream::State::kWait:
+        std::this_thread::sleep_for(poll);
+        break;
+      case BodyStream::State::kEnd:
+        return all;
+      case BodyStream::State::kFailed:
+        return Fail(Status::Internal("the response body failed midway"));
+    }
+  }
+}
+
 const std::string* HttpRequest::Header(std::string_view lower_name) const {
   for (const auto& [name, value] : headers) {
     if (name == lower_name) return &value;
@@ -352,6 +371,10 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     HttpResponse response = server_->handler(req);
+    if (response.stream) {
+      WriteStream(std::move(response), keep_alive, version);
+      return;
+    }
     if (response.long_poll) {
       StartPoll(std::move(response.long_poll), keep_alive, version);
       return;
@@ -400,6 +423,91 @@ class Session : public std::enable_shared_from_this<Session> {
         });
   }
 
+  // A streamed body (see BodyStream): the header now, then one chunk per
+  // Pull, then the last chunk.
+  void WriteStream(HttpResponse r, bool keep_alive, unsigned version) {
+    auto res = std::make_shared<http::response<http::empty_body>>(
+        static_cast<http::status>(r.status), version);
+    res->set(http::field::server, "portcullis");
+    res->set(http::field::content_type, r.content_type);
+    for (auto& [name, value] : r.headers) res->set(name, value);
+    const bool chunked = version >= 11;
+    if (chunked) {
+      res->chunked(true);
+    } else {
+      keep_alive = false;  // HTTP/1.0: the end of the body is the close
+    }
+    res->keep_alive(keep_alive && !server_->draining.load());
+    auto sr =
+        std::make_shared<http::response_serializer<http::empty_body>>(*res);
+    stream_.expires_after(server_->options.write_timeout);
+    http::async_write_header(
+        stream_, *sr,
+        [self = shared_from_this(), res, sr, body = std::move(r.stream),
+         chunked](beast::error_code ec, size_t) mutable {
+          if (ec) {
+            self->Close();
+            return;
+          }
+          self->PullChunk(std::move(body), chunked, res->keep_alive());
+        });
+  }
+
+  void PullChunk(std::shared_ptr<BodyStream> body, bool chunked,
+                 bool keep_alive) {
+    constexpr size_t kChunk = 64 * 1024;
+    switch (body->Pull(&chunk_, kChunk)) {
+      case BodyStream::State::kData: {
+        stream_.expires_after(server_->options.write_timeout);
+        auto next = [self = shared_from_this(), body = std::move(body),
+                     chunked, keep_alive](beast::error_code ec,
+                                          size_t) mutable {
+          if (ec) {
+            self->Close();
+            return;
+          }
+          self->PullChunk(std::move(body), chunked, keep_alive);
+        };
+        if (chunked) {
+          net::async_write(stream_, http::make_chunk(net::buffer(chunk_)),
+                           std::move(next));
+        } else {
+          net::async_write(stream_, net::buffer(chunk_), std::move(next));
+        }
+        return;
+      }
+      case BodyStream::State::kWait:
+        poll_timer_.expires_after(std::chrono::milliseconds(2));
+        poll_timer_.async_wait([self = shared_from_this(),
+                                body = std::move(body), chunked,
+                                keep_alive](beast::error_code ec) mutable {
+          if (ec) {
+            self->Close();
+            return;
+          }
+          self->PullChunk(std::move(body), chunked, keep_alive);
+        });
+        return;
+      case BodyStream::State::kEnd:
+        body.reset();
+        chunk_ = std::string();
+        if (!chunked) {
+          Close();
+          return;
+        }
+        stream_.expires_after(server_->options.write_timeout);
+        net::async_write(stream_, http::make_chunk_last(),
+                         [self = shared_from_this(), keep_alive](
+                             beast::error_code ec, size_t) {
+                           self->OnWrite(ec, keep_alive);
+                         });
+        return;
+      case BodyStream::State::kFailed:
+        Close();
+        return;
+    }
+  }
+
   void OnWrite(beast::error_code ec, bool keep_alive) {
     if (ec || !keep_alive) {
       Close();
@@ -420,6 +528,7 @@ class Session : public std::enable_shared_from_this<Session> {
   net::steady_timer poll_timer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string remote_;
+  std::string chunk_;  // the piece of a streamed body being written
   bool idle_ = false;  // waiting for the first byte of a new request
 };
 
@@ -433,6 +542,11 @@ void HttpServer::Impl::Accept() {
         } else if (draining.load()) {
           return;
         } else {
+          // Answers are single small writes; with Nagle on, a response
+          // written while the previous one (pipelining) is still unacked
+          // would wait for the client's delayed ACK (40 ms on Linux).
+          beast::error_code nodelay_ec;
+          socket.set_option(tcp::no_delay(true), nodelay_ec);
           owner->open_connections_.fetch_add(1);
           if (options.on_connection) options.on_connection(+1);
           std::make_shared<Session>(std::move(socket), this)->Start();

@@ -59,6 +59,30 @@ struct LongPoll {
   std::chrono::milliseconds interval{20};
 };
 
+// A response body produced while it is sent (the export). The server sends
+// the status and headers at once, then calls Pull on the connection's I/O
+// thread each time the previous piece has been written, and sends each piece
+// as one chunk (Transfer-Encoding: chunked; to an HTTP/1.0 client, the raw
+// bytes and then it closes the connection). The I/O thread is never blocked
+// by the body: a source that has nothing ready says kWait and is asked again
+// a moment later. The write timeout applies to each piece, not to the whole
+// body. The stream is destroyed when the response is complete or the
+// connection closes, on the connection's I/O thread.
+class BodyStream {
+ public:
+  enum class State {
+    kData,    // *out holds the next piece (not empty)
+    kWait,    // nothing ready yet: ask again in a moment
+    kEnd,     // the body is complete
+    kFailed,  // the body cannot be completed: the server closes the
+              // connection without the last chunk, so that the client sees
+              // a truncated (failed) response rather than a short one
+  };
+  virtual ~BodyStream() = default;
+  // Replaces *out with at most `max` bytes of the body.
+  virtual State Pull(std::string* out, size_t max) = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
@@ -67,7 +91,15 @@ struct HttpResponse {
   // When set, the response is produced later by the poll (see LongPoll);
   // the fields above are then ignored.
   std::shared_ptr<LongPoll> long_poll;
+  // When set, the body is this stream and `body` is ignored.
+  std::shared_ptr<BodyStream> stream;
 };
+
+// Reads a whole stream into a string (tests and in-process callers), waiting
+// `poll` between kWait answers. Fails if the stream says kFailed.
+Result<std::string> DrainBodyStream(BodyStream& stream,
+                                    std::chrono::milliseconds poll =
+                                        std::chrono::milliseconds(1));
 
 using HttpHandler = std::function<HttpResponse(HttpRequest&)>;
 

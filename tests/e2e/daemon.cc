@@ -93,6 +93,31 @@ Response Connection::Read(int timeout_ms) {
     if (name == "content-length") length = std::stoul(value);
     r.headers[name] = value;
   }
+  if (r.headers["transfer-encoding"] == "chunked") {
+    // Chunked: "SIZE\r\nDATA\r\n" ... "0\r\n\r\n" (no trailers).
+    size_t pos = header_end + 4;
+    std::string body;
+    for (;;) {
+      size_t eol;
+      while ((eol = buffer_.find("\r\n", pos)) == std::string::npos) {
+        if (!fill()) return r;
+      }
+      const size_t size =
+          std::stoul(buffer_.substr(pos, eol - pos), nullptr, 16);
+      while (buffer_.size() < eol + 2 + size + 2) {
+        if (!fill()) return r;
+      }
+      if (buffer_.compare(eol + 2 + size, 2, "\r\n") != 0) return r;
+      body.append(buffer_, eol + 2, size);
+      pos = eol + 2 + size + 2;
+      if (size == 0) break;
+      ++r.chunks;
+    }
+    buffer_.erase(0, pos);
+    r.body = std::move(body);
+    r.status = status;
+    return r;
+  }
   while (buffer_.size() < header_end + 4 + length) {
     if (!fill()) return r;
   }

@@ -15,6 +15,7 @@ struct Response {
   int status = 0;  // 0: no (complete) response
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
+  int chunks = 0;  // data chunks of a chunked body (0: Content-Length)
 };
 
 // One keep-alive connection.
@@ -28,7 +29,8 @@ class Connection {
   bool ok() const { return fd_ >= 0; }
   // Sends raw bytes.
   bool SendRaw(const std::string& bytes);
-  // Reads one response (Content-Length framed). status 0 on EOF or timeout.
+  // Reads one response (Content-Length or chunked). status 0 on EOF or
+  // timeout.
   Response Read(int timeout_ms = 10000);
   // Sends one request and reads its response.
   Response Request(const std::string& method, const std::string& target,

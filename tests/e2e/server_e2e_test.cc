@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <algorithm>
+#include <chrono>
 #include <thread>
 
 #include "tests/e2e/daemon.h"
@@ -189,6 +191,74 @@ TEST_F(E2E, ExportDeleteImportRoundTrip) {
   Response imported = D().Call("POST", "/v1/import", exported.body);
   ASSERT_EQ(imported.status, 200) << imported.body;
   EXPECT_EQ(D().Call("GET", "/v1/export").body, exported.body);
+}
+
+// GET /v1/export is streamed (chunked) rather than built in memory: a store
+// whose export is several chunks long (64 KiB each) comes back whole, in
+// more than one chunk, byte-identical on a second export, on a connection
+// that stays usable afterwards; a client that has not read its export yet
+// holds up neither writes nor checks, and what it reads is the snapshot of
+// the moment it asked.
+TEST_F(E2E, ExportIsStreamedInChunks) {
+  std::string jsonl = "{\"kind\":\"resource\",\"type\":\"group\",\"id\":\"g1\"}\n";
+  constexpr int kFiles = 4000;
+  for (int i = 0; i < kFiles; ++i) {
+    jsonl += "{\"kind\":\"resource\",\"type\":\"file\",\"id\":\"file-number-" +
+             std::to_string(i) +
+             "\",\"parent\":\"group:g1\",\"attributes\":{\"public\":" +
+             (i % 2 ? "true" : "false") + "}}\n";
+  }
+  for (int i = 0; i < 100; ++i) {
+    jsonl += "{\"kind\":\"subject\",\"type\":\"user\",\"id\":\"u" +
+             std::to_string(i) + "\"}\n";
+    jsonl += "{\"kind\":\"binding\",\"subject\":\"user:u" + std::to_string(i) +
+             "\",\"resource\":\"group:g1\",\"roles\":[\"member\"]}\n";
+  }
+  const size_t records = 1 + kFiles + 200;
+  Response imported = D().Call("POST", "/v1/import", jsonl);
+  ASSERT_EQ(imported.status, 200) << imported.body;
+  ASSERT_GT(jsonl.size(), 4u * 64 * 1024);
+
+  Connection c(D().port());
+  ASSERT_TRUE(c.ok());
+  Response first = c.Request("GET", "/v1/export", "", Daemon::kAdminToken);
+  ASSERT_EQ(first.status, 200);
+  EXPECT_EQ(first.headers["transfer-encoding"], "chunked");
+  EXPECT_EQ(first.headers.count("content-length"), 0u);
+  EXPECT_EQ(first.headers["content-type"], "application/x-ndjson");
+  EXPECT_FALSE(first.headers["x-portcullis-revision"].empty());
+  EXPECT_GT(first.chunks, 1);
+  EXPECT_EQ(static_cast<size_t>(
+                std::count(first.body.begin(), first.body.end(), '\n')),
+            records);
+  EXPECT_NE(first.body.find("\"id\":\"file-number-3999\""), std::string::npos);
+  // The connection stays alive after the last chunk.
+  EXPECT_EQ(c.Request("GET", "/healthz").status, 200);
+  // Deterministic: the same store exports the same bytes.
+  EXPECT_EQ(D().Call("GET", "/v1/export").body, first.body);
+
+  // A client that asks and then does not read.
+  Connection slow(D().port());
+  ASSERT_TRUE(slow.ok());
+  ASSERT_TRUE(slow.SendRaw(Connection::Format("GET", "/v1/export", "",
+                                              Daemon::kAdminToken, {})));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_EQ(D().Call("PUT", "/v1/resources/file/later",
+                     R"({"parent":"group:g1"})")
+                .status,
+            200);
+  Response check = D().Call(
+      "POST", "/v1/check",
+      R"({"subject":"user:u1","action":"view","resource":"file:later"})",
+      Daemon::kCheckToken);
+  ASSERT_EQ(check.status, 200);
+  EXPECT_NE(check.body.find("\"allowed\":true"), std::string::npos);
+  Response late = slow.Read();
+  ASSERT_EQ(late.status, 200);
+  EXPECT_EQ(late.body, first.body);  // the snapshot of the moment it asked
+  EXPECT_EQ(D().Call("GET", "/v1/export").body.find("\"id\":\"later\"") ==
+                std::string::npos,
+            false);
 }
 
 TEST_F(E2E, ErrorClasses) {
