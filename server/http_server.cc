@@ -2,7 +2,9 @@
 // translation unit: it is heavy to compile.
 #include "server/http_server.h"
 
+#include <algorithm>
 #include <condition_variable>
+#include <limits>
 #include <csignal>
 #include <mutex>
 #include <set>
@@ -21,6 +23,14 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 namespace net = boost::asio;
 using tcp = boost::asio::ip::tcp;
+// A connection's strand, by its concrete type: every operation of a session
+// runs on it without the type-erased any_io_executor (copying and
+// dispatching through which showed in the profile).
+using Strand = net::strand<net::io_context::executor_type>;
+using Socket = net::basic_stream_socket<tcp, Strand>;
+using SteadyTimer = net::basic_waitable_timer<
+    std::chrono::steady_clock, net::wait_traits<std::chrono::steady_clock>,
+    Strand>;
 
 namespace {
 
@@ -249,6 +259,16 @@ struct HttpServer::Impl {
   Impl(HttpServerOptions o, HttpHandler h)
       : options(std::move(o)), handler(std::move(h)) {}
 
+  // Timeouts: each session keeps a deadline (an atomic time stamp, set per
+  // phase of a request); one timer sweeps all sessions every
+  // `sweep_interval` and closes those past their deadline. This replaces a
+  // per-operation timer (tcp_stream::expires_after), which cost a timer-queue
+  // update and a cancelled-timer completion three times per request. A
+  // timeout therefore fires up to one sweep interval late.
+  std::optional<net::steady_timer> sweep_timer;
+  std::chrono::milliseconds sweep_interval{250};
+  void Sweep();
+
   void Accept();
   void WaitSignal();
   void ConnectionClosed() { owner->open_connections_.fetch_sub(1); }
@@ -265,10 +285,30 @@ struct HttpServer::Impl {
 // One connection. All its operations run on its strand, one at a time.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, HttpServer::Impl* server)
+  Session(Socket&& socket, HttpServer::Impl* server)
       : stream_(std::move(socket)),
         server_(server),
         poll_timer_(stream_.get_executor()) {}
+
+  static int64_t NowNanos() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  // Called by the sweeper (any thread): closes the connection, on its
+  // strand, if it is still past its deadline there.
+  void ExpireIfLate(int64_t now) {
+    if (deadline_.load(std::memory_order_relaxed) > now) return;
+    std::shared_ptr<Session> self = weak_from_this().lock();
+    if (!self) return;  // already closing
+    net::post(stream_.get_executor(), [self] {
+      if (self->deadline_.load(std::memory_order_relaxed) > NowNanos()) return;
+      beast::error_code ec;
+      self->stream_.shutdown(tcp::socket::shutdown_both, ec);
+      self->stream_.close(ec);
+    });
+  }
 
   ~Session() {
     {
@@ -285,7 +325,7 @@ class Session : public std::enable_shared_from_this<Session> {
       server_->sessions.insert(this);
     }
     beast::error_code ec;
-    const tcp::endpoint ep = stream_.socket().remote_endpoint(ec);
+    const tcp::endpoint ep = stream_.remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
     net::dispatch(stream_.get_executor(),
                   beast::bind_front_handler(&Session::DoRead,
@@ -299,8 +339,8 @@ class Session : public std::enable_shared_from_this<Session> {
     net::post(stream_.get_executor(), [self] {
       if (self->idle_) {
         beast::error_code ec;
-        self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-        self->stream_.socket().close(ec);
+        self->stream_.shutdown(tcp::socket::shutdown_both, ec);
+        self->stream_.close(ec);
       }
     });
   }
@@ -316,14 +356,15 @@ class Session : public std::enable_shared_from_this<Session> {
         static_cast<uint32_t>(server_->options.header_limit));
     parser_->body_limit(server_->options.body_limit);
     idle_ = buffer_.size() == 0;
-    stream_.expires_after(idle_ ? server_->options.idle_timeout
-                                : server_->options.read_timeout);
+    ExpiresAfter(idle_ ? server_->options.idle_timeout
+                       : server_->options.read_timeout);
     http::async_read_header(
         stream_, buffer_, *parser_,
         beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
   }
 
   void OnHeader(beast::error_code ec, size_t) {
+    const bool was_idle = idle_;
     idle_ = false;
     if (ec) {
       HandleReadError(ec);
@@ -331,7 +372,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     parser_->body_limit(
         BodyLimitFor(server_->options, parser_->get().base()));
-    stream_.expires_after(server_->options.read_timeout);
+    if (was_idle) ExpiresAfter(server_->options.read_timeout);
     http::async_read(
         stream_, buffer_, *parser_,
         beast::bind_front_handler(&Session::OnRead, shared_from_this()));
@@ -395,6 +436,7 @@ class Session : public std::enable_shared_from_this<Session> {
       SendError(500, "INTERNAL", "long poll produced no response");
       return;
     }
+    NoDeadline();  // the long poll bounds itself
     poll_timer_.expires_at(std::min(now + lp->interval, lp->deadline));
     poll_timer_.async_wait([self = shared_from_this(), lp = std::move(lp),
                             keep_alive, version](beast::error_code ec) mutable {
@@ -407,20 +449,21 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Write(HttpResponse r, bool keep_alive, unsigned version) {
-    auto res = std::make_shared<http::response<http::string_body>>(
-        static_cast<http::status>(r.status), version);
-    res->set(http::field::server, "portcullis");
-    res->set(http::field::content_type, r.content_type);
-    for (auto& [name, value] : r.headers) res->set(name, value);
-    res->body() = std::move(r.body);
-    res->keep_alive(keep_alive && !server_->draining.load());
-    res->prepare_payload();
-    stream_.expires_after(server_->options.write_timeout);
-    http::async_write(
-        stream_, *res,
-        [self = shared_from_this(), res](beast::error_code ec, size_t) {
-          self->OnWrite(ec, res->keep_alive());
-        });
+    // One response is in flight at a time: the message object is reused.
+    response_.base().clear();
+    response_.result(static_cast<http::status>(r.status));
+    response_.version(version);
+    response_.set(http::field::server, "portcullis");
+    response_.set(http::field::content_type, r.content_type);
+    for (auto& [name, value] : r.headers) response_.set(name, value);
+    response_.body() = std::move(r.body);
+    response_.keep_alive(keep_alive && !server_->draining.load());
+    response_.prepare_payload();
+    ExpiresAfter(server_->options.write_timeout);
+    http::async_write(stream_, response_,
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        self->OnWrite(ec, self->response_.keep_alive());
+                      });
   }
 
   // A streamed body (see BodyStream): the header now, then one chunk per
@@ -440,7 +483,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res->keep_alive(keep_alive && !server_->draining.load());
     auto sr =
         std::make_shared<http::response_serializer<http::empty_body>>(*res);
-    stream_.expires_after(server_->options.write_timeout);
+    ExpiresAfter(server_->options.write_timeout);
     http::async_write_header(
         stream_, *sr,
         [self = shared_from_this(), res, sr, body = std::move(r.stream),
@@ -458,7 +501,7 @@ class Session : public std::enable_shared_from_this<Session> {
     constexpr size_t kChunk = 64 * 1024;
     switch (body->Pull(&chunk_, kChunk)) {
       case BodyStream::State::kData: {
-        stream_.expires_after(server_->options.write_timeout);
+        ExpiresAfter(server_->options.write_timeout);
         auto next = [self = shared_from_this(), body = std::move(body),
                      chunked, keep_alive](beast::error_code ec,
                                           size_t) mutable {
@@ -477,6 +520,7 @@ class Session : public std::enable_shared_from_this<Session> {
         return;
       }
       case BodyStream::State::kWait:
+        NoDeadline();  // waiting for the source, not for the client
         poll_timer_.expires_after(std::chrono::milliseconds(2));
         poll_timer_.async_wait([self = shared_from_this(),
                                 body = std::move(body), chunked,
@@ -495,7 +539,7 @@ class Session : public std::enable_shared_from_this<Session> {
           Close();
           return;
         }
-        stream_.expires_after(server_->options.write_timeout);
+        ExpiresAfter(server_->options.write_timeout);
         net::async_write(stream_, http::make_chunk_last(),
                          [self = shared_from_this(), keep_alive](
                              beast::error_code ec, size_t) {
@@ -517,15 +561,32 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Close() {
+    NoDeadline();
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.socket().close(ec);
+    stream_.shutdown(tcp::socket::shutdown_send, ec);
+    stream_.close(ec);
   }
 
-  beast::tcp_stream stream_;
+  void ExpiresAfter(std::chrono::milliseconds timeout) {
+    deadline_.store(
+        NowNanos() +
+            std::chrono::duration_cast<std::chrono::nanoseconds>(timeout)
+                .count(),
+        std::memory_order_relaxed);
+  }
+  void NoDeadline() {
+    deadline_.store(std::numeric_limits<int64_t>::max(),
+                    std::memory_order_relaxed);
+  }
+
+  Socket stream_;
+  // When the current phase (idle, reading, writing) times out, in
+  // steady-clock nanoseconds. Written on the strand, read by the sweeper.
+  std::atomic<int64_t> deadline_{std::numeric_limits<int64_t>::max()};
+  http::response<http::string_body> response_;  // the one being written
   beast::flat_buffer buffer_;
   HttpServer::Impl* server_;
-  net::steady_timer poll_timer_;
+  SteadyTimer poll_timer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string remote_;
   std::string chunk_;  // the piece of a streamed body being written
@@ -534,7 +595,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
 void HttpServer::Impl::Accept() {
   acceptor->async_accept(
-      net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      net::make_strand(ioc), [this](beast::error_code ec, Socket socket) {
         if (ec) {
           if (ec == net::error::operation_aborted || !acceptor->is_open()) {
             return;
@@ -553,6 +614,19 @@ void HttpServer::Impl::Accept() {
         }
         Accept();
       });
+}
+
+void HttpServer::Impl::Sweep() {
+  sweep_timer->expires_after(sweep_interval);
+  sweep_timer->async_wait([this](beast::error_code ec) {
+    if (ec || stopped.load()) return;
+    const int64_t now = Session::NowNanos();
+    {
+      std::lock_guard<std::mutex> lock(sessions_mu);
+      for (Session* session : sessions) session->ExpireIfLate(now);
+    }
+    Sweep();
+  });
 }
 
 void HttpServer::Impl::WaitSignal() {
@@ -598,6 +672,13 @@ Status HttpServer::Start() {
   port_ = s.acceptor->local_endpoint().port();
   s.signals.emplace(s.ioc, SIGTERM, SIGINT, SIGHUP);
   s.WaitSignal();
+  const auto shortest = std::min({s.options.read_timeout,
+                                  s.options.write_timeout,
+                                  s.options.idle_timeout});
+  s.sweep_interval = std::clamp(shortest / 4, std::chrono::milliseconds(5),
+                                std::chrono::milliseconds(250));
+  s.sweep_timer.emplace(s.ioc);
+  s.Sweep();
   s.Accept();
   const int n = std::max(1, s.options.threads);
   for (int i = 0; i < n; ++i) s.threads.emplace_back([&s] { s.ioc.run(); });

@@ -389,5 +389,42 @@ TEST(E2EStartup, NoAuthIsExplicitAndAnnounced) {
   EXPECT_NE(d.Stderr().find("authentication is OFF"), std::string::npos);
 }
 
+// Timeouts are enforced by a periodic sweep (every quarter of the shortest
+// timeout): an idle connection and a client that stalls inside a request are
+// both disconnected after their timeout, not much later, and a client that
+// keeps its requests coming is not.
+TEST(E2ETimeouts, IdleAndStalledClientsAreDisconnected) {
+  const std::string config_dir = ::testing::TempDir();
+  const std::string config = WriteFile(
+      config_dir + "/portcullis-timeouts.yaml",
+      "timeouts: {read_ms: 300, write_ms: 300, idle_ms: 400}\n");
+  Daemon d(kPolicy, {"--no-auth", "--config", config});
+  ASSERT_TRUE(d.started()) << d.Stderr();
+  auto closed_within = [](Connection& c, int ms) {
+    // A read that ends (EOF) rather than timing out: the server closed.
+    const auto start = std::chrono::steady_clock::now();
+    Response r = c.Read(ms);
+    const auto waited = std::chrono::steady_clock::now() - start;
+    return r.status == 0 && waited < std::chrono::milliseconds(ms);
+  };
+  Connection idle(d.port());
+  ASSERT_TRUE(idle.ok());
+  EXPECT_EQ(idle.Request("GET", "/healthz").status, 200);
+  EXPECT_TRUE(closed_within(idle, 2000));
+
+  Connection stalled(d.port());
+  ASSERT_TRUE(stalled.ok());
+  ASSERT_TRUE(stalled.SendRaw("POST /v1/check HTTP/1.1\r\nHost: x\r\n"
+                              "Content-Length: 100\r\n\r\n{\"subj"));
+  EXPECT_TRUE(closed_within(stalled, 2000));
+
+  Connection busy(d.port());
+  ASSERT_TRUE(busy.ok());
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_EQ(busy.Request("GET", "/healthz").status, 200) << i;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
 }  // namespace
 }  // namespace portcullis::e2e
