@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "server/test_policy.h"
 
 namespace portcullis::server {
@@ -185,6 +187,56 @@ TEST_F(ApiTest, BatchAnswersInOrderWithPerItemErrors) {
   EXPECT_TRUE(results[2]["allowed"].GetBool());
   EXPECT_FALSE(results[3]["allowed"].GetBool());
   EXPECT_STREQ(results[3]["reason"]["code"].GetString(), "binding_pending");
+}
+
+// Batch items share memoized reasons (ReasonCache): every item must still
+// answer exactly what the same check alone answers, repeated or not.
+TEST_F(ApiTest, BatchItemsAnswerWhatSingleChecksAnswer) {
+  const std::vector<std::string> checks = {
+      R"({"subject":"user:alice","action":"view","resource":"file:f1"})",
+      R"({"subject":"user:alice","action":"view","resource":"file:f1"})",
+      R"({"subject":"user:alice","action":"edit","resource":"file:f1"})",
+      R"({"subject":"user:bob","action":"edit","resource":"file:f2"})",
+      R"({"subject":"user:alice","action":"view","resource":"file:f4"})",
+      R"({"subject":"user:carol","action":"view","resource":"group:g1"})",
+      R"({"subject":"user:nobody","action":"view","resource":"file:f1"})",
+      R"({"subject":"user:alice","action":"view","resource":"file:nope"})",
+      R"({"subject":"user:alice","action":"view","resource":"file:f2"})",
+      R"({"subject":"user:bob","action":"view","resource":"file:f1"})",
+      R"({"subject":"user:alice","action":"view","resource":"file:f1"})"};
+  auto serialize = [](const rapidjson::Value& v) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    v.Accept(w);
+    return std::string(buf.GetString(), buf.GetSize());
+  };
+  for (size_t start = 0; start < checks.size(); start += 5) {
+    std::string body = "{\"checks\":[";
+    for (size_t i = start; i < std::min(checks.size(), start + 5); ++i) {
+      if (i > start) body += ",";
+      body += checks[i];
+    }
+    body += "]}";
+    auto batch = Json(Call("POST", "/v1/check/batch", body));
+    ASSERT_TRUE(batch["results"].IsArray()) << body;
+    for (size_t i = start; i < std::min(checks.size(), start + 5); ++i) {
+      auto single = Json(Call("POST", "/v1/check", checks[i]));
+      const auto& item = batch["results"][static_cast<unsigned>(i - start)];
+      EXPECT_EQ(item["allowed"].GetBool(), single["allowed"].GetBool())
+          << checks[i];
+      EXPECT_EQ(serialize(item["reason"]), serialize(single["reason"]))
+          << checks[i];
+    }
+  }
+  auto bad = Json(Call("POST", "/v1/check/batch",
+                       R"({"checks":[3,{"subject":"alice","action":"view","resource":"file:f1"}]})"));
+  EXPECT_STREQ(bad["results"][0]["error"]["message"].GetString(),
+               "checks[0] must be an object");
+  EXPECT_STREQ(bad["results"][1]["error"]["field"].GetString(),
+               "checks[1].subject");
+  EXPECT_EQ(std::string(bad["results"][1]["error"]["message"].GetString())
+                .rfind("checks[1].subject must be", 0),
+            0u);
 }
 
 TEST_F(ApiTest, BatchSizeIsBounded) {

@@ -1,5 +1,6 @@
 // The decision endpoints of the native API: check, batch, actions, lookups.
 #include <algorithm>
+#include <array>
 
 #include "engine/lookup.h"
 #include "server/api.h"
@@ -129,6 +130,68 @@ class PooledDocument {
 constexpr size_t kCheckAnswerBytes = 512;
 constexpr size_t kBatchItemBytes = 384;
 
+// The reason objects of one batch, memoized. The items of a batch often
+// share their reason (the same role bound on the same folder grants the same
+// action), and describing a reason (engine::DescribeReason) and writing it
+// as JSON cost more than evaluating the check. An entry is keyed by every
+// field of the reason that its text or JSON depends on, plus the action;
+// `at` and the action are copied into the entry (the views a Reason holds
+// may point into buffers that the next lookup reuses). One batch, one
+// policy: the cache must not outlive either.
+class ReasonCache {
+ public:
+  struct Entry {
+    engine::ReasonCode code{};
+    engine::RoleId role = engine::kNoRole;
+    const engine::Grant* grant = nullptr;
+    const engine::Rule* rule = nullptr;
+    const engine::Condition* condition = nullptr;
+    engine::EvalErrorKind error_kind{};
+    const engine::ExprNode* error_node = nullptr;
+    std::string at_type, at_id, action;
+    std::string message;  // DescribeReason
+    std::string json;     // the reason object as WriteReason writes it
+  };
+
+  const Entry& Get(const engine::Policy& policy, const engine::Reason& r,
+                   std::string_view action) {
+    for (size_t i = 0; i < used_; ++i) {
+      const Entry& e = entries_[i];
+      if (e.code == r.code && e.role == r.role && e.grant == r.grant &&
+          e.rule == r.rule && e.condition == r.condition &&
+          e.error_kind == r.error.kind && e.error_node == r.error.node &&
+          e.at_type == r.at.type && e.at_id == r.at.id && e.action == action) {
+        return e;
+      }
+    }
+    Entry& e = entries_[next_];
+    next_ = (next_ + 1) % kSize;
+    if (used_ < kSize) ++used_;
+    e.code = r.code;
+    e.role = r.role;
+    e.grant = r.grant;
+    e.rule = r.rule;
+    e.condition = r.condition;
+    e.error_kind = r.error.kind;
+    e.error_node = r.error.node;
+    e.at_type.assign(r.at.type);
+    e.at_id.assign(r.at.id);
+    e.action.assign(action);
+    e.message = engine::DescribeReason(policy, r, action);
+    rapidjson::StringBuffer buf;
+    JsonWriter w(buf);
+    WriteReason(w, policy, r, action, e.message);
+    e.json.assign(buf.GetString(), buf.GetSize());
+    return e;
+  }
+
+ private:
+  static constexpr size_t kSize = 16;
+  std::array<Entry, kSize> entries_;
+  size_t used_ = 0;
+  size_t next_ = 0;
+};
+
 std::string ItemPrefix(size_t index) {
   return "checks[" + std::to_string(index) + "].";
 }
@@ -241,6 +304,7 @@ HttpResponse Api::CheckBatch(Call& call) {
   AttributeArena arena;
   CheckInput in;
   engine::Trace trace;
+  ReasonCache reasons;
   size_t index = 0;
   for (const rapidjson::Value& item : checks->value.GetArray()) {
     const size_t i = index++;
@@ -268,21 +332,20 @@ HttpResponse Api::CheckBatch(Call& call) {
     }
     const engine::Decision d = evaluator.Check(
         in.request, snap->view(), in.explain ? &trace : nullptr);
-    const std::string message =
-        engine::DescribeReason(policy, d.reason, in.action);
+    const ReasonCache::Entry& reason = reasons.Get(policy, d.reason, in.action);
     w.Bool(d.allowed);
     w.Key("revision");
     w.String(revision);
     w.Key("policy_version");
     w.String(policy.version);
     w.Key("reason");
-    WriteReason(w, policy, d.reason, in.action, message);
+    w.RawValue(reason.json.data(), reason.json.size(), rapidjson::kObjectType);
     if (in.explain) {
       w.Key("trace");
       WriteTrace(w, trace);
     }
     w.EndObject();
-    LogDecision(call, in.subject, in.action, in.resource, d, message,
+    LogDecision(call, in.subject, in.action, in.resource, d, reason.message,
                 revision_number);
   }
   w.EndArray();

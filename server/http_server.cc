@@ -296,14 +296,16 @@ class Session : public std::enable_shared_from_this<Session> {
         .count();
   }
 
-  // Called by the sweeper (any thread): closes the connection, on its
-  // strand, if it is still past its deadline there.
-  void ExpireIfLate(int64_t now) {
-    if (deadline_.load(std::memory_order_relaxed) > now) return;
-    std::shared_ptr<Session> self = weak_from_this().lock();
-    if (!self) return;  // already closing
-    net::post(stream_.get_executor(), [self] {
-      if (self->deadline_.load(std::memory_order_relaxed) > NowNanos()) return;
+  // Whether the current phase is past its deadline (any thread).
+  bool Late(int64_t now) const {
+    return deadline_.load(std::memory_order_relaxed) <= now;
+  }
+
+  // Called by the sweeper (any thread, without sessions_mu): closes the
+  // connection, on its strand, if it is still past its deadline there.
+  void Expire() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->Late(NowNanos())) return;
       beast::error_code ec;
       self->stream_.shutdown(tcp::socket::shutdown_both, ec);
       self->stream_.close(ec);
@@ -333,10 +335,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // Called on drain: closes the connection if it waits for a new request.
+  // Called without sessions_mu (the last reference may be released here,
+  // and the destructor takes sessions_mu).
   void CloseIfIdle() {
-    std::shared_ptr<Session> self = weak_from_this().lock();
-    if (!self) return;  // already closing
-    net::post(stream_.get_executor(), [self] {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
       if (self->idle_) {
         beast::error_code ec;
         self->stream_.shutdown(tcp::socket::shutdown_both, ec);
@@ -621,10 +623,22 @@ void HttpServer::Impl::Sweep() {
   sweep_timer->async_wait([this](beast::error_code ec) {
     if (ec || stopped.load()) return;
     const int64_t now = Session::NowNanos();
+    std::vector<std::shared_ptr<Session>> late;
     {
       std::lock_guard<std::mutex> lock(sessions_mu);
-      for (Session* session : sessions) session->ExpireIfLate(now);
+      for (Session* session : sessions) {
+        if (!session->Late(now)) continue;
+        // Null when the session is being destroyed (it then waits for
+        // sessions_mu to unregister itself).
+        if (auto p = session->weak_from_this().lock()) {
+          late.push_back(std::move(p));
+        }
+      }
     }
+    // Outside the lock: dropping the last reference runs the destructor,
+    // which takes sessions_mu.
+    for (const auto& session : late) session->Expire();
+    late.clear();
     Sweep();
   });
 }
@@ -713,10 +727,17 @@ void HttpServer::Stop(std::chrono::milliseconds drain) {
   }
   const auto deadline = std::chrono::steady_clock::now() + drain;
   do {
+    std::vector<std::shared_ptr<Session>> open;
     {
       std::lock_guard<std::mutex> lock(s.sessions_mu);
-      for (Session* session : s.sessions) session->CloseIfIdle();
+      for (Session* session : s.sessions) {
+        if (auto p = session->weak_from_this().lock()) {
+          open.push_back(std::move(p));
+        }
+      }
     }
+    for (const auto& session : open) session->CloseIfIdle();
+    open.clear();
     if (open_connections_.load() == 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   } while (std::chrono::steady_clock::now() < deadline);
