@@ -18,7 +18,9 @@
 //
 // Thread safety: Pull is called by one thread (the connection's); the
 // producer thread is internal. The destructor cancels the export (the
-// producer stops at its next write) and joins the thread.
+// producer stops at its next write, which on a huge store may follow the
+// first pass over all resources that finds the roots) and joins the thread,
+// so that no export outlives the Store it reads.
 #ifndef PORTCULLIS_SERVER_EXPORT_STREAM_H_
 #define PORTCULLIS_SERVER_EXPORT_STREAM_H_
 

@@ -8,7 +8,10 @@
 // answered in order), a header size limit and a per-route body size limit
 // (413), read and write timeouts (a slow or idle client is disconnected and
 // holds no thread), malformed HTTP answered with 400. The handler runs
-// inline on the I/O thread that read the request.
+// inline on the I/O thread that read the request. Accepted sockets have
+// TCP_NODELAY. Timeouts are checked by one periodic sweep (every quarter of
+// the shortest timeout, 5 ms to 250 ms), so a timeout fires up to one sweep
+// interval late; there is no timer per operation.
 //
 // Thread safety: Start, Stop and WaitForShutdownSignal are called from one
 // controlling thread. The handler is called concurrently from every I/O

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <thread>
 
 #include "tests/e2e/daemon.h"
@@ -424,6 +426,47 @@ TEST(E2ETimeouts, IdleAndStalledClientsAreDisconnected) {
     ASSERT_EQ(busy.Request("GET", "/healthz").status, 200) << i;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+}
+
+// The access and decision logs are buffered off the request path and
+// written by a flusher: every line reaches its file shortly after the
+// request, and SIGTERM writes whatever is left.
+TEST(E2ELogs, AccessAndDecisionLinesReachTheirFiles) {
+  const std::string dir = ::testing::TempDir();
+  const std::string access = dir + "/portcullis-e2e-access.log";
+  const std::string decisions = dir + "/portcullis-e2e-decisions.log";
+  std::remove(access.c_str());
+  std::remove(decisions.c_str());
+  const std::string config =
+      WriteFile(dir + "/portcullis-logs.yaml",
+                "log: {access: " + access + ", decisions: " + decisions + "}\n");
+  Daemon d(kPolicy, {"--no-auth", "--config", config});
+  ASSERT_TRUE(d.started()) << d.Stderr();
+  auto lines = [](const std::string& path) {
+    std::ifstream in(path);
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) ++n;
+    return n;
+  };
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(d.Call("POST", "/v1/check",
+                     R"({"subject":"user:a","action":"view","resource":"file:f"})",
+                     "")
+                  .status,
+              200);
+  }
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (lines(decisions) < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(lines(decisions), 3);
+  EXPECT_GE(lines(access), 3);
+  ASSERT_EQ(d.Call("GET", "/healthz", "", "").status, 200);
+  d.Signal(SIGTERM);
+  ASSERT_EQ(d.Wait(15000), 0);
+  EXPECT_EQ(lines(access), 4);  // the last one written at exit at the latest
 }
 
 }  // namespace
