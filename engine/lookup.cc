@@ -94,6 +94,10 @@ Result<LookupPage> LookupResources(const Evaluator& evaluator,
   if (Status s = CheckLimit(request.limit); !s.ok()) return Fail(s);
   const bool has_under = !request.under.empty();
   if (has_under && !data.GetResource(request.under)) {
+    if (data.failed()) {  // a failed read is not a missing resource
+      return Fail(Status::Internal("storage error: " +
+                                   std::string(data.failure())));
+    }
     return Fail(Status::NotFound("resource '" + request.under.ToString() +
                                  "' does not exist"));
   }
@@ -182,6 +186,10 @@ Result<LookupPage> LookupSubjects(const Evaluator& evaluator,
   if (Status s = CheckLimit(request.limit); !s.ok()) return Fail(s);
   std::optional<ResourceInfo> info = data.GetResource(request.resource);
   if (!info) {
+    if (data.failed()) {  // a failed read is not a missing resource
+      return Fail(Status::Internal("storage error: " +
+                                   std::string(data.failure())));
+    }
     return Fail(Status::NotFound("resource '" + request.resource.ToString() +
                                  "' does not exist"));
   }

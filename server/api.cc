@@ -194,6 +194,15 @@ HttpResponse Api::Handle(HttpRequest& request) {
     } else {
       call.scope = Scope::kAdmin;
     }
+    // Path parameters become stored ids and JSON strings: like JSON bodies
+    // (parsed with UTF-8 validation) they must be valid UTF-8.
+    for (size_t i = 0; authorized && i < call.params.size(); ++i) {
+      if (!IsValidUtf8(call.params[i])) {
+        authorized = false;
+        response = ErrorResponse(Status::InvalidArgument(
+            "a path segment is not valid UTF-8", "path"));
+      }
+    }
     if (authorized) {
       call.policy = policy_->Current();
       response = (this->*(route->handler))(call);

@@ -36,6 +36,18 @@ const FuzzRoute kFuzzRoutes[] = {
     {"POST", "/v1/policy/validate"},
     {"GET", "/metrics"},
     {"GET", "/healthz"},
+    {"POST", "/v1/groups"},
+    {"POST", "/v1/groups/"},        // {id}/invitations
+    {"GET", "/v1/groups/"},         // {id}/invitations?actor=
+    {"GET", "/v1/subjects/"},       // {type}/{id}/invitations
+    {"POST", "/v1/invitations/"},   // {id}/accept, {id}/decline
+    {"DELETE", "/v1/invitations/"},
+    {"PUT", "/v1/groups/"},         // {id}/members/{subject}
+    {"DELETE", "/v1/groups/"},
+    {"PUT", "/v1/permissions"},
+    {"PUT", "/v1/accounts/"},       // {id}/administrators/{subject}
+    {"DELETE", "/v1/accounts/"},
+    {"GET", "/v1/accounts/"},       // {id}/people?actor=
     {"GET", "/"},  // anything: 404 / 405 paths
 };
 const size_t kFuzzRouteCount = sizeof(kFuzzRoutes) / sizeof(kFuzzRoutes[0]);
