@@ -198,6 +198,10 @@ std::string RunHttpInput(std::string_view input) {
       return "request without a target";
     }
     server::HttpResponse r = d.Handle(p.request);
+    if (p.request.method == "HEAD") {  // a HEAD answer has no body
+      if (!r.body.empty()) return "a HEAD answer with a body";
+      r.body = "{\"error\":{\"code\":\"HEAD\"}}";
+    }
     std::string problem = CheckResponse(r);
     if (!problem.empty()) return problem;
     if (!p.keep_alive || p.consumed == 0) return "";

@@ -348,6 +348,12 @@ void CheckLoop(int port, uint64_t seed, Model& m, Counters& c,
 void Verify(int port, Model& m, Counters& c) {
   std::lock_guard<std::mutex> l(m.mu);
   Response rev = Call(port, "GET", "/v1/changes?since=0&limit=1");
+  // Revisions never go back (checked before this function writes).
+  const uint64_t now = RevisionOf(rev);
+  if (now < m.last_ack) {
+    Fail("revision went back: " + std::to_string(now) + " < acknowledged " +
+         std::to_string(m.last_ack));
+  }
   Response e = Call(port, "GET", "/v1/export");
   if (e.status != 200) Fail("export: " + std::to_string(e.status));
   std::map<int, std::set<std::string>> roles;
@@ -422,12 +428,6 @@ void Verify(int port, Model& m, Counters& c) {
       m.last_ack = std::max(m.last_ack, RevisionOf(r));
     }
   }
-  // Revisions never go back.
-  const uint64_t now = RevisionOf(rev);
-  if (now < m.last_ack) {
-    Fail("revision went back: " + std::to_string(now) + " < acknowledged " +
-         std::to_string(m.last_ack));
-  }
   // Every decision, in one batch.
   std::string batch = R"({"checks":[)";
   std::vector<bool> expected;
@@ -491,6 +491,11 @@ int main(int argc, char** argv) {
   int port = daemon.Start();
   Setup(port);
   for (int kill_no = 0; kill_no < o.kills; ++kill_no) {
+    if (kill_no > 0 && kill_no % 50 == 0) {
+      printf("soak: %d kills survived, %llu writes verified\n", kill_no,
+             static_cast<unsigned long long>(counters.verified_writes.load()));
+      fflush(stdout);
+    }
     std::atomic<bool> stop{false};
     std::vector<std::thread> checkers;
     for (int t = 0; t < 2; ++t) {
