@@ -274,9 +274,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // Called on drain: closes the connection if it waits for a new request.
+  // Called with a reference held by the caller, never under sessions_mu.
   void CloseIfIdle() {
-    std::shared_ptr<Session> self = weak_from_this().lock();
-    if (!self) return;  // already closing
+    std::shared_ptr<Session> self = shared_from_this();
     net::post(stream_.get_executor(), [self] {
       if (self->idle_) {
         beast::error_code ec;
@@ -518,10 +518,21 @@ void HttpServer::Stop(std::chrono::milliseconds drain) {
   }
   const auto deadline = std::chrono::steady_clock::now() + drain;
   do {
+    // Take references under the lock, act on them outside it: dropping the
+    // last reference runs ~Session, which takes sessions_mu itself (holding
+    // the lock here deadlocked Stop when a connection closed meanwhile).
+    std::vector<std::shared_ptr<Session>> live;
     {
       std::lock_guard<std::mutex> lock(s.sessions_mu);
-      for (Session* session : s.sessions) session->CloseIfIdle();
+      live.reserve(s.sessions.size());
+      for (Session* session : s.sessions) {
+        if (auto p = session->weak_from_this().lock()) {
+          live.push_back(std::move(p));
+        }
+      }
     }
+    for (const std::shared_ptr<Session>& session : live) session->CloseIfIdle();
+    live.clear();
     if (open_connections_.load() == 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   } while (std::chrono::steady_clock::now() < deadline);
