@@ -274,9 +274,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // Called on drain: closes the connection if it waits for a new request.
-  // Called with a reference held by the caller, never under sessions_mu.
   void CloseIfIdle() {
-    std::shared_ptr<Session> self = shared_from_this();
+    std::shared_ptr<Session> self = weak_from_this().lock();
+    if (!self) return;  // already closing
     net::post(stream_.get_executor(), [self] {
       if (self->idle_) {
         beast::error_code ec;
@@ -518,17 +518,16 @@ void HttpServer::Stop(std::chrono::milliseconds drain) {
   }
   const auto deadline = std::chrono::steady_clock::now() + drain;
   do {
-    // Take references under the lock, act on them outside it: dropping the
-    // last reference runs ~Session, which takes sessions_mu itself (holding
-    // the lock here deadlocked Stop when a connection closed meanwhile).
+    // Take owning references under the lock and use them outside it: the
+    // last reference to a session may be dropped here, and ~Session takes
+    // sessions_mu (holding it meanwhile deadlocked Stop; see
+    // tests/concurrent StopWhileClientsComeAndGo).
     std::vector<std::shared_ptr<Session>> live;
     {
       std::lock_guard<std::mutex> lock(s.sessions_mu);
       live.reserve(s.sessions.size());
       for (Session* session : s.sessions) {
-        if (auto p = session->weak_from_this().lock()) {
-          live.push_back(std::move(p));
-        }
+        if (auto p = session->weak_from_this().lock()) live.push_back(std::move(p));
       }
     }
     for (const std::shared_ptr<Session>& session : live) session->CloseIfIdle();
