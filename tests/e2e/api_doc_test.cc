@@ -3,7 +3,11 @@
 //    daemon serves is documented, and nothing documented is missing;
 //  - every curl example of docs/api.md runs, in order, against the real
 //    daemon (port 0, temporary folder, demo data) and answers the status
-//    the doc states beside it ("# 200 ..."), and every route has one.
+//    the doc states beside it ("# 200 ..."), and every route has one. The
+//    examples of the section "Membership workflows" run against a second
+//    daemon on the workspace policy and the demo portal
+//    (policies/workspace.yaml, policies/demo-data.jsonl), the others against
+//    the small policy and data below.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -118,7 +122,11 @@ struct Example {
   int line = 0;         // in docs/api.md, 1-based
   std::string command;  // as written, continuation lines included
   int status = 0;       // the status the doc states; 0 if it states none
+  std::string section;  // the "## " heading the example is under
 };
+
+// The section whose examples run against the demo portal.
+const char* kWorkflowsSection = "Membership workflows";
 
 // Every curl command of the ```sh blocks, with the status written after
 // it: "# NNN" at the end of its last line or on the next line.
@@ -128,17 +136,22 @@ std::vector<Example> ParseExamples(const std::string& markdown) {
   for (std::string l; std::getline(ss, l);) lines.push_back(l);
   const std::regex status_re(R"(#\s*(\d{3})\b)");
   std::vector<Example> out;
-  bool in_sh = false;
+  bool in_fence = false;  // any ``` block
+  bool in_sh = false;     // a ```sh block
+  std::string section;
   for (size_t i = 0; i < lines.size(); ++i) {
     const std::string& l = lines[i];
+    if (!in_fence && l.rfind("## ", 0) == 0) section = l.substr(3);
     if (l.rfind("```", 0) == 0) {
-      in_sh = !in_sh && l == "```sh";
+      in_fence = !in_fence;
+      in_sh = in_fence && l == "```sh";
       continue;
     }
     if (!in_sh || l.rfind("curl ", 0) != 0) continue;
     Example e;
     e.line = static_cast<int>(i) + 1;
     e.command = l;
+    e.section = section;
     while (!lines[i].empty() && lines[i].back() == '\\' &&
            i + 1 < lines.size()) {
       e.command += "\n" + lines[++i];
@@ -193,19 +206,11 @@ std::string ReadAll(const std::string& path) {
   return ss.str();
 }
 
-TEST(ApiDoc, EveryCurlExampleAnswersItsStatedStatus) {
-  const std::vector<Example> examples =
-      ParseExamples(ReadSource("docs/api.md"));
-  ASSERT_GE(examples.size(), 20u);
-
-  e2e::Daemon daemon(kDemoPolicy);
-  ASSERT_TRUE(daemon.started()) << daemon.Stderr();
-  e2e::Response imported = daemon.Call("POST", "/v1/import", kDemoData);
-  ASSERT_EQ(imported.status, 200) << imported.body;
-  const std::string work = daemon.dir() + "/work";
-  ASSERT_EQ(mkdir(work.c_str(), 0700), 0);
-  e2e::WriteFile(work + "/new.yaml", kDemoPolicy);
-
+// Runs `examples` in order against `daemon`, each as a shell script in the
+// folder `work` (where files such as dump.jsonl carry over from one example
+// to the next), and checks the status each one states.
+void RunExamples(const e2e::Daemon& daemon, const std::string& work,
+                 const std::vector<Example>& examples) {
   const std::string host = "127.0.0.1:" + std::to_string(daemon.port());
   for (const Example& e : examples) {
     SCOPED_TRACE("docs/api.md:" + std::to_string(e.line) + ": " + e.command);
@@ -226,6 +231,41 @@ TEST(ApiDoc, EveryCurlExampleAnswersItsStatedStatus) {
     const size_t at = out.find("HTTP_STATUS=");
     ASSERT_NE(at, std::string::npos) << out;
     EXPECT_EQ(std::atoi(out.c_str() + at + 12), e.status) << out;
+  }
+}
+
+TEST(ApiDoc, EveryCurlExampleAnswersItsStatedStatus) {
+  std::vector<Example> core;
+  std::vector<Example> workflows;
+  for (Example& e : ParseExamples(ReadSource("docs/api.md"))) {
+    (e.section == kWorkflowsSection ? workflows : core).push_back(std::move(e));
+  }
+  ASSERT_GE(core.size(), 20u);
+  ASSERT_GE(workflows.size(), 14u)
+      << "no examples under ## " << kWorkflowsSection;
+
+  {
+    SCOPED_TRACE("against the small demo policy");
+    e2e::Daemon daemon(kDemoPolicy);
+    ASSERT_TRUE(daemon.started()) << daemon.Stderr();
+    e2e::Response imported = daemon.Call("POST", "/v1/import", kDemoData);
+    ASSERT_EQ(imported.status, 200) << imported.body;
+    const std::string work = daemon.dir() + "/work";
+    ASSERT_EQ(mkdir(work.c_str(), 0700), 0);
+    e2e::WriteFile(work + "/new.yaml", kDemoPolicy);
+    RunExamples(daemon, work, core);
+  }
+  {
+    SCOPED_TRACE("against the demo portal (policies/workspace.yaml)");
+    e2e::Daemon daemon(ReadSource("policies/workspace.yaml"));
+    ASSERT_TRUE(daemon.started()) << daemon.Stderr();
+    const std::string portal = ReadSource("policies/demo-data.jsonl");
+    ASSERT_FALSE(portal.empty());
+    e2e::Response imported = daemon.Call("POST", "/v1/import", portal);
+    ASSERT_EQ(imported.status, 200) << imported.body;
+    const std::string work = daemon.dir() + "/work";
+    ASSERT_EQ(mkdir(work.c_str(), 0700), 0);
+    RunExamples(daemon, work, workflows);
   }
 }
 
