@@ -464,8 +464,8 @@ std::string DescribeReason(const Policy& policy, const Reason& r,
              (r.rule ? " (would be allowed by rule " + r.rule->name + ")"
                      : " (role " + role_name() + " would grant " + act + ")");
     case ReasonCode::kNotGranted:
-      return "no role held on " + r.at.ToString() +
-             " or its ancestors grants " + act;
+      return "no role bound on the resource or its ancestors grants " + act +
+             " (nearest binding: " + r.at.ToString() + ")";
     case ReasonCode::kNoBinding:
       return "no binding on " +
              (r.at.empty() ? std::string("the resource") : r.at.ToString()) +

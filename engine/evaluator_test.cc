@@ -306,7 +306,8 @@ TEST_F(EvaluatorTest, BindingThatDoesNotGrantTheActionIsNotGranted) {
   EXPECT_EQ(d.reason.code, ReasonCode::kNotGranted);
   EXPECT_EQ(d.reason.at, kG1);
   EXPECT_EQ(Describe(d, "edit"),
-            "no role held on group:g1 or its ancestors grants edit");
+            "no role bound on the resource or its ancestors grants edit "
+            "(nearest binding: group:g1)");
 }
 
 TEST_F(EvaluatorTest, RoleSetGrantsTheUnion) {

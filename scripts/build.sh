@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Configures and builds one flavour of Portcullis into build/FLAVOUR.
-#   scripts/build.sh release|asan|tsan|fuzz
+#   scripts/build.sh release|asan|tsan|fuzz [TARGET...]
+# With TARGETs, builds only those (the fuzz flavour builds only its fuzz
+# targets: its instrumented libraries do not link into the ordinary tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 flavour="${1:-release}"
+shift || true
 jobs="${PORTCULLIS_JOBS:-2}"
 case "$flavour" in
   release) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
@@ -14,4 +17,4 @@ case "$flavour" in
   *) echo "usage: $0 release|asan|tsan|fuzz" >&2; exit 2 ;;
 esac
 cmake -S . -B "build/$flavour" -G Ninja "${args[@]}" >/dev/null
-ninja -C "build/$flavour" -j "$jobs"
+ninja -C "build/$flavour" -j "$jobs" "$@"

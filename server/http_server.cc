@@ -74,6 +74,136 @@ std::optional<std::string> HttpRequest::QueryParam(
   return std::nullopt;
 }
 
+namespace {
+
+// What a connection does after a read error: answer `status` (400 or 413)
+// and close, or close silently (status 0).
+struct ReadErrorAction {
+  int status = 0;
+  const char* code = "";
+  std::string message;
+};
+
+ReadErrorAction ClassifyReadError(beast::error_code ec) {
+  if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+      ec == net::error::operation_aborted ||
+      ec == net::error::connection_reset || ec == net::error::eof ||
+      ec == net::error::bad_descriptor || ec == http::error::partial_message) {
+    return {};
+  }
+  if (ec == http::error::header_limit || ec == http::error::body_limit ||
+      ec == http::error::buffer_overflow) {
+    return {413, "RESOURCE_EXHAUSTED",
+            ec == http::error::body_limit
+                ? "request body exceeds the size limit"
+                : "request header exceeds the size limit"};
+  }
+  if (ec.category() ==
+      http::make_error_code(http::error::bad_method).category()) {
+    return {400, "INVALID_ARGUMENT",
+            std::string("malformed HTTP request: ") + ec.message()};
+  }
+  return {};
+}
+
+// The body limit for a request whose header is `header`.
+template <typename Header>
+size_t BodyLimitFor(const HttpServerOptions& options, const Header& header) {
+  std::string_view target(header.target().data(), header.target().size());
+  std::string_view path = target.substr(0, target.find('?'));
+  std::string_view method(header.method_string().data(),
+                          header.method_string().size());
+  if (options.body_limit_for) {
+    if (auto l = options.body_limit_for(method, path)) return *l;
+  }
+  return options.body_limit;
+}
+
+// Converts a parsed message. Returns false on a bad percent-escape in the
+// path (the server answers 400).
+bool ToHttpRequest(http::request<http::string_body>& msg, std::string remote,
+                   HttpRequest* req) {
+  req->method = std::string(msg.method_string());
+  req->target = std::string(msg.target());
+  std::string_view target = req->target;
+  const size_t q = target.find('?');
+  std::optional<std::string> path = PercentDecode(target.substr(0, q));
+  if (q != std::string_view::npos) {
+    req->query = std::string(target.substr(q + 1));
+  }
+  req->headers.reserve(8);
+  for (const auto& field : msg) {
+    std::string name(field.name_string());
+    for (char& c : name) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    req->headers.emplace_back(std::move(name), std::string(field.value()));
+  }
+  req->body = std::move(msg.body());
+  req->remote = std::move(remote);
+  if (!path) return false;
+  req->path = std::move(*path);
+  return true;
+}
+
+}  // namespace
+
+ParsedHttpRequest ParseHttpRequest(std::string_view bytes,
+                                   const HttpServerOptions& options) {
+  ParsedHttpRequest out;
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(static_cast<uint32_t>(options.header_limit));
+  parser.body_limit(options.body_limit);
+  parser.eager(false);  // stop after the header: its limit comes next
+  beast::error_code ec;
+  bool limit_set = false;
+  while (!parser.is_done()) {
+    const size_t n = parser.put(
+        net::buffer(bytes.data() + out.consumed, bytes.size() - out.consumed),
+        ec);
+    out.consumed += n;
+    if (parser.is_header_done() && !limit_set) {
+      limit_set = true;
+      parser.body_limit(BodyLimitFor(options, parser.get().base()));
+      parser.eager(true);
+    }
+    if (ec == http::error::need_more && n > 0 &&
+        out.consumed < bytes.size()) {
+      ec = {};
+      continue;
+    }
+    if (ec == http::error::need_more || (!ec && n == 0 && !parser.is_done())) {
+      // Everything the client sent is used: it is now at end of stream.
+      ec = {};
+      if (parser.got_some()) parser.put_eof(ec);
+      else ec = http::error::end_of_stream;
+      if (!ec && !parser.is_done()) ec = http::error::partial_message;
+      break;
+    }
+    if (ec) break;
+  }
+  if (ec) {
+    ReadErrorAction a = ClassifyReadError(ec);
+    if (a.status == 0) return out;  // kClose
+    out.kind = ParsedHttpRequest::Kind::kError;
+    out.error_status = a.status;
+    out.error_code = a.code;
+    out.error_message = std::move(a.message);
+    return out;
+  }
+  http::request<http::string_body> msg = parser.release();
+  out.keep_alive = msg.keep_alive();
+  if (!ToHttpRequest(msg, "", &out.request)) {
+    out.kind = ParsedHttpRequest::Kind::kError;
+    out.error_status = 400;
+    out.error_code = "INVALID_ARGUMENT";
+    out.error_message = "bad percent-escape in the request path";
+    return out;
+  }
+  out.kind = ParsedHttpRequest::Kind::kRequest;
+  return out;
+}
+
 class Session;
 
 struct HttpServer::Impl {
@@ -180,16 +310,8 @@ class Session : public std::enable_shared_from_this<Session> {
       HandleReadError(ec);
       return;
     }
-    const auto& header = parser_->get();
-    std::string_view target(header.target().data(), header.target().size());
-    std::string_view path = target.substr(0, target.find('?'));
-    std::string_view method(header.method_string().data(),
-                            header.method_string().size());
-    size_t limit = server_->options.body_limit;
-    if (server_->options.body_limit_for) {
-      if (auto l = server_->options.body_limit_for(method, path)) limit = *l;
-    }
-    parser_->body_limit(limit);
+    parser_->body_limit(
+        BodyLimitFor(server_->options, parser_->get().base()));
     stream_.expires_after(server_->options.read_timeout);
     http::async_read(
         stream_, buffer_, *parser_,
@@ -197,31 +319,12 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void HandleReadError(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-        ec == net::error::operation_aborted ||
-        ec == net::error::connection_reset || ec == net::error::eof ||
-        ec == net::error::bad_descriptor) {
+    ReadErrorAction a = ClassifyReadError(ec);
+    if (a.status == 0) {
       Close();
       return;
     }
-    if (ec == http::error::header_limit || ec == http::error::body_limit ||
-        ec == http::error::buffer_overflow) {
-      SendError(413, "RESOURCE_EXHAUSTED",
-                ec == http::error::body_limit
-                    ? "request body exceeds the size limit"
-                    : "request header exceeds the size limit");
-      return;
-    }
-    if (ec == http::error::partial_message) {
-      Close();
-      return;
-    }
-    if (ec.category() == http::make_error_code(http::error::bad_method).category()) {
-      SendError(400, "INVALID_ARGUMENT",
-                std::string("malformed HTTP request: ") + ec.message());
-      return;
-    }
-    Close();
+    SendError(a.status, a.code, a.message);
   }
 
   void SendError(int status, std::string_view code, std::string_view message) {
@@ -237,24 +340,10 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     http::request<http::string_body> msg = parser_->release();
-    HttpRequest req;
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    std::string_view target = req.target;
-    const size_t q = target.find('?');
-    std::optional<std::string> path = PercentDecode(target.substr(0, q));
-    if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
-    req.headers.reserve(8);
-    for (const auto& field : msg) {
-      std::string name(field.name_string());
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      req.headers.emplace_back(std::move(name), std::string(field.value()));
-    }
-    req.body = std::move(msg.body());
-    req.remote = remote_;
     const bool keep_alive = msg.keep_alive();
     const unsigned version = msg.version();
-    if (!path) {
+    HttpRequest req;
+    if (!ToHttpRequest(msg, remote_, &req)) {
       HttpResponse r;
       r.status = 400;
       r.body = server_->ErrorBody(400, "INVALID_ARGUMENT",
@@ -262,7 +351,6 @@ class Session : public std::enable_shared_from_this<Session> {
       Write(std::move(r), keep_alive, version);
       return;
     }
-    req.path = std::move(*path);
     HttpResponse response = server_->handler(req);
     if (response.long_poll) {
       StartPoll(std::move(response.long_poll), keep_alive, version);

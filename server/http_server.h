@@ -128,6 +128,31 @@ class HttpServer {
   std::atomic<size_t> open_connections_{0};
 };
 
+// The outcome of reading one request from a connection's bytes, as a
+// connection would read it (ParseHttpRequest below).
+struct ParsedHttpRequest {
+  enum class Kind {
+    kRequest,   // `request` holds a complete request for the handler
+    kError,     // the server answers `error_status` itself and closes
+    kClose,     // the server closes without answering (eof, incomplete)
+  };
+  Kind kind = Kind::kClose;
+  HttpRequest request;
+  bool keep_alive = false;
+  int error_status = 0;  // 400 or 413 for kError
+  std::string error_code;
+  std::string error_message;
+  size_t consumed = 0;  // bytes of the input this request used
+};
+
+// Parses the first request in `bytes` with the limits of `options` (header
+// limit, body limit, body_limit_for) through the same parser, limits and
+// conversion a connection uses, without a socket: the fuzz target of the
+// HTTP session and the tests of malformed input use it. `bytes` is all the
+// client ever sent: a request it does not complete is kClose.
+ParsedHttpRequest ParseHttpRequest(std::string_view bytes,
+                                   const HttpServerOptions& options);
+
 // Percent-decodes `s` ('+' stays '+'). Returns nullopt on a bad escape.
 std::optional<std::string> PercentDecode(std::string_view s);
 

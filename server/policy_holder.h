@@ -5,12 +5,18 @@
 // builds the new policy off the request path and publishes it with one
 // atomic store; a policy that failed to compile is never published.
 //
-// Thread safety: all methods may be called from any thread.
+// Thread safety: all methods may be called from any thread. The pointer is
+// guarded by a mutex held only to copy or swap it (a reader never waits for
+// a compile). std::atomic<std::shared_ptr> is not used: libstdc++ 12's
+// implementation unlocks its internal lock with relaxed ordering after a
+// load, which ThreadSanitizer reports as a data race between a check and a
+// reload (tests/concurrent, ChecksDuringReload).
 #ifndef PORTCULLIS_SERVER_POLICY_HOLDER_H_
 #define PORTCULLIS_SERVER_POLICY_HOLDER_H_
 
-#include <atomic>
 #include <memory>
+#include <mutex>
+#include <utility>
 
 #include "common/clock.h"
 #include "engine/policy.h"
@@ -29,18 +35,25 @@ class PolicyHolder {
   }
 
   std::shared_ptr<const LoadedPolicy> Current() const {
-    return current_.load(std::memory_order_acquire);
+    std::lock_guard<std::mutex> lock(mu_);
+    return current_;
   }
 
   void Publish(std::shared_ptr<const engine::Policy> policy) {
     auto loaded = std::make_shared<LoadedPolicy>();
     loaded->policy = std::move(policy);
     loaded->loaded_at = NowMicros();
-    current_.store(std::move(loaded), std::memory_order_release);
+    std::shared_ptr<const LoadedPolicy> old;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      old = std::exchange(current_, std::move(loaded));
+    }
+    // `old` is released here, outside the lock.
   }
 
  private:
-  std::atomic<std::shared_ptr<const LoadedPolicy>> current_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const LoadedPolicy> current_;  // guarded by mu_
 };
 
 }  // namespace portcullis::server
