@@ -148,6 +148,8 @@ Result<LookupPage> LookupResources(const Evaluator& evaluator,
         req.action = request.action;
         req.resource = r;
         req.context = request.context;
+        req.subject_properties = request.subject_properties;
+        req.action_properties = request.action_properties;
         req.now = request.now;
         return req;
       });
@@ -237,6 +239,8 @@ Result<LookupPage> LookupSubjects(const Evaluator& evaluator,
         req.action = request.action;
         req.resource = request.resource;
         req.context = request.context;
+        req.resource_properties = request.resource_properties;
+        req.action_properties = request.action_properties;
         req.now = request.now;
         return req;
       });
