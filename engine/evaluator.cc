@@ -84,11 +84,8 @@ class Decider {
     };
 
     // 1. Deny rules override everything.
-    for (const Rule& rule : policy_.rules) {
-      if (rule.effect != Effect::kDeny || !rule.actions.Contains(action) ||
-          !rule.types.Contains(type_)) {
-        continue;
-      }
+    for (const Rule* deny : policy_.DenyRules(type_, action)) {
+      const Rule& rule = *deny;
       ConditionResult r = ConditionResult::kTrue;
       EvalError err;
       if (rule.when) r = rule.when->Evaluate(in, &err);
@@ -268,11 +265,8 @@ class Decider {
     // 4. Allow rules, which need no binding. A restriction on the path takes
     // their grant away too.
     if (policy_.HasAllowRuleFor(action, type_)) {
-      for (const Rule& rule : policy_.rules) {
-        if (rule.effect != Effect::kAllow || !rule.actions.Contains(action) ||
-            !rule.types.Contains(type_)) {
-          continue;
-        }
+      for (const Rule* allow : policy_.AllowRules(type_, action)) {
+        const Rule& rule = *allow;
         ConditionResult cr = ConditionResult::kTrue;
         EvalError err;
         if (rule.when) cr = rule.when->Evaluate(in, &err);
@@ -345,6 +339,12 @@ Decision Deny(ReasonCode code, EntityRef at = {}) {
 
 // Resolves the resource's type and walks its ancestors. Returns a deny
 // decision if the walk cannot be done, nullopt if it succeeded.
+//
+// The subject's existence is checked only when the walk found nothing it
+// holds: a binding or restriction implies a subject record (DataView's
+// contract), which saves a lookup on every check that finds one. The
+// outcomes are those of checking first: an unknown subject denies with
+// kUnknownSubject, before a too-deep path, whenever the view has not failed.
 std::optional<Decision> Resolve(const Policy& policy, const CheckRequest& req,
                                 const DataView& data, TypeId* type,
                                 Path* path) {
@@ -355,24 +355,34 @@ std::optional<Decision> Resolve(const Policy& policy, const CheckRequest& req,
   std::optional<ResourceInfo> info = data.GetResource(req.resource);
   if (data.failed()) return Deny(ReasonCode::kStorageError);
   if (!info) return Deny(ReasonCode::kUnknownResource, req.resource);
-  if (!data.SubjectExists(req.subject)) {
-    if (data.failed()) return Deny(ReasonCode::kStorageError);
-    return Deny(ReasonCode::kUnknownSubject, req.subject);
-  }
+  bool holds_something = false;
+  auto subject_unknown = [&] {
+    return !holds_something && !data.SubjectExists(req.subject);
+  };
   EntityRef node = req.resource;
   while (true) {
     if (path->full()) {
+      if (subject_unknown() && !data.failed()) {
+        return Deny(ReasonCode::kUnknownSubject, req.subject);
+      }
+      if (data.failed()) return Deny(ReasonCode::kStorageError);
       return Deny(ReasonCode::kDepthExceeded, req.resource);
     }
     PathEntry& e = path->Append();
     e.node = node;
     e.access = data.GetAccess(req.subject, node);
+    holds_something |= e.access.binding.has_value() ||
+                       e.access.restriction.has_value();
     if (info->parent.empty()) break;
     node = info->parent;
     info = data.GetResource(node);
     if (!info) break;  // a dangling parent ends the chain
   }
   if (data.failed()) return Deny(ReasonCode::kStorageError);
+  if (subject_unknown()) {
+    if (data.failed()) return Deny(ReasonCode::kStorageError);
+    return Deny(ReasonCode::kUnknownSubject, req.subject);
+  }
   return std::nullopt;
 }
 

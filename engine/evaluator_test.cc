@@ -644,6 +644,74 @@ TEST_F(EvaluatorTest, ChainOfMaxDepthIsWalkedDeeperIsDenied) {
   EXPECT_EQ(d.reason.code, ReasonCode::kDepthExceeded);
 }
 
+TEST_F(EvaluatorTest, UnknownSubjectOnATooDeepPathIsUnknownSubject) {
+  // The evaluator checks the subject after the walk (when it found nothing
+  // the subject holds); the outcome must stay that of checking it first.
+  data_.PutResource("folder", "a", "folder", "b");
+  data_.PutResource("folder", "b", "folder", "a");
+  data_.PutResource("file", "in_cycle", "folder", "a");
+  Decision d = Check("mallory", "view", {"file", "in_cycle"});
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.reason.code, ReasonCode::kUnknownSubject);
+}
+
+// Counts SubjectExists calls on a MemoryData.
+class CountingView : public DataView {
+ public:
+  explicit CountingView(const MemoryData& inner) : inner_(inner) {}
+  std::optional<ResourceInfo> GetResource(EntityRef r) const override {
+    return inner_.GetResource(r);
+  }
+  bool SubjectExists(EntityRef s) const override {
+    ++subject_lookups;
+    return inner_.SubjectExists(s);
+  }
+  SubjectAccess GetAccess(EntityRef s, EntityRef r) const override {
+    return inner_.GetAccess(s, r);
+  }
+  std::optional<Value> GetAttribute(EntityKind k, EntityRef e,
+                                    std::string_view key) const override {
+    return inner_.GetAttribute(k, e, key);
+  }
+  void ForEachChild(EntityRef,
+                    const std::function<bool(EntityRef)>&) const override {}
+  void ForEachBindingOn(
+      EntityRef, const std::function<bool(EntityRef, const StoredBinding&)>&)
+      const override {}
+  void ForEachBindingOf(
+      EntityRef, const std::function<bool(EntityRef, const StoredBinding&)>&)
+      const override {}
+  void ForEachResourceOfType(
+      std::string_view, const std::function<bool(EntityRef)>&) const override {}
+  void ForEachSubjectOfType(
+      std::string_view, const std::function<bool(EntityRef)>&) const override {}
+
+  mutable int subject_lookups = 0;
+
+ private:
+  const MemoryData& inner_;
+};
+
+TEST_F(EvaluatorTest, SubjectLookupIsSkippedOnlyWhenTheWalkFindsAccess) {
+  Bind("alice", kG1, {"member"});
+  CheckRequest req;
+  req.subject = {"user", "alice"};
+  req.action = "view";
+  req.resource = kX;
+  req.now = kNow;
+  CountingView v(data_);
+  EXPECT_TRUE(Evaluator(*policy_).Check(req, v).allowed);
+  EXPECT_EQ(v.subject_lookups, 0);
+  // bob holds nothing: his existence must be looked up, and he is known.
+  req.subject = {"user", "bob"};
+  Decision d = Evaluator(*policy_).Check(req, v);
+  EXPECT_EQ(v.subject_lookups, 1);
+  EXPECT_EQ(d.reason.code, ReasonCode::kNoBinding);
+  req.subject = {"user", "mallory"};
+  d = Evaluator(*policy_).Check(req, v);
+  EXPECT_EQ(d.reason.code, ReasonCode::kUnknownSubject);
+}
+
 TEST_F(EvaluatorTest, CyclicParentsAreDeniedNotLooped) {
   data_.PutResource("folder", "a", "folder", "b");
   data_.PutResource("folder", "b", "folder", "a");

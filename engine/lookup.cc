@@ -94,6 +94,10 @@ Result<LookupPage> LookupResources(const Evaluator& evaluator,
   if (Status s = CheckLimit(request.limit); !s.ok()) return Fail(s);
   const bool has_under = !request.under.empty();
   if (has_under && !data.GetResource(request.under)) {
+    if (data.failed()) {  // a failed read is not a missing resource
+      return Fail(Status::Internal("storage error: " +
+                                   std::string(data.failure())));
+    }
     return Fail(Status::NotFound("resource '" + request.under.ToString() +
                                  "' does not exist"));
   }
@@ -144,6 +148,8 @@ Result<LookupPage> LookupResources(const Evaluator& evaluator,
         req.action = request.action;
         req.resource = r;
         req.context = request.context;
+        req.subject_properties = request.subject_properties;
+        req.action_properties = request.action_properties;
         req.now = request.now;
         return req;
       });
@@ -182,6 +188,10 @@ Result<LookupPage> LookupSubjects(const Evaluator& evaluator,
   if (Status s = CheckLimit(request.limit); !s.ok()) return Fail(s);
   std::optional<ResourceInfo> info = data.GetResource(request.resource);
   if (!info) {
+    if (data.failed()) {  // a failed read is not a missing resource
+      return Fail(Status::Internal("storage error: " +
+                                   std::string(data.failure())));
+    }
     return Fail(Status::NotFound("resource '" + request.resource.ToString() +
                                  "' does not exist"));
   }
@@ -229,6 +239,8 @@ Result<LookupPage> LookupSubjects(const Evaluator& evaluator,
         req.action = request.action;
         req.resource = request.resource;
         req.context = request.context;
+        req.resource_properties = request.resource_properties;
+        req.action_properties = request.action_properties;
         req.now = request.now;
         return req;
       });

@@ -33,6 +33,10 @@ struct LookupResourcesRequest {
   size_t limit = kDefaultPageSize;
   std::string_view page_token;  // empty for the first page
   AttributeMap context;
+  // Request properties (AuthZEN) of the one subject and of the action,
+  // passed to every check; they override stored attributes.
+  AttributeMap subject_properties;
+  AttributeMap action_properties;
   TimestampMicros now = 0;
 };
 
@@ -43,6 +47,10 @@ struct LookupSubjectsRequest {
   size_t limit = kDefaultPageSize;
   std::string_view page_token;
   AttributeMap context;
+  // Request properties (AuthZEN) of the one resource and of the action,
+  // passed to every check; they override stored attributes.
+  AttributeMap resource_properties;
+  AttributeMap action_properties;
   TimestampMicros now = 0;
 };
 

@@ -1,9 +1,21 @@
 #include "engine/memory_data.h"
 
 #include <algorithm>
+#include <cstring>
+
+#include "engine/hash.h"
 
 namespace portcullis::engine {
 namespace {
+
+using hash::Fold;
+using hash::kSeed;
+
+// Splits a stored "type:id" key.
+EntityRef SplitKey(std::string_view key) {
+  const size_t colon = key.find(':');
+  return EntityRef{key.substr(0, colon), key.substr(colon + 1)};
+}
 
 std::string Pack(const std::vector<std::string>& names) {
   std::string out;
@@ -34,16 +46,28 @@ OwnedValue OwnedValue::FromValue(const Value& v) {
   return o;
 }
 
-std::string_view MemoryData::Key(EntityRef e, int slot) {
-  thread_local std::string buffers[2];
-  std::string& b = buffers[slot];
-  b.assign(e.type).append(":").append(e.id);
-  return b;
+size_t MemoryData::RefHash::operator()(std::string_view joined) const {
+  return hash::Joined(joined);
 }
 
-EntityRef MemoryData::SplitKey(std::string_view key) {
-  const size_t colon = key.find(':');
-  return EntityRef{key.substr(0, colon), key.substr(colon + 1)};
+size_t MemoryData::RefHash::operator()(EntityRef ref) const noexcept {
+  return hash::Ref(ref.type, ref.id);
+}
+
+bool MemoryData::RefEq::operator()(EntityRef r,
+                                   std::string_view joined) const noexcept {
+  const size_t t = r.type.size();
+  return joined.size() == t + 1 + r.id.size() && joined[t] == ':' &&
+         std::memcmp(joined.data(), r.type.data(), t) == 0 &&
+         std::memcmp(joined.data() + t + 1, r.id.data(), r.id.size()) == 0;
+}
+
+size_t MemoryData::AccessHash::operator()(const AccessKey& k) const {
+  return Fold(Fold(kSeed, RefHash()(k.subject)), RefHash()(k.resource));
+}
+
+size_t MemoryData::AccessHash::operator()(const AccessProbe& p) const noexcept {
+  return Fold(Fold(kSeed, RefHash()(p.subject)), RefHash()(p.resource));
 }
 
 Value MemoryData::ToView(const OwnedValue& v, Entity* e) {
@@ -75,16 +99,17 @@ void MemoryData::PutResource(std::string_view type, std::string_view id,
                              std::string_view parent_id) {
   const std::string key = JoinKey(type, id);
   Entity& e = resources_[key];
-  if (!e.parent.empty()) {
-    auto& siblings = children_[e.parent];
+  if (!e.parent_key.empty()) {
+    auto& siblings = children_[e.parent_key];
     siblings.erase(std::remove(siblings.begin(), siblings.end(), key),
                    siblings.end());
   }
   e.type = std::string(type);
   e.id = std::string(id);
-  e.parent = parent_type.empty() ? std::string()
-                                 : JoinKey(parent_type, parent_id);
-  if (!e.parent.empty()) children_[e.parent].push_back(key);
+  e.parent_key = parent_type.empty() ? std::string()
+                                     : JoinKey(parent_type, parent_id);
+  e.parent = e.parent_key.empty() ? EntityRef{} : SplitKey(e.parent_key);
+  if (!e.parent_key.empty()) children_[e.parent_key].push_back(key);
 }
 
 void MemoryData::PutSubject(std::string_view type, std::string_view id) {
@@ -95,14 +120,14 @@ void MemoryData::PutSubject(std::string_view type, std::string_view id) {
 
 MemoryData::Entity* MemoryData::FindEntity(EntityKind kind, EntityRef e) {
   auto& m = kind == EntityKind::kSubject ? subjects_ : resources_;
-  auto it = m.find(Key(e, 0));
+  auto it = m.find(e);
   return it == m.end() ? nullptr : &it->second;
 }
 
 const MemoryData::Entity* MemoryData::FindEntity(EntityKind kind,
                                                  EntityRef e) const {
   const auto& m = kind == EntityKind::kSubject ? subjects_ : resources_;
-  auto it = m.find(Key(e, 0));
+  auto it = m.find(e);
   return it == m.end() ? nullptr : &it->second;
 }
 
@@ -122,37 +147,42 @@ void MemoryData::SetAttribute(EntityKind kind, std::string_view type,
   RebuildViews(e);
 }
 
+MemoryData::Access& MemoryData::AccessFor(EntityRef subject,
+                                          EntityRef resource) {
+  if (FindEntity(EntityKind::kSubject, subject) == nullptr) {
+    PutSubject(subject.type, subject.id);
+  }
+  auto it = access_.find(AccessProbe{subject, resource});
+  if (it != access_.end()) return it->second;
+  AccessKey key{JoinKey(subject.type, subject.id),
+                JoinKey(resource.type, resource.id)};
+  const AccessEntry* entry = &*access_.emplace(std::move(key), Access()).first;
+  access_of_[entry->first.subject].push_back(entry);
+  access_on_[entry->first.resource].push_back(entry);
+  return const_cast<Access&>(entry->second);
+}
+
 void MemoryData::SetBinding(EntityRef subject, EntityRef resource,
                             const std::vector<std::string>& roles,
                             BindingState state, TimestampMicros expires_at) {
-  const std::string skey = JoinKey(subject.type, subject.id);
-  const std::string rkey = JoinKey(resource.type, resource.id);
-  if (!subjects_.count(skey)) PutSubject(subject.type, subject.id);
-  Access& a = access_by_subject_[skey][rkey];
+  Access& a = AccessFor(subject, resource);
   a.has_binding = !roles.empty();
   a.roles_packed = Pack(roles);
   a.state = state;
   a.expires_at = expires_at;
-  access_by_resource_[rkey][skey] = &a;
 }
 
 void MemoryData::SetRestriction(EntityRef subject, EntityRef resource,
                                 const std::vector<std::string>& actions) {
-  const std::string skey = JoinKey(subject.type, subject.id);
-  const std::string rkey = JoinKey(resource.type, resource.id);
-  if (!subjects_.count(skey)) PutSubject(subject.type, subject.id);
-  Access& a = access_by_subject_[skey][rkey];
+  Access& a = AccessFor(subject, resource);
   a.has_restriction = !actions.empty();
   a.restricted_packed = Pack(actions);
-  access_by_resource_[rkey][skey] = &a;
 }
 
 std::optional<ResourceInfo> MemoryData::GetResource(EntityRef resource) const {
   const Entity* e = FindEntity(EntityKind::kResource, resource);
   if (e == nullptr) return std::nullopt;
-  ResourceInfo info;
-  if (!e->parent.empty()) info.parent = SplitKey(e->parent);
-  return info;
+  return ResourceInfo{e->parent};
 }
 
 bool MemoryData::SubjectExists(EntityRef subject) const {
@@ -162,11 +192,9 @@ bool MemoryData::SubjectExists(EntityRef subject) const {
 SubjectAccess MemoryData::GetAccess(EntityRef subject,
                                     EntityRef resource) const {
   SubjectAccess out;
-  auto s = access_by_subject_.find(Key(subject, 0));
-  if (s == access_by_subject_.end()) return out;
-  auto r = s->second.find(Key(resource, 1));
-  if (r == s->second.end()) return out;
-  const Access& a = r->second;
+  auto it = access_.find(AccessProbe{subject, resource});
+  if (it == access_.end()) return out;
+  const Access& a = it->second;
   if (a.has_binding) {
     out.binding = StoredBinding{PackedNames(a.roles_packed), a.state,
                                 a.expires_at};
@@ -188,7 +216,7 @@ std::optional<Value> MemoryData::GetAttribute(EntityKind kind, EntityRef entity,
 
 void MemoryData::ForEachChild(EntityRef parent,
                               const std::function<bool(EntityRef)>& fn) const {
-  auto it = children_.find(Key(parent, 0));
+  auto it = children_.find(parent);
   if (it == children_.end()) return;
   for (const std::string& child : it->second) {
     if (!fn(SplitKey(child))) return;
@@ -198,24 +226,26 @@ void MemoryData::ForEachChild(EntityRef parent,
 void MemoryData::ForEachBindingOn(
     EntityRef resource,
     const std::function<bool(EntityRef, const StoredBinding&)>& fn) const {
-  auto it = access_by_resource_.find(Key(resource, 0));
-  if (it == access_by_resource_.end()) return;
-  for (const auto& [skey, a] : it->second) {
-    if (!a->has_binding) continue;
-    StoredBinding b{PackedNames(a->roles_packed), a->state, a->expires_at};
-    if (!fn(SplitKey(skey), b)) return;
+  auto it = access_on_.find(resource);
+  if (it == access_on_.end()) return;
+  for (const AccessEntry* entry : it->second) {
+    const Access& a = entry->second;
+    if (!a.has_binding) continue;
+    StoredBinding b{PackedNames(a.roles_packed), a.state, a.expires_at};
+    if (!fn(SplitKey(entry->first.subject), b)) return;
   }
 }
 
 void MemoryData::ForEachBindingOf(
     EntityRef subject,
     const std::function<bool(EntityRef, const StoredBinding&)>& fn) const {
-  auto it = access_by_subject_.find(Key(subject, 0));
-  if (it == access_by_subject_.end()) return;
-  for (const auto& [rkey, a] : it->second) {
+  auto it = access_of_.find(subject);
+  if (it == access_of_.end()) return;
+  for (const AccessEntry* entry : it->second) {
+    const Access& a = entry->second;
     if (!a.has_binding) continue;
     StoredBinding b{PackedNames(a.roles_packed), a.state, a.expires_at};
-    if (!fn(SplitKey(rkey), b)) return;
+    if (!fn(SplitKey(entry->first.resource), b)) return;
   }
 }
 

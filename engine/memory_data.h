@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/data_view.h"
@@ -80,9 +81,58 @@ class MemoryData final : public DataView {
   template <typename T>
   using ByName = std::map<std::string, T, std::less<>>;
 
+  // Hashes of "type:id" keys. An EntityRef hashes to the same value as its
+  // joined key, so maps keyed by the joined string are probed with an
+  // EntityRef without building a key (heterogeneous lookup).
+  struct RefHash {
+    using is_transparent = void;
+    // Not noexcept, on purpose: libstdc++ then caches each node's hash, so
+    // a probe does not rehash the stored keys it walks past.
+    size_t operator()(std::string_view joined) const;
+    size_t operator()(EntityRef ref) const noexcept;
+  };
+  struct RefEq {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const noexcept {
+      return a == b;
+    }
+    bool operator()(EntityRef r, std::string_view joined) const noexcept;
+    bool operator()(std::string_view joined, EntityRef r) const noexcept {
+      return (*this)(r, joined);
+    }
+  };
+  template <typename T>
+  using ByRef = std::unordered_map<std::string, T, RefHash, RefEq>;
+
+  // The key of the (subject, resource) access map, and its probe.
+  struct AccessKey {
+    std::string subject, resource;  // "type:id" each
+  };
+  struct AccessProbe {
+    EntityRef subject, resource;
+  };
+  struct AccessHash {
+    using is_transparent = void;
+    size_t operator()(const AccessKey& k) const;  // not noexcept: see RefHash
+    size_t operator()(const AccessProbe& p) const noexcept;
+  };
+  struct AccessEq {
+    using is_transparent = void;
+    bool operator()(const AccessKey& a, const AccessKey& b) const noexcept {
+      return a.subject == b.subject && a.resource == b.resource;
+    }
+    bool operator()(const AccessProbe& p, const AccessKey& k) const noexcept {
+      return RefEq()(p.subject, k.subject) && RefEq()(p.resource, k.resource);
+    }
+    bool operator()(const AccessKey& k, const AccessProbe& p) const noexcept {
+      return (*this)(p, k);
+    }
+  };
+
   struct Entity {
     std::string type, id;
-    std::string parent;  // "type:id"; resources only, empty for a root
+    std::string parent_key;  // "type:id"; resources only, empty for a root
+    EntityRef parent;        // views parent_key
     ByName<OwnedValue> attributes;
     // Views of `attributes`, rebuilt whenever one changes; list elements
     // live in `list_storage`.
@@ -97,21 +147,25 @@ class MemoryData final : public DataView {
     bool has_restriction = false;
     std::string restricted_packed;
   };
+  using AccessMap = std::unordered_map<AccessKey, Access, AccessHash, AccessEq>;
+  using AccessEntry = AccessMap::value_type;
 
-  // Every map is keyed by "type:id". Lookups build the key in a
-  // thread-local buffer, so the read path does not allocate once warm.
-  static std::string_view Key(EntityRef e, int slot);
-  static EntityRef SplitKey(std::string_view key);
   Entity* FindEntity(EntityKind kind, EntityRef e);
   const Entity* FindEntity(EntityKind kind, EntityRef e) const;
+  Access& AccessFor(EntityRef subject, EntityRef resource);
   void RebuildViews(Entity* e);
   Value ToView(const OwnedValue& v, Entity* e);
 
-  ByName<Entity> resources_;
-  ByName<Entity> subjects_;
-  ByName<ByName<Access>> access_by_subject_;   // subject -> resource -> access
-  ByName<ByName<const Access*>> access_by_resource_;  // the reverse index
-  ByName<std::vector<std::string>> children_;  // parent -> children
+  // Every map below is keyed by "type:id". Map nodes never move (rehashing
+  // keeps them), so the views and pointers into them stay valid.
+  ByRef<Entity> resources_;
+  ByRef<Entity> subjects_;
+  AccessMap access_;  // (subject, resource) -> access
+  // Indexes of access_ for the enumerations: entries of one subject, and
+  // entries on one resource.
+  ByRef<std::vector<const AccessEntry*>> access_of_;
+  ByRef<std::vector<const AccessEntry*>> access_on_;
+  ByRef<std::vector<std::string>> children_;  // parent -> children
 };
 
 }  // namespace portcullis::engine

@@ -1,5 +1,7 @@
 #include "engine/policy.h"
 
+#include "engine/hash.h"
+
 namespace portcullis::engine {
 
 void Policy::Finalize() {
@@ -28,12 +30,22 @@ void Policy::Finalize() {
     }
   }
   allow_rule_actions_.assign(types.size(), ActionSet());
+  deny_rules_.assign(types.size() * actions.size(), {});
+  allow_rules_.assign(types.size() * actions.size(), {});
   for (const Rule& rule : rules) {
-    if (rule.effect != Effect::kAllow) continue;
     for (size_t t = 0; t < types.size(); ++t) {
-      if (rule.types.Contains(t)) allow_rule_actions_[t] |= rule.actions;
+      if (!rule.types.Contains(t)) continue;
+      if (rule.effect == Effect::kAllow) allow_rule_actions_[t] |= rule.actions;
+      auto& lists = rule.effect == Effect::kAllow ? allow_rules_ : deny_rules_;
+      rule.actions.ForEach([&](ActionId a) {
+        if (a < actions.size()) lists[t * actions.size() + a].push_back(&rule);
+      });
     }
   }
+}
+
+size_t Policy::StringHash::operator()(std::string_view s) const {
+  return hash::Bytes(s);
 }
 
 TypeId Policy::FindType(std::string_view name) const {

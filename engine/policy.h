@@ -172,13 +172,21 @@ class Policy {
   }
   // True if some allow rule could grant `action` on `type` without a binding.
   bool HasAllowRuleFor(ActionId action, TypeId type) const;
+  // The deny rules / allow rules that apply to `action` on `type`, in policy
+  // order.
+  const std::vector<const Rule*>& DenyRules(TypeId type,
+                                            ActionId action) const {
+    return deny_rules_[type * actions.size() + action];
+  }
+  const std::vector<const Rule*>& AllowRules(TypeId type,
+                                             ActionId action) const {
+    return allow_rules_[type * actions.size() + action];
+  }
 
  private:
   struct StringHash {
     using is_transparent = void;
-    size_t operator()(std::string_view s) const {
-      return std::hash<std::string_view>{}(s);
-    }
+    size_t operator()(std::string_view s) const;
   };
   using NameIndex =
       std::unordered_map<std::string, uint16_t, StringHash, std::equal_to<>>;
@@ -189,6 +197,8 @@ class Policy {
   std::vector<std::vector<const Grant*>> conditional_;
   std::vector<ActionSet> possible_;
   std::vector<ActionSet> allow_rule_actions_;  // [type]
+  std::vector<std::vector<const Rule*>> deny_rules_;   // [type * actions + a]
+  std::vector<std::vector<const Rule*>> allow_rules_;  // [type * actions + a]
 };
 
 }  // namespace portcullis::engine

@@ -36,7 +36,8 @@ for t in "${targets[@]}"; do
   mkdir -p "$work"
   log="build/fuzz/$t.log"
   echo "-- $t: ${seconds} s"
-  if ! ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  if ! ASAN_OPTIONS=detect_leaks=1 \
+      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=tests/fuzz/ubsan.supp \
       "${binary[$t]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
       -print_final_stats=1 -artifact_prefix="build/fuzz/artifacts/$t-" \
       "$work" "${corpus[$t]}" >"$log" 2>&1; then

@@ -94,6 +94,19 @@ Api::Api(ApiOptions options, PolicyHolder* policy, DataSource* data,
            Scope::kAdmin, &Api::DeleteAccountAdministrator);
   AddRoute("DELETE", "/v1/accounts/{id}", Scope::kAdmin, &Api::DeleteAccount);
   AddRoute("GET", "/v1/accounts/{id}/people", Scope::kCheck, &Api::ListPeople);
+  // OpenID AuthZEN Authorization API 1.0 (authzen.cc).
+  AddRoute("POST", "/access/v1/evaluation", Scope::kCheck,
+           &Api::AuthzenEvaluation);
+  AddRoute("POST", "/access/v1/evaluations", Scope::kCheck,
+           &Api::AuthzenEvaluations);
+  AddRoute("POST", "/access/v1/search/subject", Scope::kCheck,
+           &Api::AuthzenSearchSubject);
+  AddRoute("POST", "/access/v1/search/resource", Scope::kCheck,
+           &Api::AuthzenSearchResource);
+  AddRoute("POST", "/access/v1/search/action", Scope::kCheck,
+           &Api::AuthzenSearchAction);
+  AddRoute("GET", "/.well-known/authzen-configuration", Scope::kNone,
+           &Api::AuthzenConfiguration);
 
   std::vector<std::string> names;
   for (const Route& r : routes_) {
@@ -107,6 +120,14 @@ void Api::AddRoute(std::string_view method, std::string_view pattern,
                    Scope scope, Handler handler) {
   Route r{method, pattern, scope, handler, SplitPath(pattern), routes_.size()};
   routes_.push_back(std::move(r));
+}
+
+std::vector<std::string> Api::RouteNames() const {
+  std::vector<std::string> names;
+  for (const Route& r : routes_) {
+    names.push_back(std::string(r.method) + " " + std::string(r.pattern));
+  }
+  return names;
 }
 
 bool Api::Match(const Route& route,
@@ -208,6 +229,15 @@ HttpResponse Api::Handle(HttpRequest& request) {
       }
     } else {
       call.scope = Scope::kAdmin;
+    }
+    // Path parameters become stored ids and JSON strings: like JSON bodies
+    // (parsed with UTF-8 validation) they must be valid UTF-8.
+    for (size_t i = 0; authorized && i < call.params.size(); ++i) {
+      if (!IsValidUtf8(call.params[i])) {
+        authorized = false;
+        response = ErrorResponse(Status::InvalidArgument(
+            "a path segment is not valid UTF-8", "path"));
+      }
     }
     if (authorized) {
       call.policy = policy_->Current();

@@ -63,6 +63,9 @@ struct ApiOptions {
   size_t max_batch = 1000;          // checks per batch request
   size_t max_page = 10000;          // items per lookup page
   size_t default_page = 100;
+  // The base URL the AuthZEN metadata names ("https://pdp.example.com");
+  // empty: "http://" + the request's Host header.
+  std::string public_url;
   std::chrono::milliseconds max_wait{30000};  // long-poll bound
   // Lines of JSON; empty functions log nothing. Called from I/O threads,
   // must be thread-safe.
@@ -89,6 +92,10 @@ class Api {
   void SetReady(bool ready) { ready_.store(ready); }
 
   Metrics& metrics() { return *metrics_; }
+
+  // Every route as "METHOD /pattern/{param}", in table order
+  // (docs/openapi.yaml lists the same set; a test checks it).
+  std::vector<std::string> RouteNames() const;
 
   // Per-request state handed to handlers.
   struct Call {
@@ -128,6 +135,19 @@ class Api {
   HttpResponse Actions(Call& call);
   HttpResponse LookupResources(Call& call);
   HttpResponse LookupSubjects(Call& call);
+  // OpenID AuthZEN 1.0 (authzen.cc).
+  HttpResponse AuthzenEvaluation(Call& call);
+  HttpResponse AuthzenEvaluations(Call& call);
+  HttpResponse AuthzenSearchSubject(Call& call);
+  HttpResponse AuthzenSearchResource(Call& call);
+  HttpResponse AuthzenSearchAction(Call& call);
+  HttpResponse AuthzenConfiguration(Call& call);
+  HttpResponse AuthzenSingle(const Call& call, const rapidjson::Document& doc);
+  engine::Decision AuthzenDecide(const Call& call,
+                                 const engine::Evaluator& evaluator,
+                                 const engine::DataView& view,
+                                 const engine::CheckRequest& request,
+                                 uint64_t revision);
   // Data over the store (data_handlers.cc).
   HttpResponse PutResource(Call& call);
   HttpResponse GetResource(Call& call);

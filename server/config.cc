@@ -93,6 +93,7 @@ Status ParseConfigText(std::string_view text, std::string_view name,
     if (key == "data") return GetString(name, v, key, &c->data_dir);
     if (key == "policy") return GetString(name, v, key, &c->policy_path);
     if (key == "tokens") return GetString(name, v, key, &c->tokens_file);
+    if (key == "public_url") return GetString(name, v, key, &c->public_url);
     if (key == "threads") {
       int64_t x = 0;
       Status s = GetInt(name, v, key, 1, &x);

@@ -9,6 +9,7 @@
 //   limits:   {header_bytes, body_bytes, import_body_bytes, batch, page}
 //   timeouts: {read_ms, write_ms, idle_ms, long_poll_ms}
 //   log:      {access: PATH|"-"|"", decisions: PATH|"-"|""}
+//   public_url: "https://pdp.example.com"  (AuthZEN metadata base URL)
 #ifndef PORTCULLIS_SERVER_CONFIG_H_
 #define PORTCULLIS_SERVER_CONFIG_H_
 
@@ -38,6 +39,7 @@ struct ServeConfig {
   int64_t long_poll_ms = 30000;
   std::string access_log;    // "" off, "-" stderr, else a file path
   std::string decision_log;  // same
+  std::string public_url;    // "" : derived from each request's Host
 };
 
 // Applies the keys of the YAML config file at `path` over *config.

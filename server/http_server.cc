@@ -727,17 +727,20 @@ void HttpServer::Stop(std::chrono::milliseconds drain) {
   }
   const auto deadline = std::chrono::steady_clock::now() + drain;
   do {
-    std::vector<std::shared_ptr<Session>> open;
+    // Take owning references under the lock and use them outside it: the
+    // last reference to a session may be dropped here, and ~Session takes
+    // sessions_mu (holding it meanwhile deadlocked Stop; see
+    // tests/concurrent StopWhileClientsComeAndGo).
+    std::vector<std::shared_ptr<Session>> live;
     {
       std::lock_guard<std::mutex> lock(s.sessions_mu);
+      live.reserve(s.sessions.size());
       for (Session* session : s.sessions) {
-        if (auto p = session->weak_from_this().lock()) {
-          open.push_back(std::move(p));
-        }
+        if (auto p = session->weak_from_this().lock()) live.push_back(std::move(p));
       }
     }
-    for (const auto& session : open) session->CloseIfIdle();
-    open.clear();
+    for (const std::shared_ptr<Session>& session : live) session->CloseIfIdle();
+    live.clear();
     if (open_connections_.load() == 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   } while (std::chrono::steady_clock::now() < deadline);

@@ -30,6 +30,10 @@ inline constexpr int kMaxJsonDepth = 32;
 Status ParseJson(std::string_view body, rapidjson::Document* doc,
                  int max_depth = kMaxJsonDepth);
 
+// True if `s` is well-formed UTF-8 (no overlong forms, surrogates or code
+// points above U+10FFFF).
+bool IsValidUtf8(std::string_view s);
+
 // Parses a body that must be a JSON object.
 Status ParseJsonObject(std::string_view body, rapidjson::Document* doc);
 

@@ -48,3 +48,24 @@ TEST(ErrorJson, OmitsEmptyField) {
 
 }  // namespace
 }  // namespace portcullis::server
+
+namespace portcullis::server {
+namespace {
+
+// Regression (tests/hostile InvalidUtf8Is400): ids from the path reached the
+// store without UTF-8 validation.
+TEST(IsValidUtf8, AcceptsUtf8AndRejectsEverythingElse) {
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8("file-1"));
+  EXPECT_TRUE(IsValidUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
+  EXPECT_FALSE(IsValidUtf8("\xff\xfe"));
+  EXPECT_FALSE(IsValidUtf8("\xc3\x28"));          // bad continuation
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // above U+10FFFF
+  EXPECT_FALSE(IsValidUtf8("ab\xe2\x82"));        // truncated
+  EXPECT_FALSE(IsValidUtf8("\xe2"));
+}
+
+}  // namespace
+}  // namespace portcullis::server

@@ -157,6 +157,7 @@ int RunServe(const ServeConfig& config, std::ostream& out, std::ostream& err) {
   }
   options.max_batch = config.max_batch;
   options.max_page = config.max_page;
+  options.public_url = config.public_url;
   options.default_page = std::min<size_t>(100, config.max_page);
   options.max_wait = std::chrono::milliseconds(config.long_poll_ms);
   LineLog access_log, decision_log;

@@ -193,6 +193,14 @@ struct Store::Sync {
   // Shared by every open read transaction of this process; exclusive while
   // the map is resized (mdb_env_set_mapsize needs no active transaction).
   std::shared_timed_mutex resize_mu;
+  // Read transactions of released views, reset (mdb_txn_reset) and kept
+  // with their scratch arenas, so that Read() renews one (no allocation, no
+  // reader-table lock) instead of beginning a new one. With MDB_NOTLS a
+  // reset transaction keeps its reader slot and may be renewed by any
+  // thread. At most kMaxIdleReads are kept; they are aborted by ~Store.
+  static constexpr size_t kMaxIdleReads = 64;
+  std::mutex idle_mu;
+  std::vector<std::pair<MDB_txn*, std::unique_ptr<ReadView::Arena>>> idle;
 };
 
 // Blocks of Values that list attributes are decoded into, plus key buffers.
@@ -231,11 +239,12 @@ struct ReadView::Arena {
 // ---------------------------------------------------------------------------
 // ReadView.
 
-ReadView::ReadView(Store* store, MDB_txn* txn, bool owns_txn)
+ReadView::ReadView(Store* store, MDB_txn* txn, bool owns_txn,
+                   std::unique_ptr<Arena> arena)
     : store_(store),
       txn_(txn),
       owns_txn_(owns_txn),
-      arena_(std::make_unique<Arena>()) {}
+      arena_(arena ? std::move(arena) : std::make_unique<Arena>()) {}
 
 ReadView::ReadView(ReadView&& o) noexcept
     : store_(o.store_),
@@ -263,8 +272,18 @@ ReadView::~ReadView() { Release(); }
 
 void ReadView::Release() {
   if (txn_ != nullptr && owns_txn_) {
-    mdb_txn_abort(txn_);
-    store_->sync_->resize_mu.unlock_shared();
+    Store::Sync& sync = *store_->sync_;
+    mdb_txn_reset(txn_);
+    bool kept = false;
+    if (arena_ != nullptr && failure_.empty()) {  // keep only healthy ones
+      std::lock_guard lock(sync.idle_mu);
+      if (sync.idle.size() < Store::Sync::kMaxIdleReads) {
+        sync.idle.emplace_back(txn_, std::move(arena_));
+        kept = true;
+      }
+    }
+    if (!kept) mdb_txn_abort(txn_);
+    sync.resize_mu.unlock_shared();
   }
   txn_ = nullptr;
 }
@@ -1575,6 +1594,10 @@ Store::Store(std::string dir, StoreOptions options)
       sync_(std::make_unique<Sync>()) {}
 
 Store::~Store() {
+  if (sync_ != nullptr) {
+    for (auto& [txn, arena] : sync_->idle) mdb_txn_abort(txn);
+    sync_->idle.clear();
+  }
   if (env_ != nullptr) mdb_env_close(env_);
 }
 
@@ -1728,13 +1751,32 @@ int BeginTxn(MDB_env* env, unsigned flags, MDB_txn** txn,
 Result<ReadView> Store::Read() {
   sync_->resize_mu.lock_shared();
   MDB_txn* txn = nullptr;
+  std::unique_ptr<ReadView::Arena> arena;
+  {
+    std::lock_guard lock(sync_->idle_mu);
+    if (!sync_->idle.empty()) {
+      txn = sync_->idle.back().first;
+      arena = std::move(sync_->idle.back().second);
+      sync_->idle.pop_back();
+    }
+  }
+  if (txn != nullptr) {
+    if (mdb_txn_renew(txn) == 0) {
+      arena->Reset();
+      return ReadView(this, txn, /*owns_txn=*/true, std::move(arena));
+    }
+    // E.g. MDB_MAP_RESIZED (another process grew the map): begin afresh,
+    // which adopts the new size.
+    mdb_txn_abort(txn);
+    txn = nullptr;
+  }
   const int rc =
       BeginTxn(env_, MDB_RDONLY, &txn, &sync_->resize_mu, /*holding=*/true);
   if (rc) {
     sync_->resize_mu.unlock_shared();
     return Fail(LmdbError("begin read transaction", rc));
   }
-  return ReadView(this, txn, /*owns_txn=*/true);
+  return ReadView(this, txn, /*owns_txn=*/true, std::move(arena));
 }
 
 Result<Revision> Store::Write(const engine::Policy* policy,

@@ -312,7 +312,9 @@ class ReadView final : public engine::DataView {
   friend class Store;
   friend class WriteTxn;
   struct Arena;
-  ReadView(Store* store, MDB_txn* txn, bool owns_txn);
+  // `arena` may be null: the view then makes its own.
+  ReadView(Store* store, MDB_txn* txn, bool owns_txn,
+           std::unique_ptr<Arena> arena = nullptr);
   void MarkFailed(std::string_view what, int rc) const;
   void Release();
 

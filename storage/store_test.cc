@@ -603,6 +603,59 @@ TEST(StoreMap, GrowsWhenFull) {
   std::filesystem::remove_all(dir);
 }
 
+TEST_F(StoreTest, ReadRenewsAReleasedTransactionAndSeesNewWrites) {
+  Seed();
+  MDB_txn* first = nullptr;
+  {
+    auto view = store_->Read();
+    ASSERT_TRUE(view);
+    first = view->txn();
+    EXPECT_TRUE(view->GetResource(R("file:x")).has_value());
+  }
+  // A write between two reads: the renewed transaction is a new snapshot.
+  ASSERT_TRUE(PutResource("file", "z", "group:g1").ok());
+  auto view = store_->Read();
+  ASSERT_TRUE(view);
+  EXPECT_EQ(view->txn(), first);  // renewed, not begun anew
+  EXPECT_TRUE(view->GetResource(R("file:z")).has_value());
+  // Two views at once use two transactions.
+  auto other = store_->Read();
+  ASSERT_TRUE(other);
+  EXPECT_NE(other->txn(), view->txn());
+  EXPECT_TRUE(other->GetResource(R("file:z")).has_value());
+}
+
+TEST(StoreMap, ReadsAfterGrowthSeeTheGrownMap) {
+  // Released read transactions are kept for reuse; growing the map (which
+  // needs no active transaction) must not break them.
+  const std::string dir = TempDir("grow_reads");
+  StoreOptions opts;
+  opts.map_size = 256 << 10;
+  auto store = Store::Open(dir, opts);
+  ASSERT_TRUE(store);
+  const std::string big(2000, 'x');
+  for (int batch = 0; batch < 5; ++batch) {
+    { auto view = (*store)->Read(); ASSERT_TRUE(view); }
+    auto rev = (*store)->Write(nullptr, {}, [&](WriteTxn& w) {
+      for (int i = 0; i < 100; ++i) {
+        ResourceRecord r{"account", std::to_string(batch * 100 + i), "", {}};
+        r.attributes["blob"] = Str(big);
+        Status s = w.PutResource(r);
+        if (!s.ok()) return s;
+      }
+      return Status::Ok();
+    });
+    ASSERT_TRUE(rev) << rev.error().ToString();
+    auto view = (*store)->Read();
+    ASSERT_TRUE(view);
+    EXPECT_TRUE(view->GetResource({"account", std::to_string(batch * 100 + 99)})
+                    .has_value());
+    EXPECT_FALSE(view->failed()) << view->failure();
+  }
+  store->reset();
+  std::filesystem::remove_all(dir);
+}
+
 TEST(StoreFormat, UnknownVersionFailsClearly) {
   const std::string dir = TempDir("format");
   {

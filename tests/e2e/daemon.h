@@ -61,6 +61,7 @@ class Daemon {
   ~Daemon();
 
   bool started() const { return port_ > 0; }
+  pid_t pid() const { return pid_; }
   int port() const { return port_; }
   const std::string& startup_line() const { return startup_line_; }
   const std::string& dir() const { return dir_; }

@@ -36,6 +36,18 @@ const FuzzRoute kFuzzRoutes[] = {
     {"POST", "/v1/policy/validate"},
     {"GET", "/metrics"},
     {"GET", "/healthz"},
+    {"POST", "/v1/groups"},
+    {"POST", "/v1/groups/"},        // {id}/invitations
+    {"GET", "/v1/groups/"},         // {id}/invitations?actor=
+    {"GET", "/v1/subjects/"},       // {type}/{id}/invitations
+    {"POST", "/v1/invitations/"},   // {id}/accept, {id}/decline
+    {"DELETE", "/v1/invitations/"},
+    {"PUT", "/v1/groups/"},         // {id}/members/{subject}
+    {"DELETE", "/v1/groups/"},
+    {"PUT", "/v1/permissions"},
+    {"PUT", "/v1/accounts/"},       // {id}/administrators/{subject}
+    {"DELETE", "/v1/accounts/"},
+    {"GET", "/v1/accounts/"},       // {id}/people?actor=
     {"GET", "/"},  // anything: 404 / 405 paths
 };
 const size_t kFuzzRouteCount = sizeof(kFuzzRoutes) / sizeof(kFuzzRoutes[0]);
@@ -186,6 +198,10 @@ std::string RunHttpInput(std::string_view input) {
       return "request without a target";
     }
     server::HttpResponse r = d.Handle(p.request);
+    if (p.request.method == "HEAD") {  // a HEAD answer has no body
+      if (!r.body.empty()) return "a HEAD answer with a body";
+      r.body = "{\"error\":{\"code\":\"HEAD\"}}";
+    }
     std::string problem = CheckResponse(r);
     if (!problem.empty()) return problem;
     if (!p.keep_alive || p.consumed == 0) return "";
