@@ -562,11 +562,35 @@ class Session : public std::enable_shared_from_this<Session> {
     DoRead();
   }
 
+  // Lingering close: after our last answer, stop sending but keep reading
+  // (and discarding) what the client still sends, for at most a second, so
+  // that a client still writing an oversized body reads the 413 instead of
+  // a connection reset.
   void Close() {
-    NoDeadline();
     beast::error_code ec;
     stream_.shutdown(tcp::socket::shutdown_send, ec);
-    stream_.close(ec);
+    if (ec || lingering_) {
+      NoDeadline();
+      stream_.close(ec);
+      return;
+    }
+    lingering_ = true;
+    ExpiresAfter(std::chrono::milliseconds(1000));
+    DiscardInput();
+  }
+
+  void DiscardInput() {
+    stream_.async_read_some(
+        net::buffer(discard_),
+        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          if (ec) {
+            beast::error_code ignored;
+            self->NoDeadline();
+            self->stream_.close(ignored);
+            return;
+          }
+          self->DiscardInput();
+        });
   }
 
   void ExpiresAfter(std::chrono::milliseconds timeout) {
@@ -585,6 +609,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // When the current phase (idle, reading, writing) times out, in
   // steady-clock nanoseconds. Written on the strand, read by the sweeper.
   std::atomic<int64_t> deadline_{std::numeric_limits<int64_t>::max()};
+  bool lingering_ = false;            // Close() has begun a lingering close
+  std::array<char, 4096> discard_;   // what a lingering close reads
   http::response<http::string_body> response_;  // the one being written
   beast::flat_buffer buffer_;
   HttpServer::Impl* server_;
