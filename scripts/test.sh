@@ -42,5 +42,5 @@ scripts/fuzz.sh "${PORTCULLIS_FUZZ_SECONDS:-30}"
 
 # Every stage above exits on the first failure, so reaching here means all
 # passed (the fuzz stage counts one per target).
-fuzzed=$(grep -c . build/fuzz/fuzz-summary.txt 2>/dev/null || echo 0)
+fuzzed=$(grep -c . build/fuzz/fuzz-summary.txt 2>/dev/null) || fuzzed=0
 echo "all stages: $((total + fuzzed)) passed, 0 failed"
