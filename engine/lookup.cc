@@ -1,6 +1,11 @@
 #include "engine/lookup.h"
 
-#include <set>
+#include <algorithm>
+#include <deque>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/hash.h"
 
 namespace portcullis::engine {
 namespace {
@@ -14,21 +19,140 @@ Status CheckLimit(size_t limit) {
   return Status::Ok();
 }
 
-// Adds every resource of `type` at or below `root` to `out`.
-void CollectSubtree(const DataView& data, EntityRef root,
-                    std::string_view type, std::set<std::string>* out,
-                    std::set<std::string>* visited) {
-  std::vector<std::string> stack;
-  stack.push_back(root.ToString());
+// A DataView over another that remembers the parent of every resource the
+// lookup has met: the children its traversal reached (their parent is the
+// node being expanded) and whatever was read once through GetResource. The
+// checks of a lookup's candidates walk the same ancestors over and over;
+// through the memo each step is a hash probe instead of a storage read.
+// Everything else goes to the underlying view.
+class ParentMemo final : public DataView {
+ public:
+  struct Entry {
+    std::string parent;  // "type:id", empty for a root
+    EntityRef parent_ref;  // views `parent`
+    bool expanded = false;  // the traversal has listed its children
+  };
+  using Node = std::pair<const std::string, Entry>;
+
+  explicit ParentMemo(const DataView& data) : data_(data) {}
+
+  // The entry of `resource`, read from the store on first use; null if the
+  // resource does not exist (or the read failed).
+  Node* Find(EntityRef resource) const {
+    auto it = entries_.find(resource);
+    if (it != entries_.end()) return &*it;
+    std::optional<ResourceInfo> info = data_.GetResource(resource);
+    if (!info) return nullptr;
+    return Insert(resource, info->parent.empty() ? std::string()
+                                                 : info->parent.ToString());
+  }
+  // Records `child` under the already known `parent` node.
+  Node* Insert(EntityRef child, const std::string& parent) const {
+    auto [it, inserted] = entries_.try_emplace(child.ToString());
+    if (inserted) {
+      it->second.parent = parent;
+      if (!parent.empty()) it->second.parent_ref = *ParseEntityRef(it->second.parent);
+    }
+    return &*it;
+  }
+
+  std::optional<ResourceInfo> GetResource(EntityRef resource) const override {
+    const Node* n = Find(resource);
+    if (n == nullptr) return std::nullopt;
+    return ResourceInfo{n->second.parent_ref};
+  }
+  bool SubjectExists(EntityRef subject) const override {
+    return data_.SubjectExists(subject);
+  }
+  SubjectAccess GetAccess(EntityRef subject,
+                          EntityRef resource) const override {
+    return data_.GetAccess(subject, resource);
+  }
+  std::optional<Value> GetAttribute(EntityKind kind, EntityRef entity,
+                                    std::string_view key) const override {
+    return data_.GetAttribute(kind, entity, key);
+  }
+  void ForEachChild(EntityRef parent,
+                    const std::function<bool(EntityRef)>& fn) const override {
+    data_.ForEachChild(parent, fn);
+  }
+  void ForEachBindingOn(EntityRef resource,
+                        const std::function<bool(EntityRef,
+                                                 const StoredBinding&)>& fn)
+      const override {
+    data_.ForEachBindingOn(resource, fn);
+  }
+  void ForEachBindingOf(EntityRef subject,
+                        const std::function<bool(EntityRef,
+                                                 const StoredBinding&)>& fn)
+      const override {
+    data_.ForEachBindingOf(subject, fn);
+  }
+  void ForEachResourceOfType(
+      std::string_view type,
+      const std::function<bool(EntityRef)>& fn) const override {
+    data_.ForEachResourceOfType(type, fn);
+  }
+  void ForEachSubjectOfType(
+      std::string_view type,
+      const std::function<bool(EntityRef)>& fn) const override {
+    data_.ForEachSubjectOfType(type, fn);
+  }
+  bool failed() const override { return data_.failed(); }
+  std::string_view failure() const override { return data_.failure(); }
+
+ private:
+  struct RefHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view joined) const noexcept {
+      return hash::Joined(joined);
+    }
+    size_t operator()(const std::string& joined) const noexcept {
+      return hash::Joined(joined);
+    }
+    size_t operator()(EntityRef r) const noexcept {
+      return hash::Ref(r.type, r.id);
+    }
+  };
+  struct RefEq {
+    using is_transparent = void;
+    bool operator()(const std::string& a, const std::string& b) const noexcept {
+      return a == b;
+    }
+    bool operator()(EntityRef r, const std::string& joined) const noexcept {
+      const size_t t = r.type.size();
+      return joined.size() == t + 1 + r.id.size() && joined[t] == ':' &&
+             joined.compare(0, t, r.type) == 0 &&
+             joined.compare(t + 1, std::string::npos, r.id) == 0;
+    }
+    bool operator()(const std::string& joined, EntityRef r) const noexcept {
+      return (*this)(r, joined);
+    }
+  };
+
+  const DataView& data_;
+  // Nodes never move, so views into keys and entries stay valid.
+  mutable std::unordered_map<std::string, Entry, RefHash, RefEq> entries_;
+};
+
+// Adds every resource of `type` at or below `root` to `out` (views of the
+// memo's keys), skipping subtrees already expanded.
+void CollectSubtree(const ParentMemo& memo, const DataView& data,
+                    EntityRef root, std::string_view type,
+                    std::vector<std::string_view>* out) {
+  ParentMemo::Node* start = memo.Find(root);
+  if (start == nullptr) return;
+  std::vector<ParentMemo::Node*> stack{start};
   while (!stack.empty()) {
-    std::string key = std::move(stack.back());
+    ParentMemo::Node* node = stack.back();
     stack.pop_back();
-    if (!visited->insert(key).second) continue;
-    const std::optional<EntityRef> ref = ParseEntityRef(key);
-    if (!ref) continue;
-    if (ref->type == type) out->insert(key);
-    data.ForEachChild(*ref, [&](EntityRef child) {
-      stack.push_back(child.ToString());
+    if (node->second.expanded) continue;
+    node->second.expanded = true;
+    const std::string& key = node->first;
+    const EntityRef ref = *ParseEntityRef(key);
+    if (ref.type == type) out->push_back(key);
+    data.ForEachChild(ref, [&](EntityRef child) {
+      stack.push_back(memo.Insert(child, key));
       return true;
     });
   }
@@ -49,15 +173,22 @@ bool IsAtOrBelow(const DataView& data, EntityRef node, EntityRef ancestor) {
   return false;
 }
 
-// Checks candidates in sorted order after `token` and fills one page.
+// Sorts and deduplicates candidates ("type:id" views).
+void SortUnique(std::vector<std::string_view>* v) {
+  std::sort(v->begin(), v->end());
+  v->erase(std::unique(v->begin(), v->end()), v->end());
+}
+
+// Checks sorted candidates after `token` and fills one page.
 template <typename MakeRequest>
 LookupPage Paginate(const Evaluator& evaluator, const DataView& data,
-                    const std::set<std::string>& candidates,
+                    const std::vector<std::string_view>& candidates,
                     std::string_view token, size_t limit,
                     MakeRequest make_request) {
   LookupPage page;
   auto it = token.empty() ? candidates.begin()
-                          : candidates.upper_bound(std::string(token));
+                          : std::upper_bound(candidates.begin(),
+                                             candidates.end(), token);
   for (; it != candidates.end(); ++it) {
     const std::optional<EntityRef> ref = ParseEntityRef(*it);
     if (!ref) continue;
@@ -68,7 +199,7 @@ LookupPage Paginate(const Evaluator& evaluator, const DataView& data,
       page.next_page_token = page.refs.back();
       break;
     }
-    page.refs.push_back(*it);
+    page.refs.emplace_back(*it);
   }
   return page;
 }
@@ -102,16 +233,17 @@ Result<LookupPage> LookupResources(const Evaluator& evaluator,
                                  "' does not exist"));
   }
 
-  std::set<std::string> candidates;
-  std::set<std::string> visited;
+  ParentMemo memo(data);
+  std::vector<std::string_view> candidates;  // views of memo keys or `owned`
+  std::deque<std::string> owned;
   if (policy.HasAllowRuleFor(action, type)) {
     // A rule may allow without any binding: every resource of the type is a
     // candidate.
     if (has_under) {
-      CollectSubtree(data, request.under, request.type, &candidates, &visited);
+      CollectSubtree(memo, data, request.under, request.type, &candidates);
     } else {
       data.ForEachResourceOfType(request.type, [&](EntityRef r) {
-        candidates.insert(r.ToString());
+        candidates.push_back(owned.emplace_back(r.ToString()));
         return true;
       });
     }
@@ -126,13 +258,10 @@ Result<LookupPage> LookupResources(const Evaluator& evaluator,
                           });
     for (const std::string& root_key : roots) {
       const EntityRef root = *ParseEntityRef(root_key);
-      if (!has_under) {
-        CollectSubtree(data, root, request.type, &candidates, &visited);
-      } else if (IsAtOrBelow(data, root, request.under)) {
-        CollectSubtree(data, root, request.type, &candidates, &visited);
-      } else if (IsAtOrBelow(data, request.under, root)) {
-        CollectSubtree(data, request.under, request.type, &candidates,
-                       &visited);
+      if (!has_under || IsAtOrBelow(memo, root, request.under)) {
+        CollectSubtree(memo, data, root, request.type, &candidates);
+      } else if (IsAtOrBelow(memo, request.under, root)) {
+        CollectSubtree(memo, data, request.under, request.type, &candidates);
       }
     }
   }
@@ -140,8 +269,9 @@ Result<LookupPage> LookupResources(const Evaluator& evaluator,
     return Fail(Status::Internal("storage error: " +
                                  std::string(data.failure())));
   }
+  SortUnique(&candidates);
   LookupPage page = Paginate(
-      evaluator, data, candidates, request.page_token, request.limit,
+      evaluator, memo, candidates, request.page_token, request.limit,
       [&](EntityRef r) {
         CheckRequest req;
         req.subject = request.subject;
@@ -196,7 +326,8 @@ Result<LookupPage> LookupSubjects(const Evaluator& evaluator,
                                  "' does not exist"));
   }
 
-  std::set<std::string> candidates;
+  std::deque<std::string> owned;
+  std::vector<std::string_view> candidates;  // views of `owned`
   auto wanted = [&](EntityRef s) {
     return request.subject_type.empty() || s.type == request.subject_type;
   };
@@ -207,7 +338,7 @@ Result<LookupPage> LookupSubjects(const Evaluator& evaluator,
         continue;
       }
       data.ForEachSubjectOfType(t.name, [&](EntityRef s) {
-        candidates.insert(s.ToString());
+        candidates.push_back(owned.emplace_back(s.ToString()));
         return true;
       });
     }
@@ -218,7 +349,7 @@ Result<LookupPage> LookupSubjects(const Evaluator& evaluator,
       const EntityRef ref = *ParseEntityRef(node);
       data.ForEachBindingOn(ref, [&](EntityRef s, const StoredBinding& b) {
         if (b.state == BindingState::kActive && wanted(s)) {
-          candidates.insert(s.ToString());
+          candidates.push_back(owned.emplace_back(s.ToString()));
         }
         return true;
       });
@@ -231,8 +362,12 @@ Result<LookupPage> LookupSubjects(const Evaluator& evaluator,
     return Fail(Status::Internal("storage error: " +
                                  std::string(data.failure())));
   }
+  SortUnique(&candidates);
+  // Every candidate is checked on the same resource: its ancestors are read
+  // once.
+  ParentMemo memo(data);
   LookupPage page = Paginate(
-      evaluator, data, candidates, request.page_token, request.limit,
+      evaluator, memo, candidates, request.page_token, request.limit,
       [&](EntityRef s) {
         CheckRequest req;
         req.subject = s;

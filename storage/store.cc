@@ -213,6 +213,29 @@ struct ReadView::Arena {
   size_t used = 0;
   std::string key[2];
 
+  // The access records of the subject checked last, read with one cursor
+  // range over the access table instead of one B-tree descent per level of
+  // the resource's ancestry: (resource "type:id", encoded value), views into
+  // the map, valid for this snapshot. Not used when the subject holds more
+  // than kSubjectAccess records (`subject_complete` false).
+  static constexpr size_t kSubjectAccess = 32;
+  std::string subject;  // "type:id\0" of the cached subject
+  bool subject_cached = false;
+  bool subject_complete = false;
+  size_t subject_count = 0;
+  std::pair<std::string_view, std::string_view> subject_access[kSubjectAccess];
+  // A read-only cursor on the access table, kept with the arena and renewed
+  // with each transaction (LMDB lets read-only cursors outlive theirs).
+  MDB_cursor* cursor = nullptr;
+  bool cursor_ready = false;
+
+  Arena() = default;
+  Arena(const Arena&) = delete;
+  Arena& operator=(const Arena&) = delete;
+  ~Arena() {
+    if (cursor != nullptr) mdb_cursor_close(cursor);
+  }
+
   Value* Alloc(size_t n) {
     while (block < blocks.size()) {
       if (sizes[block] - used >= n) {
@@ -233,6 +256,8 @@ struct ReadView::Arena {
   void Reset() {
     block = 0;
     used = 0;
+    subject_cached = false;
+    cursor_ready = false;
   }
 };
 
@@ -354,20 +379,79 @@ bool ReadView::SubjectExists(EntityRef subject) const {
   return rc == 0;
 }
 
+bool ReadView::CacheSubjectAccess(EntityRef subject) const {
+  Arena& a = *arena_;
+  std::string& prefix = a.key[1];
+  prefix.clear();
+  layout::AppendRef(&prefix, subject);
+  prefix.push_back('\0');
+  if (a.subject_cached && a.subject == prefix) return a.subject_complete;
+  a.subject_cached = false;
+  if (!a.cursor_ready) {
+    const int rc = a.cursor == nullptr
+                       ? mdb_cursor_open(txn_, store_->dbis_->access, &a.cursor)
+                       : mdb_cursor_renew(txn_, a.cursor);
+    if (rc != 0) {
+      if (a.cursor != nullptr) mdb_cursor_close(a.cursor);
+      a.cursor = nullptr;
+      return false;  // the caller reads record by record
+    }
+    a.cursor_ready = true;
+  }
+  a.subject.assign(prefix);
+  a.subject_count = 0;
+  a.subject_complete = true;
+  MDB_val k = V(a.subject), v;
+  int rc = mdb_cursor_get(a.cursor, &k, &v, MDB_SET_RANGE);
+  while (rc == 0) {
+    const std::string_view key = S(k);
+    if (key.substr(0, a.subject.size()) != a.subject) break;
+    if (a.subject_count == Arena::kSubjectAccess) {
+      a.subject_complete = false;
+      break;
+    }
+    a.subject_access[a.subject_count++] = {key.substr(a.subject.size()), S(v)};
+    rc = mdb_cursor_get(a.cursor, &k, &v, MDB_NEXT);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) {
+    MarkFailed("access", rc);
+    return false;
+  }
+  a.subject_cached = true;
+  return a.subject_complete;
+}
+
 engine::SubjectAccess ReadView::GetAccess(EntityRef subject,
                                           EntityRef resource) const {
   engine::SubjectAccess out;
-  std::string& key = arena_->key[0];
-  key.clear();
-  layout::AppendRef(&key, subject);
-  key.push_back('\0');
-  layout::AppendRef(&key, resource);
   std::string_view v;
-  const int rc = GetRaw(txn_, store_->dbis_->access, key, &v);
-  if (rc == MDB_NOTFOUND) return out;
-  if (rc != 0) {
-    MarkFailed("access", rc);
-    return out;
+  if (owns_txn_ && CacheSubjectAccess(subject)) {
+    const Arena& a = *arena_;
+    size_t i = 0;
+    for (; i < a.subject_count; ++i) {
+      const std::string_view r = a.subject_access[i].first;
+      if (r.size() == resource.type.size() + 1 + resource.id.size() &&
+          r.substr(0, resource.type.size()) == resource.type &&
+          r[resource.type.size()] == ':' &&
+          r.substr(resource.type.size() + 1) == resource.id) {
+        break;
+      }
+    }
+    if (i == a.subject_count) return out;
+    v = a.subject_access[i].second;
+  } else {
+    if (failed()) return out;
+    std::string& key = arena_->key[0];
+    key.clear();
+    layout::AppendRef(&key, subject);
+    key.push_back('\0');
+    layout::AppendRef(&key, resource);
+    const int rc = GetRaw(txn_, store_->dbis_->access, key, &v);
+    if (rc == MDB_NOTFOUND) return out;
+    if (rc != 0) {
+      MarkFailed("access", rc);
+      return out;
+    }
   }
   auto a = layout::DecodeAccess(v);
   if (!a) {

@@ -317,6 +317,10 @@ class ReadView final : public engine::DataView {
            std::unique_ptr<Arena> arena = nullptr);
   void MarkFailed(std::string_view what, int rc) const;
   void Release();
+  // Reads the subject's access records into the arena (see Arena) unless
+  // they are there already; false when they are too many to keep (or the
+  // cursor could not be had): then read record by record.
+  bool CacheSubjectAccess(engine::EntityRef subject) const;
 
   Store* store_ = nullptr;
   MDB_txn* txn_ = nullptr;
