@@ -1,15 +1,19 @@
 // datagen: writes workspace-shaped JSON Lines for `portcullis import`.
 //   datagen [--scale small|medium|large] [--seed N] [--users N]
-//           [--files-per-group N] [--out DIR] > data.jsonl
-// With --out, writes DIR/workspace.jsonl and a copy of the workspace policy
-// (DIR/workspace.yaml) instead of standard output, as bench/run_bench.sh
-// expects.
+//           [--groups N] [--resources N] [--out DIR] > data.jsonl
+// With --out, writes DIR/workspace.jsonl, a copy of the workspace policy
+// (DIR/workspace.yaml) and requests sampled from the data for the benchmark
+// mixes (DIR/refs.json, see bench/loadgen_mixes.py) instead of standard
+// output, as bench/run_bench.sh expects. On a terminal, a progress line
+// counts the records written.
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
+
+#include <unistd.h>
 
 #include "bench/datagen_lib.h"
 
@@ -40,8 +44,10 @@ int main(int argc, char** argv) {
       opts.users = std::strtoull(value, nullptr, 10);
     } else if (arg == "--out") {
       out_dir = value;
-    } else if (arg == "--files-per-group") {
-      opts.files_per_group = std::strtoull(value, nullptr, 10);
+    } else if (arg == "--groups") {
+      opts.groups = std::strtoull(value, nullptr, 10);
+    } else if (arg == "--resources") {
+      opts.resources = std::strtoull(value, nullptr, 10);
     } else {
       std::fprintf(stderr, "datagen: unknown flag %s\n", arg.c_str());
       return 2;
@@ -69,9 +75,30 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  bench::Generate(opts, [out](const storage::JsonlRecord& r) {
-    *out << storage::FormatJsonlRecord(r) << '\n';
-  });
+  const bool progress = ::isatty(STDERR_FILENO) != 0;
+  uint64_t written = 0;
+  bench::DatagenRefs refs;
+  bench::Generate(
+      opts,
+      [&](const storage::JsonlRecord& r) {
+        *out << storage::FormatJsonlRecord(r) << '\n';
+        if (progress && ++written % 100000 == 0) {
+          std::fprintf(stderr, "\rdatagen: %llu records",
+                       static_cast<unsigned long long>(written));
+        }
+      },
+      out_dir.empty() ? nullptr : &refs);
+  if (progress) std::fprintf(stderr, "\n");
   out->flush();
-  return *out ? 0 : 1;
+  if (!*out) return 1;
+  if (!out_dir.empty()) {
+    std::ofstream refs_file(out_dir + "/refs.json", std::ios::binary);
+    refs_file << bench::FormatRefsJson(refs);
+    if (!refs_file) {
+      std::fprintf(stderr, "datagen: cannot write %s/refs.json\n",
+                   out_dir.c_str());
+      return 1;
+    }
+  }
+  return 0;
 }

@@ -7,7 +7,7 @@ and chart.png, every HTTP figure beside the ceiling measured in the same run.
 
 Raw files (in --raw): meta.json (the run's settings), mixes.json, one loadgen
 result per run named <target>__<mix>.json or <target>__<mix>__open_<rate>.json
-(target: daemon or constant), and engine_bench.json (Google Benchmark's JSON)
+(target: daemon or constant), and storage_bench.json (Google Benchmark's JSON)
 when the in-process benchmark ran.
 
 Ratios: for each mix, the daemon's throughput divided by the constant
@@ -85,7 +85,7 @@ def build(raw_dir):
 
     names = [m for m in MIX_ORDER
              if m in closed["daemon"] or m in closed["constant"]]
-    names += sorted(set(closed["daemon"]) | set(closed["constant"]) -
+    names += sorted((set(closed["daemon"]) | set(closed["constant"])) -
                     set(names))
     mixes = []
     for name in names:
@@ -99,18 +99,34 @@ def build(raw_dir):
                                c and c["latency_us"]["p50"]),
         })
 
+    # In process: storage_bench's Latency/<mix>/<data> runs (per-check
+    # percentiles in counters) and its store figures.
     engine = []
-    engine_path = os.path.join(raw_dir, "engine_bench.json")
+    store = None
+    engine_path = os.path.join(raw_dir, "storage_bench.json")
     if os.path.exists(engine_path):
         for b in load_json(engine_path).get("benchmarks", []):
             if b.get("run_type", "iteration") != "iteration":
                 continue
-            unit = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[
-                b.get("time_unit", "ns")]
-            engine.append({"name": b["name"],
-                           "real_time_ns": b["real_time"] * unit,
-                           "cpu_time_ns": b["cpu_time"] * unit,
+            if b.get("error_occurred"):
+                continue
+            if b["name"].startswith("BM_OpenToFirstCheck"):
+                store = {k: b[k] for k in (
+                    "records", "resources", "bindings", "store_MiB",
+                    "bytes_per_binding", "import_records_per_s",
+                    "open_to_first_check_us", "rss_growth_KiB",
+                    "memory_data_MiB") if k in b}
+                continue
+            if "p50_ns" not in b:
+                continue
+            engine.append({"name": b["name"], "p50_ns": b["p50_ns"],
+                           "p99_ns": b["p99_ns"], "p99_9_ns": b["p999_ns"],
                            "iterations": b["iterations"]})
+        base = next((e for e in engine if e["name"] == "Latency/hit/memory"),
+                    None)
+        for e in engine:
+            e["p50_ratio"] = ratio(e["p50_ns"], base and base["p50_ns"])
+    lmdb = [e for e in engine if e["name"].endswith("/lmdb")]
 
     healthz = closed["daemon"].get("healthz")
     hit = closed["daemon"].get("check_hit")
@@ -124,6 +140,12 @@ def build(raw_dir):
             half = min(runs, key=lambda r: abs(
                 r["offered_rps"] - hit["throughput_rps"] / 2))
     targets = [
+        {"target": "in process (LMDB), worst mix: p50 <= 300 ns",
+         "measured": max(e["p50_ns"] for e in lmdb) if lmdb else None,
+         "unit": "ns", "goal": 300.0, "higher_is_better": False},
+        {"target": "in process (LMDB), worst mix: p99 <= 2 us",
+         "measured": max(e["p99_ns"] for e in lmdb) if lmdb else None,
+         "unit": "ns", "goal": 2000.0, "higher_is_better": False},
         {"target": "single checks: throughput >= 60% of the constant server",
          "measured": ratio(hit and hit["throughput_rps"],
                            hit_c and hit_c["throughput_rps"]),
@@ -153,6 +175,7 @@ def build(raw_dir):
             "ceiling": {"daemon_healthz": healthz,
                         "constant_check_hit": hit_c},
             "mixes": mixes, "open_loop": open_loop, "engine": engine,
+            "store": store,
             "targets": targets}
 
 
@@ -231,17 +254,36 @@ def markdown(rep):
                 r["unsent"], r["errors"]))
         out.append("")
 
-    out.append("## In process (Google Benchmark, no HTTP)\n")
+    out.append("## In process (bench/storage_bench, no HTTP)\n")
     if rep["engine"]:
-        out.append("| benchmark | real time (ns) | CPU time (ns) | iterations |")
-        out.append("|---|---:|---:|---:|")
+        out.append("Per check, each timed on its own; over LMDB each check "
+                   "opens and releases its read view as a request does. "
+                   "Ratio: p50 against `Latency/hit/memory` in this run.\n")
+        out.append("| benchmark | p50 ns | p99 ns | p99.9 ns | p50 ratio |")
+        out.append("|---|---:|---:|---:|---:|")
         for b in rep["engine"]:
-            out.append("| %s | %s | %s | %d |" % (
-                b["name"], fmt(b["real_time_ns"]), fmt(b["cpu_time_ns"]),
-                b["iterations"]))
+            out.append("| %s | %s | %s | %s | %s |" % (
+                b["name"], fmt(b["p50_ns"], 0), fmt(b["p99_ns"], 0),
+                fmt(b["p99_9_ns"], 0), fmt(b["p50_ratio"], 2)))
+        out.append("")
     else:
-        out.append("Not run (bench/engine_bench is not built).")
-    out.append("")
+        out.append("Not run (bench/storage_bench is not built).\n")
+    st = rep.get("store")
+    if st:
+        out.append("| data set and store | |")
+        out.append("|---|---:|")
+        for key, label in (
+                ("records", "records"), ("resources", "resources"),
+                ("bindings", "bindings"), ("store_MiB", "store (MiB)"),
+                ("bytes_per_binding", "bytes on disk per binding"),
+                ("import_records_per_s", "import (records/s)"),
+                ("open_to_first_check_us",
+                 "open to first check, in process (us)"),
+                ("rss_growth_KiB", "RSS growth on open (KiB)"),
+                ("memory_data_MiB", "in-memory copy (MiB, for comparison)")):
+            if key in st:
+                out.append("| %s | %s |" % (label, fmt(st[key], 0)))
+        out.append("")
 
     out.append("## Targets (reported, not asserted)\n")
     out.append("| target | measured | met |")
@@ -359,6 +401,13 @@ def check(out_dir):
         if s["errors"]:
             problems.append("%s: %d errors %s" % (
                 label, s["errors"], s["errors_by_kind"]))
+    for e in rep.get("engine") or []:
+        values = [e["p50_ns"], e["p99_ns"], e["p99_9_ns"]]
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) and v >= 0
+                   for v in values):
+            problems.append("%s: a figure is not a finite number" % e["name"])
+        elif not values[0] <= values[1] <= values[2]:
+            problems.append("%s: percentiles out of order" % e["name"])
     md = open(os.path.join(out_dir, "report.md"), encoding="utf-8").read()
     if "| mix |" not in md:
         problems.append("report.md has no results table")

@@ -16,7 +16,9 @@
 #      constant server (closed loop);
 #   5. every mix against the daemon (closed loop: maximum throughput);
 #   6. open loop: check_hit at fractions of the maximum just measured;
-#   7. in-process numbers from Google Benchmark (bench/engine_bench), if built;
+#   7. in-process check latency from Google Benchmark (bench/storage_bench)
+#      on the same data set (the generator is deterministic: same scale, same
+#      seed, same records), over LMDB and over the in-memory data, if built;
 #   8. bench/report.py writes report.md, report.json and chart.png.
 #
 # Without a daemon binary, a data generator or a policy (or with
@@ -111,7 +113,7 @@ find_bin() {  # the first executable among the arguments
 }
 PORTCULLIS=${PORTCULLIS:-$(find_bin "$BUILD/server/portcullis" "$BUILD/portcullis")}
 DATAGEN=${DATAGEN:-$(find_bin "$BUILD/bench/datagen")}
-ENGINE_BENCH=$(find_bin "$BUILD/bench/engine_bench")
+STORAGE_BENCH=$(find_bin "$BUILD/bench/storage_bench")
 
 NCPU=$(nproc)
 SERVER_THREADS=${SERVER_THREADS:-$(( NCPU < 4 ? NCPU : 4 ))}
@@ -277,14 +279,13 @@ for frac in ${RATES//,/ }; do
 done
 
 # 7. In process.
-if [ -n "$ENGINE_BENCH" ]; then
-  step "in process: $(basename "$ENGINE_BENCH")"
+if [ -n "$STORAGE_BENCH" ]; then
+  step "in process: $(basename "$STORAGE_BENCH") at scale $SCALE"
   min_time=1
   [ "$QUICK" = 1 ] && min_time=0.05
-  PORTCULLIS_BENCH_SCALE=$SCALE PORTCULLIS_BENCH_DATA=${DATASET:-} \
-    "$ENGINE_BENCH" --benchmark_min_time="$min_time" \
-    --benchmark_out="$RAW/engine_bench.json" --benchmark_out_format=json \
-    >/dev/null || echo "run_bench: engine_bench failed; continuing" >&2
+  PORTCULLIS_BENCH_SCALE=$SCALE "$STORAGE_BENCH" --benchmark_min_time="$min_time" \
+    --benchmark_out="$RAW/storage_bench.json" --benchmark_out_format=json \
+    >"$RAW/storage_bench.txt" || echo "run_bench: storage_bench failed; continuing" >&2
 fi
 
 # 8. Report.
