@@ -19,18 +19,15 @@ Status CheckLimit(size_t limit) {
   return Status::Ok();
 }
 
-// A DataView over another that remembers the parent of every resource the
-// lookup has met: the children its traversal reached (their parent is the
-// node being expanded) and whatever was read once through GetResource. The
-// checks of a lookup's candidates walk the same ancestors over and over;
-// through the memo each step is a hash probe instead of a storage read.
-// Everything else goes to the underlying view.
+// A DataView over another that remembers the parent of every resource read
+// through GetResource. A lookup checks many candidates whose ancestors are
+// the same few resources; through the memo each such step is a hash probe
+// instead of a storage read. Everything else goes to the underlying view.
 class ParentMemo final : public DataView {
  public:
   struct Entry {
-    std::string parent;  // "type:id", empty for a root
+    std::string parent;    // "type:id", empty for a root
     EntityRef parent_ref;  // views `parent`
-    bool expanded = false;  // the traversal has listed its children
   };
   using Node = std::pair<const std::string, Entry>;
 
@@ -46,7 +43,6 @@ class ParentMemo final : public DataView {
     return Insert(resource, info->parent.empty() ? std::string()
                                                  : info->parent.ToString());
   }
-  // Records `child` under the already known `parent` node.
   Node* Insert(EntityRef child, const std::string& parent) const {
     auto [it, inserted] = entries_.try_emplace(child.ToString());
     if (inserted) {
@@ -135,28 +131,156 @@ class ParentMemo final : public DataView {
   mutable std::unordered_map<std::string, Entry, RefHash, RefEq> entries_;
 };
 
-// Adds every resource of `type` at or below `root` to `out` (views of the
-// memo's keys), skipping subtrees already expanded.
-void CollectSubtree(const ParentMemo& memo, const DataView& data,
-                    EntityRef root, std::string_view type,
-                    std::vector<std::string_view>* out) {
-  ParentMemo::Node* start = memo.Find(root);
-  if (start == nullptr) return;
-  std::vector<ParentMemo::Node*> stack{start};
+// The resources a lookup's traversal reached, in one arena: each node's
+// "type:id" and the index of its parent node (kNone for where a traversal
+// started, whose ancestors are read through the memo). No per-node
+// allocation, no hashing: the traversal of a large group visits every
+// resource below it.
+class Forest {
+ public:
+  static constexpr uint32_t kNone = UINT32_MAX;
+
+  uint32_t Add(EntityRef ref, uint32_t parent) {
+    nodes_.push_back({static_cast<uint32_t>(text_.size()),
+                      static_cast<uint32_t>(ref.type.size()),
+                      static_cast<uint32_t>(ref.id.size()), parent});
+    text_.append(ref.type);
+    text_.push_back(':');
+    text_.append(ref.id);
+    return static_cast<uint32_t>(nodes_.size() - 1);
+  }
+  // Views valid until the next Add().
+  std::string_view Key(uint32_t i) const {
+    const Node& n = nodes_[i];
+    return {text_.data() + n.offset, n.type_size + 1 + n.id_size};
+  }
+  EntityRef Ref(uint32_t i) const {
+    const Node& n = nodes_[i];
+    return {std::string_view(text_.data() + n.offset, n.type_size),
+            std::string_view(text_.data() + n.offset + n.type_size + 1,
+                             n.id_size)};
+  }
+  uint32_t Parent(uint32_t i) const { return nodes_[i].parent; }
+
+ private:
+  struct Node {
+    uint32_t offset, type_size, id_size, parent;
+  };
+  std::string text_;
+  std::vector<Node> nodes_;
+};
+
+// The resource types under which the policy lets anything be placed: the
+// only ones whose children a traversal needs to list. Most resources of a
+// large tree are leaves (files), and listing a leaf's children is a storage
+// read that finds nothing. A type the policy does not know is listed.
+class ParentTypes {
+ public:
+  explicit ParentTypes(const Policy& policy) {
+    std::vector<bool> parent(policy.types.size(), false);
+    for (const TypeDef& t : policy.types) {
+      for (TypeId p : t.parents) parent[p] = true;
+    }
+    for (size_t i = 0; i < policy.types.size(); ++i) {
+      if (!policy.types[i].is_subject && !parent[i]) {
+        leaves_.push_back(policy.types[i].name);
+      }
+    }
+  }
+  bool MayHaveChildren(std::string_view type) const {
+    return std::find(leaves_.begin(), leaves_.end(), type) == leaves_.end();
+  }
+
+ private:
+  std::vector<std::string_view> leaves_;
+};
+
+// Adds `root` and every resource below it to the forest, and the indexes of
+// those of `type` to `out`.
+void CollectSubtree(const DataView& data, const ParentTypes& parents,
+                    EntityRef root, std::string_view type, Forest* forest,
+                    std::vector<uint32_t>* out) {
+  std::vector<uint32_t> stack{forest->Add(root, Forest::kNone)};
+  std::string key;
   while (!stack.empty()) {
-    ParentMemo::Node* node = stack.back();
+    const uint32_t node = stack.back();
     stack.pop_back();
-    if (node->second.expanded) continue;
-    node->second.expanded = true;
-    const std::string& key = node->first;
-    const EntityRef ref = *ParseEntityRef(key);
-    if (ref.type == type) out->push_back(key);
-    data.ForEachChild(ref, [&](EntityRef child) {
-      stack.push_back(memo.Insert(child, key));
+    const std::string_view node_type = forest->Ref(node).type;
+    if (node_type == type) out->push_back(node);
+    if (!parents.MayHaveChildren(node_type)) continue;
+    key.assign(forest->Key(node));  // Add() below may move the arena
+    data.ForEachChild(*ParseEntityRef(key), [&](EntityRef child) {
+      stack.push_back(forest->Add(child, node));
       return true;
     });
   }
 }
+
+// A view for checking forest nodes: GetResource on the node being checked,
+// and then on each ancestor in turn as the evaluator walks up, answers from
+// the forest; above where the traversal started, from the memo.
+class ChainView final : public DataView {
+ public:
+  ChainView(const Forest& forest, const ParentMemo& memo)
+      : forest_(forest), memo_(memo) {}
+  void Start(uint32_t node) { next_ = node; }
+
+  std::optional<ResourceInfo> GetResource(EntityRef resource) const override {
+    if (next_ != Forest::kNone) {
+      const EntityRef at = forest_.Ref(next_);
+      if (at.type == resource.type && at.id == resource.id) {
+        const uint32_t parent = forest_.Parent(next_);
+        next_ = parent;
+        if (parent != Forest::kNone) return ResourceInfo{forest_.Ref(parent)};
+      }
+    }
+    return memo_.GetResource(resource);
+  }
+  bool SubjectExists(EntityRef subject) const override {
+    return memo_.SubjectExists(subject);
+  }
+  SubjectAccess GetAccess(EntityRef subject,
+                          EntityRef resource) const override {
+    return memo_.GetAccess(subject, resource);
+  }
+  std::optional<Value> GetAttribute(EntityKind kind, EntityRef entity,
+                                    std::string_view key) const override {
+    return memo_.GetAttribute(kind, entity, key);
+  }
+  void ForEachChild(EntityRef parent,
+                    const std::function<bool(EntityRef)>& fn) const override {
+    memo_.ForEachChild(parent, fn);
+  }
+  void ForEachBindingOn(EntityRef resource,
+                        const std::function<bool(EntityRef,
+                                                 const StoredBinding&)>& fn)
+      const override {
+    memo_.ForEachBindingOn(resource, fn);
+  }
+  void ForEachBindingOf(EntityRef subject,
+                        const std::function<bool(EntityRef,
+                                                 const StoredBinding&)>& fn)
+      const override {
+    memo_.ForEachBindingOf(subject, fn);
+  }
+  void ForEachResourceOfType(
+      std::string_view type,
+      const std::function<bool(EntityRef)>& fn) const override {
+    memo_.ForEachResourceOfType(type, fn);
+  }
+  void ForEachSubjectOfType(
+      std::string_view type,
+      const std::function<bool(EntityRef)>& fn) const override {
+    memo_.ForEachSubjectOfType(type, fn);
+  }
+  bool failed() const override { return memo_.failed(); }
+  std::string_view failure() const override { return memo_.failure(); }
+
+ private:
+  const Forest& forest_;
+  const ParentMemo& memo_;
+  mutable uint32_t next_ = Forest::kNone;
+};
 
 // True if `node` is `ancestor` or below it.
 bool IsAtOrBelow(const DataView& data, EntityRef node, EntityRef ancestor) {
@@ -234,20 +358,26 @@ Result<LookupPage> LookupResources(const Evaluator& evaluator,
   }
 
   ParentMemo memo(data);
-  std::vector<std::string_view> candidates;  // views of memo keys or `owned`
-  std::deque<std::string> owned;
+  const ParentTypes parents(policy);
+  Forest forest;
+  std::vector<uint32_t> candidates;  // forest nodes of the wanted type
   if (policy.HasAllowRuleFor(action, type)) {
     // A rule may allow without any binding: every resource of the type is a
     // candidate.
     if (has_under) {
-      CollectSubtree(memo, data, request.under, request.type, &candidates);
+      CollectSubtree(data, parents, request.under, request.type, &forest,
+                     &candidates);
     } else {
       data.ForEachResourceOfType(request.type, [&](EntityRef r) {
-        candidates.push_back(owned.emplace_back(r.ToString()));
+        candidates.push_back(forest.Add(r, Forest::kNone));
         return true;
       });
     }
   } else {
+    // Only what the subject's active bindings reach can be granted. Each
+    // subtree is traversed once: a binding below another binding of the
+    // subject adds nothing, and with `under`, a binding at or above it
+    // means the whole of `under`.
     std::vector<std::string> roots;
     data.ForEachBindingOf(request.subject,
                           [&](EntityRef r, const StoredBinding& b) {
@@ -256,12 +386,36 @@ Result<LookupPage> LookupResources(const Evaluator& evaluator,
                             }
                             return true;
                           });
-    for (const std::string& root_key : roots) {
-      const EntityRef root = *ParseEntityRef(root_key);
-      if (!has_under || IsAtOrBelow(memo, root, request.under)) {
-        CollectSubtree(memo, data, root, request.type, &candidates);
-      } else if (IsAtOrBelow(memo, request.under, root)) {
-        CollectSubtree(memo, data, request.under, request.type, &candidates);
+    std::sort(roots.begin(), roots.end());
+    auto below_another_root = [&](const std::string& root) {
+      std::string node = root;
+      for (int depth = 0; depth < kMaxDepth; ++depth) {
+        std::optional<ResourceInfo> info =
+            memo.GetResource(*ParseEntityRef(node));
+        if (!info || info->parent.empty()) return false;
+        node = info->parent.ToString();
+        if (std::binary_search(roots.begin(), roots.end(), node)) return true;
+      }
+      return false;
+    };
+    bool whole_under = false;
+    if (has_under) {
+      for (const std::string& root : roots) {
+        if (IsAtOrBelow(memo, request.under, *ParseEntityRef(root))) {
+          whole_under = true;
+          break;
+        }
+      }
+    }
+    if (whole_under) {
+      CollectSubtree(data, parents, request.under, request.type, &forest,
+                     &candidates);
+    } else {
+      for (const std::string& root_key : roots) {
+        const EntityRef root = *ParseEntityRef(root_key);
+        if (has_under && !IsAtOrBelow(memo, root, request.under)) continue;
+        if (below_another_root(root_key)) continue;
+        CollectSubtree(data, parents, root, request.type, &forest, &candidates);
       }
     }
   }
@@ -269,20 +423,71 @@ Result<LookupPage> LookupResources(const Evaluator& evaluator,
     return Fail(Status::Internal("storage error: " +
                                  std::string(data.failure())));
   }
-  SortUnique(&candidates);
-  LookupPage page = Paginate(
-      evaluator, memo, candidates, request.page_token, request.limit,
-      [&](EntityRef r) {
-        CheckRequest req;
-        req.subject = request.subject;
-        req.action = request.action;
-        req.resource = r;
-        req.context = request.context;
-        req.subject_properties = request.subject_properties;
-        req.action_properties = request.action_properties;
-        req.now = request.now;
-        return req;
-      });
+
+  // The page: candidates after the token in key order, checked in that
+  // order until limit + 1 are allowed. Only as many candidates as the page
+  // may need are put in order (nth_element, then sort of that chunk), so a
+  // first page of a very large result does not sort all of it.
+  // Keys of one lookup share long prefixes ("file:g0f..."): each candidate
+  // carries its key's first 8 bytes after the type as a big-endian number,
+  // and the full keys are compared only when those are equal.
+  struct Candidate {
+    uint64_t prefix;
+    uint32_t node;
+  };
+  std::vector<Candidate> sorted;
+  sorted.reserve(candidates.size());
+  for (uint32_t c : candidates) {
+    if (!request.page_token.empty() && forest.Key(c) <= request.page_token) {
+      continue;
+    }
+    const std::string_view id = forest.Ref(c).id;
+    uint64_t prefix = 0;
+    for (size_t i = 0; i < 8; ++i) {
+      prefix = (prefix << 8) |
+               (i < id.size() ? static_cast<unsigned char>(id[i]) : 0u);
+    }
+    sorted.push_back({prefix, c});
+  }
+  candidates.clear();
+  candidates.shrink_to_fit();
+  auto less = [&](const Candidate& a, const Candidate& b) {
+    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    return forest.Key(a.node) < forest.Key(b.node);
+  };
+  auto begin = sorted.begin();
+  auto end = sorted.end();
+  ChainView chain(forest, memo);
+  CheckRequest req;
+  req.subject = request.subject;
+  req.action = request.action;
+  req.context = request.context;
+  req.subject_properties = request.subject_properties;
+  req.action_properties = request.action_properties;
+  req.now = request.now;
+  LookupPage page;
+  bool full = false;
+  while (begin != end && !full) {
+    const size_t chunk =
+        std::min<size_t>(end - begin, 2 * (request.limit + 1) + 64);
+    if (chunk < static_cast<size_t>(end - begin)) {
+      std::nth_element(begin, begin + chunk, end, less);
+    }
+    std::sort(begin, begin + chunk, less);
+    for (auto it = begin; it != begin + chunk; ++it) {
+      chain.Start(it->node);
+      req.resource = forest.Ref(it->node);
+      if (!evaluator.Check(req, chain).allowed) continue;
+      if (page.refs.size() == request.limit) {
+        // There is at least one more: the page is full.
+        page.next_page_token = page.refs.back();
+        full = true;
+        break;
+      }
+      page.refs.emplace_back(forest.Key(it->node));
+    }
+    begin += chunk;
+  }
   if (data.failed()) {
     return Fail(Status::Internal("storage error: " +
                                  std::string(data.failure())));

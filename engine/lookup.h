@@ -59,6 +59,14 @@ struct LookupPage {
   std::string next_page_token;    // empty when this is the last page
 };
 
+// The candidates are the resources of the type below the subject's active
+// bindings (every resource of the type when an allow rule could grant
+// without a binding), each decided by Evaluator::Check. The traversal lists
+// children only of the types the policy names as a parent: the store
+// refuses any other child under the policy in force (data written under an
+// older policy that allowed more parents is found again once re-parented).
+// Its cost grows with the size of the subtrees reached, not the page.
+//
 // Fails with kInvalidArgument when the type or action is unknown to the
 // policy, the action is not defined on the type, or limit is 0 or above
 // kMaxPageSize; kNotFound when `under` does not exist.

@@ -224,17 +224,38 @@ struct ReadView::Arena {
   bool subject_complete = false;
   size_t subject_count = 0;
   std::pair<std::string_view, std::string_view> subject_access[kSubjectAccess];
-  // A read-only cursor on the access table, kept with the arena and renewed
-  // with each transaction (LMDB lets read-only cursors outlive theirs).
-  MDB_cursor* cursor = nullptr;
-  bool cursor_ready = false;
+  // Read-only cursors kept with the arena and renewed with each transaction
+  // (LMDB lets read-only cursors outlive theirs), so the hot reads do not
+  // open and free one per call: on the access table, and on the children
+  // index (the traversal of a lookup lists the children of every resource
+  // it reaches).
+  struct KeptCursor {
+    MDB_cursor* cursor = nullptr;
+    bool ready = false;  // opened or renewed for the current transaction
+    bool busy = false;   // in use by a listing that has not returned
+    ~KeptCursor() {
+      if (cursor != nullptr) mdb_cursor_close(cursor);
+    }
+    // The cursor for `txn`, or null if LMDB refuses one.
+    MDB_cursor* Get(MDB_txn* txn, MDB_dbi dbi) {
+      if (!ready) {
+        const int rc = cursor == nullptr ? mdb_cursor_open(txn, dbi, &cursor)
+                                         : mdb_cursor_renew(txn, cursor);
+        if (rc != 0) {
+          if (cursor != nullptr) mdb_cursor_close(cursor);
+          cursor = nullptr;
+          return nullptr;
+        }
+        ready = true;
+      }
+      return cursor;
+    }
+  };
+  KeptCursor access_cursor, children_cursor;
 
   Arena() = default;
   Arena(const Arena&) = delete;
   Arena& operator=(const Arena&) = delete;
-  ~Arena() {
-    if (cursor != nullptr) mdb_cursor_close(cursor);
-  }
 
   Value* Alloc(size_t n) {
     while (block < blocks.size()) {
@@ -257,7 +278,8 @@ struct ReadView::Arena {
     block = 0;
     used = 0;
     subject_cached = false;
-    cursor_ready = false;
+    access_cursor.ready = false;
+    children_cursor.ready = false;
   }
 };
 
@@ -387,22 +409,13 @@ bool ReadView::CacheSubjectAccess(EntityRef subject) const {
   prefix.push_back('\0');
   if (a.subject_cached && a.subject == prefix) return a.subject_complete;
   a.subject_cached = false;
-  if (!a.cursor_ready) {
-    const int rc = a.cursor == nullptr
-                       ? mdb_cursor_open(txn_, store_->dbis_->access, &a.cursor)
-                       : mdb_cursor_renew(txn_, a.cursor);
-    if (rc != 0) {
-      if (a.cursor != nullptr) mdb_cursor_close(a.cursor);
-      a.cursor = nullptr;
-      return false;  // the caller reads record by record
-    }
-    a.cursor_ready = true;
-  }
+  MDB_cursor* cursor = a.access_cursor.Get(txn_, store_->dbis_->access);
+  if (cursor == nullptr) return false;  // the caller reads record by record
   a.subject.assign(prefix);
   a.subject_count = 0;
   a.subject_complete = true;
   MDB_val k = V(a.subject), v;
-  int rc = mdb_cursor_get(a.cursor, &k, &v, MDB_SET_RANGE);
+  int rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
   while (rc == 0) {
     const std::string_view key = S(k);
     if (key.substr(0, a.subject.size()) != a.subject) break;
@@ -411,7 +424,7 @@ bool ReadView::CacheSubjectAccess(EntityRef subject) const {
       break;
     }
     a.subject_access[a.subject_count++] = {key.substr(a.subject.size()), S(v)};
-    rc = mdb_cursor_get(a.cursor, &k, &v, MDB_NEXT);
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
   }
   if (rc != 0 && rc != MDB_NOTFOUND) {
     MarkFailed("access", rc);
@@ -546,12 +559,32 @@ void ReadView::ForEachChild(EntityRef parent,
   std::string& key = arena_->key[1];
   key.clear();
   layout::AppendRef(&key, parent);
-  const int rc =
-      ForEachDup(txn_, store_->dbis_->children, key, {},
-                 [&](std::string_view child) {
-                   return fn(layout::SplitRef(child));
-                 });
-  if (rc) MarkFailed("children", rc);
+  Arena::KeptCursor& kept = arena_->children_cursor;
+  MDB_cursor* cursor = nullptr;
+  if (owns_txn_ && !kept.busy) {
+    cursor = kept.Get(txn_, store_->dbis_->children);
+  }
+  if (cursor == nullptr) {  // a nested listing, or a write transaction's view
+    const int rc =
+        ForEachDup(txn_, store_->dbis_->children, key, {},
+                   [&](std::string_view child) {
+                     return fn(layout::SplitRef(child));
+                   });
+    if (rc) MarkFailed("children", rc);
+    return;
+  }
+  kept.busy = true;
+  MDB_val k = V(key), v;
+  int rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_KEY);
+  while (rc == 0) {
+    if (!fn(layout::SplitRef(S(v)))) {
+      rc = MDB_NOTFOUND;
+      break;
+    }
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT_DUP);
+  }
+  kept.busy = false;
+  if (rc != MDB_NOTFOUND) MarkFailed("children", rc);
 }
 
 void ReadView::ForEachBindingOn(
