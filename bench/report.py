@@ -131,6 +131,11 @@ def build(raw_dir):
             engine.append({"name": b["name"], "p50_ns": b["p50_ns"],
                            "p99_ns": b["p99_ns"], "p99_9_ns": b["p999_ns"],
                            "iterations": b["iterations"]})
+        if store and "import_records_per_s" not in store and \
+                meta.get("import_ms") and store.get("records"):
+            # The store was the daemon's, imported by `portcullis import`.
+            store["import_records_per_s"] = (
+                store["records"] / (meta["import_ms"] / 1000.0))
         base = next((e for e in engine if e["name"] == "Latency/hit/memory"),
                     None)
         for e in engine:

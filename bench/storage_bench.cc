@@ -6,6 +6,8 @@
 //   storage_bench [--benchmark_filter=...]
 //   PORTCULLIS_BENCH_SCALE=small|medium|large storage_bench  (default small)
 //   PORTCULLIS_BENCH_MEMORY=0 storage_bench   (LMDB only: no MemoryData copy)
+//   PORTCULLIS_BENCH_STORE=DIR storage_bench  (DIR already holds this
+//       scale's data set, as bench/run_bench.sh imports it: open, not import)
 //
 // The data set is generated into a temporary folder as JSON Lines, imported
 // through storage::ImportJsonlFile (the path `portcullis import` takes) and,
@@ -19,6 +21,9 @@
 //   deep       a member views a file 6-8 folders below the group
 //   override   a raise or a restriction on the file decides
 //   condition  a content creator deletes a file: the owner condition runs
+//   hot        the first 16 hits over and over: what the others cost when
+//              the data they touch is in the CPU caches (the other mixes
+//              cycle through 4,096 requests spread over the whole data set)
 // After the runs, a table gives each benchmark's p50 and mean as a ratio of
 // Latency/hit/memory, measured in the same run.
 #include <benchmark/benchmark.h>
@@ -76,7 +81,8 @@ struct Fixture {
   engine::MemoryData memory;
   long memory_rss_KiB = 0;  // RSS growth while loading MemoryData
   DatagenRefs refs;
-  double import_seconds = 0;
+  std::string store_dir;      // the LMDB folder measured
+  double import_seconds = 0;  // 0: the store was given, not imported
 };
 
 void LoadIntoMemory(engine::MemoryData& mem, const storage::JsonlRecord& rec) {
@@ -113,14 +119,18 @@ Fixture& Get() {
              ("portcullis_bench_" + std::to_string(::getpid()));
     std::filesystem::remove_all(f->dir);
     std::filesystem::create_directories(f->dir);
+    const char* given = std::getenv("PORTCULLIS_BENCH_STORE");
+    f->store_dir = given != nullptr && *given ? given : f->dir + "/store";
+    const bool import = given == nullptr || !*given;
     const std::string jsonl = f->dir + "/data.jsonl";
     {
-      std::ofstream out(jsonl, std::ios::binary);
+      std::ofstream out;
+      if (import) out.open(jsonl, std::ios::binary);
       const long rss_before = RssKiB();
       Generate(
           opts,
           [&](const storage::JsonlRecord& r) {
-            out << storage::FormatJsonlRecord(r) << '\n';
+            if (import) out << storage::FormatJsonlRecord(r) << '\n';
             ++f->records;
             if (std::holds_alternative<storage::BindingRecord>(r)) ++f->bindings;
             if (std::holds_alternative<storage::ResourceRecord>(r)) ++f->resources;
@@ -136,13 +146,24 @@ Fixture& Get() {
     }
     std::fprintf(stderr,
                  "storage_bench: %s: %llu records (%llu resources, %llu "
-                 "users, %llu bindings); importing\n",
+                 "users, %llu bindings); %s %s\n",
                  f->scale.c_str(), static_cast<unsigned long long>(f->records),
                  static_cast<unsigned long long>(f->resources),
                  static_cast<unsigned long long>(f->users),
-                 static_cast<unsigned long long>(f->bindings));
-    auto store = storage::Store::Open(f->dir + "/store");
-    if (!store) std::abort();
+                 static_cast<unsigned long long>(f->bindings),
+                 import ? "importing into" : "opening", f->store_dir.c_str());
+    storage::StoreOptions so;
+    so.must_exist = !import;
+    auto store = storage::Store::Open(f->store_dir, so);
+    if (!store) {
+      std::fprintf(stderr, "storage_bench: %s\n",
+                   store.error().ToString().c_str());
+      std::exit(1);
+    }
+    if (!import) {
+      f->store = std::move(*store);
+      return f;
+    }
     storage::ImportOptions io;
     io.policy = f->policy.get();
     io.progress = ::isatty(STDERR_FILENO) != 0;
@@ -172,9 +193,11 @@ std::vector<engine::CheckRequest> MixRequests(Fixture& f,
       {"miss", &f.refs.miss},
       {"deep", &f.refs.deep},
       {"override", &f.refs.override_},
-      {"condition", &f.refs.condition}};
+      {"condition", &f.refs.condition},
+      {"hot", &f.refs.hit}};
   std::vector<engine::CheckRequest> out;
   for (const auto& r : *mixes.at(mix)) {
+    if (mix == "hot" && out.size() == 16) break;
     engine::CheckRequest req;
     req.subject = *engine::ParseEntityRef(r.subject);
     req.resource = *engine::ParseEntityRef(r.resource);
@@ -275,7 +298,7 @@ void BM_OpenToFirstCheck(benchmark::State& state) {
   for (auto _ : state) {
     const long rss_before = RssKiB();
     const auto start = std::chrono::steady_clock::now();
-    auto store = storage::Store::Open(f.dir + "/store");
+    auto store = storage::Store::Open(f.store_dir);
     auto view = (*store)->Read();
     benchmark::DoNotOptimize(eval.Check(reqs[0], *view).allowed);
     state.counters["open_to_first_check_us"] =
@@ -293,7 +316,9 @@ void BM_OpenToFirstCheck(benchmark::State& state) {
   state.counters["records"] = static_cast<double>(f.records);
   state.counters["resources"] = static_cast<double>(f.resources);
   state.counters["bindings"] = static_cast<double>(f.bindings);
-  state.counters["import_records_per_s"] = f.records / f.import_seconds;
+  if (f.import_seconds > 0) {
+    state.counters["import_records_per_s"] = f.records / f.import_seconds;
+  }
   state.counters["memory_data_MiB"] = f.memory_rss_KiB / 1024.0;
 }
 BENCHMARK(BM_OpenToFirstCheck)->Unit(benchmark::kMicrosecond)->Iterations(1);
@@ -338,7 +363,8 @@ void RegisterLatency() {
         [k = std::string(kind)](benchmark::State& st) { BM_Lookup(st, k); })
         ->Unit(benchmark::kMillisecond);
   }
-  for (const char* mix : {"hit", "miss", "deep", "override", "condition"}) {
+  for (const char* mix :
+       {"hit", "miss", "deep", "override", "condition", "hot"}) {
     for (bool lmdb : {false, true}) {
       const std::string name = std::string("Latency/") + mix +
                                (lmdb ? "/lmdb" : "/memory");
@@ -379,5 +405,7 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks();
   PrintLatencyTable();
   benchmark::Shutdown();
+  Get().store.reset();
+  std::filesystem::remove_all(Get().dir);  // never a given store
   return 0;
 }
