@@ -200,17 +200,25 @@ class ParentTypes {
 void CollectSubtree(const DataView& data, const ParentTypes& parents,
                     EntityRef root, std::string_view type, Forest* forest,
                     std::vector<uint32_t>* out) {
-  std::vector<uint32_t> stack{forest->Add(root, Forest::kNone)};
+  // (node, depth below root). The store refuses cycles, but a view that
+  // has one (a corrupt store, an in-memory test view) must not loop: like
+  // a check, the traversal stops at kMaxDepth; the duplicates a cycle adds
+  // are dropped when the page is built.
+  std::vector<std::pair<uint32_t, int>> stack{
+      {forest->Add(root, Forest::kNone), 0}};
   std::string key;
   while (!stack.empty()) {
-    const uint32_t node = stack.back();
+    const uint32_t node = stack.back().first;
+    const int depth = stack.back().second;
     stack.pop_back();
     const std::string_view node_type = forest->Ref(node).type;
     if (node_type == type) out->push_back(node);
-    if (!parents.MayHaveChildren(node_type)) continue;
+    if (depth + 1 >= kMaxDepth || !parents.MayHaveChildren(node_type)) {
+      continue;
+    }
     key.assign(forest->Key(node));  // Add() below may move the arena
     data.ForEachChild(*ParseEntityRef(key), [&](EntityRef child) {
-      stack.push_back(forest->Add(child, node));
+      stack.emplace_back(forest->Add(child, node), depth + 1);
       return true;
     });
   }
@@ -467,6 +475,7 @@ Result<LookupPage> LookupResources(const Evaluator& evaluator,
   req.now = request.now;
   LookupPage page;
   bool full = false;
+  std::string_view last;  // the key decided last
   while (begin != end && !full) {
     const size_t chunk =
         std::min<size_t>(end - begin, 2 * (request.limit + 1) + 64);
@@ -475,6 +484,10 @@ Result<LookupPage> LookupResources(const Evaluator& evaluator,
     }
     std::sort(begin, begin + chunk, less);
     for (auto it = begin; it != begin + chunk; ++it) {
+      // Equal keys are adjacent in the overall order (a resource reached
+      // twice through a cycle): decide each resource once.
+      if (!last.empty() && forest.Key(it->node) == last) continue;
+      last = forest.Key(it->node);
       chain.Start(it->node);
       req.resource = forest.Ref(it->node);
       if (!evaluator.Check(req, chain).allowed) continue;

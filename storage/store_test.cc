@@ -266,6 +266,79 @@ TEST_F(StoreTest, BindingsAndRestrictionsZeroCopy) {
   EXPECT_TRUE(Problems().empty());
 }
 
+// A read view answers GetAccess from the subject's records read in one
+// cursor range (up to 32 of them) and record by record beyond that; the
+// answers are the same either way, follow the subject asked about, and
+// never outlive the snapshot: a reused or refreshed view sees later writes.
+TEST_F(StoreTest, SubjectAccessIsReadOnceAndFollowsSnapshots) {
+  Seed();
+  ASSERT_TRUE(Do([&](WriteTxn& w) {
+                for (int i = 0; i < 40; ++i) {
+                  const std::string id = "m" + std::to_string(i);
+                  Status s = w.PutResource({"file", id, "group:g1", {}});
+                  if (!s.ok()) return s;
+                  s = i % 2 == 0 ? w.SetBinding(BindingRecord{
+                                       "user:alice", "file:" + id,
+                                       {"content_creator"}})
+                                 : w.SetRestriction(RestrictionRecord{
+                                       "user:alice", "file:" + id, {"edit"}});
+                  if (!s.ok()) return s;
+                }
+                return w.SetBinding(
+                    BindingRecord{"user:bob", "group:g1", {"member"}});
+              }).ok());
+  {
+    auto view = store_->Read();
+    ASSERT_TRUE(view);
+    for (int round = 0; round < 2; ++round) {
+      for (int i = 0; i < 40; ++i) {
+        const std::string file = "file:m" + std::to_string(i);
+        auto a = view->GetAccess(R("user:alice"), R(file));
+        EXPECT_EQ(a.binding.has_value(), i % 2 == 0) << file;
+        EXPECT_EQ(a.restriction.has_value(), i % 2 == 1) << file;
+        // Another subject in between: the cache follows the subject.
+        auto b = view->GetAccess(R("user:bob"), R(file));
+        EXPECT_FALSE(b.binding || b.restriction) << file;
+      }
+      auto g = view->GetAccess(R("user:bob"), R("group:g1"));
+      ASSERT_TRUE(g.binding);
+      EXPECT_EQ(g.binding->roles.packed(), "member");
+      EXPECT_FALSE(view->GetAccess(R("user:alice"), R("group:g1")).binding);
+    }
+  }
+  // Nested children listings (the inner one cannot use the view's kept
+  // cursor) list the same children.
+  {
+    auto view = store_->Read();
+    std::vector<std::string> outer, inner;
+    view->ForEachChild(R("group:g1"), [&](EntityRef c) {
+      outer.push_back(c.ToString());
+      view->ForEachChild(R("folder:f1"), [&](EntityRef d) {
+        inner.push_back(d.ToString());
+        return true;
+      });
+      return true;
+    });
+    EXPECT_EQ(outer.size(), 42u);  // f1, y, m0..m39
+    EXPECT_EQ(inner.size(), 42u * 1);  // f2, once per outer child
+  }
+  auto held = store_->Read();  // a snapshot from before the next write
+  EXPECT_FALSE(held->GetAccess(R("user:bob"), R("file:y")).binding);
+  ASSERT_TRUE(Do([&](WriteTxn& w) {
+                return w.SetBinding(
+                    BindingRecord{"user:bob", "file:y", {"content_creator"}});
+              }).ok());
+  EXPECT_FALSE(held->GetAccess(R("user:bob"), R("file:y")).binding);
+  ASSERT_TRUE(held->Refresh().ok());
+  EXPECT_TRUE(held->GetAccess(R("user:bob"), R("file:y")).binding);
+  { storage::ReadView done = std::move(*held); }
+  for (int i = 0; i < 3; ++i) {  // views reusing released transactions
+    auto view = store_->Read();
+    EXPECT_TRUE(view->GetAccess(R("user:bob"), R("file:y")).binding);
+    EXPECT_TRUE(view->GetAccess(R("user:bob"), R("group:g1")).binding);
+  }
+}
+
 TEST_F(StoreTest, PaginationWithStableCursor) {
   Seed();
   for (int i = 0; i < 25; ++i) {
