@@ -8,7 +8,11 @@
 
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
+#include <unordered_map>
+
+#include "engine/entity.h"
 
 namespace portcullis::engine::hash {
 
@@ -61,5 +65,44 @@ inline uint64_t Joined(std::string_view joined) {
 }
 
 }  // namespace portcullis::engine::hash
+
+namespace portcullis::engine {
+
+// Hash and equality of "type:id" keys. An EntityRef hashes to the same value
+// as its joined key and compares equal to it, so maps keyed by the joined
+// string are probed with an EntityRef without building a key
+// (heterogeneous lookup).
+struct RefHash {
+  using is_transparent = void;
+  // Not noexcept, on purpose: libstdc++ then caches each node's hash, so a
+  // probe does not rehash the stored keys it walks past.
+  size_t operator()(std::string_view joined) const {
+    return hash::Joined(joined);
+  }
+  size_t operator()(EntityRef ref) const noexcept {
+    return hash::Ref(ref.type, ref.id);
+  }
+};
+struct RefEq {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const noexcept {
+    return a == b;
+  }
+  bool operator()(EntityRef r, std::string_view joined) const noexcept {
+    const size_t t = r.type.size();
+    return joined.size() == t + 1 + r.id.size() && joined[t] == ':' &&
+           std::memcmp(joined.data(), r.type.data(), t) == 0 &&
+           std::memcmp(joined.data() + t + 1, r.id.data(), r.id.size()) == 0;
+  }
+  bool operator()(std::string_view joined, EntityRef r) const noexcept {
+    return (*this)(r, joined);
+  }
+};
+
+// A map keyed by "type:id", probed with either a key or an EntityRef.
+template <typename T>
+using RefMap = std::unordered_map<std::string, T, RefHash, RefEq>;
+
+}  // namespace portcullis::engine
 
 #endif  // PORTCULLIS_ENGINE_HASH_H_

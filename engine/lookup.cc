@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <deque>
-#include <unordered_map>
 #include <vector>
 
 #include "engine/hash.h"
@@ -19,43 +18,14 @@ Status CheckLimit(size_t limit) {
   return Status::Ok();
 }
 
-// A DataView over another that remembers the parent of every resource read
-// through GetResource. A lookup checks many candidates whose ancestors are
-// the same few resources; through the memo each such step is a hash probe
-// instead of a storage read. Everything else goes to the underlying view.
-class ParentMemo final : public DataView {
+// A DataView that passes everything to another; the lookup's views below
+// override only GetResource.
+class ForwardingView : public DataView {
  public:
-  struct Entry {
-    std::string parent;    // "type:id", empty for a root
-    EntityRef parent_ref;  // views `parent`
-  };
-  using Node = std::pair<const std::string, Entry>;
-
-  explicit ParentMemo(const DataView& data) : data_(data) {}
-
-  // The entry of `resource`, read from the store on first use; null if the
-  // resource does not exist (or the read failed).
-  Node* Find(EntityRef resource) const {
-    auto it = entries_.find(resource);
-    if (it != entries_.end()) return &*it;
-    std::optional<ResourceInfo> info = data_.GetResource(resource);
-    if (!info) return nullptr;
-    return Insert(resource, info->parent.empty() ? std::string()
-                                                 : info->parent.ToString());
-  }
-  Node* Insert(EntityRef child, const std::string& parent) const {
-    auto [it, inserted] = entries_.try_emplace(child.ToString());
-    if (inserted) {
-      it->second.parent = parent;
-      if (!parent.empty()) it->second.parent_ref = *ParseEntityRef(it->second.parent);
-    }
-    return &*it;
-  }
+  explicit ForwardingView(const DataView& data) : data_(data) {}
 
   std::optional<ResourceInfo> GetResource(EntityRef resource) const override {
-    const Node* n = Find(resource);
-    if (n == nullptr) return std::nullopt;
-    return ResourceInfo{n->second.parent_ref};
+    return data_.GetResource(resource);
   }
   bool SubjectExists(EntityRef subject) const override {
     return data_.SubjectExists(subject);
@@ -97,38 +67,39 @@ class ParentMemo final : public DataView {
   bool failed() const override { return data_.failed(); }
   std::string_view failure() const override { return data_.failure(); }
 
- private:
-  struct RefHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view joined) const noexcept {
-      return hash::Joined(joined);
-    }
-    size_t operator()(const std::string& joined) const noexcept {
-      return hash::Joined(joined);
-    }
-    size_t operator()(EntityRef r) const noexcept {
-      return hash::Ref(r.type, r.id);
-    }
-  };
-  struct RefEq {
-    using is_transparent = void;
-    bool operator()(const std::string& a, const std::string& b) const noexcept {
-      return a == b;
-    }
-    bool operator()(EntityRef r, const std::string& joined) const noexcept {
-      const size_t t = r.type.size();
-      return joined.size() == t + 1 + r.id.size() && joined[t] == ':' &&
-             joined.compare(0, t, r.type) == 0 &&
-             joined.compare(t + 1, std::string::npos, r.id) == 0;
-    }
-    bool operator()(const std::string& joined, EntityRef r) const noexcept {
-      return (*this)(r, joined);
-    }
-  };
-
+ protected:
   const DataView& data_;
-  // Nodes never move, so views into keys and entries stay valid.
-  mutable std::unordered_map<std::string, Entry, RefHash, RefEq> entries_;
+};
+
+// Remembers the parent of every resource read through GetResource. A
+// lookup checks many candidates whose ancestors are the same few
+// resources; through the memo each such step is a hash probe instead of a
+// storage read.
+class ParentMemo final : public ForwardingView {
+ public:
+  using ForwardingView::ForwardingView;
+
+  std::optional<ResourceInfo> GetResource(EntityRef resource) const override {
+    auto it = parents_.find(resource);
+    if (it == parents_.end()) {
+      std::optional<ResourceInfo> info = data_.GetResource(resource);
+      if (!info) return std::nullopt;
+      it = parents_.try_emplace(resource.ToString()).first;
+      if (!info->parent.empty()) {
+        it->second.parent = info->parent.ToString();
+        it->second.ref = *ParseEntityRef(it->second.parent);
+      }
+    }
+    return ResourceInfo{it->second.ref};
+  }
+
+ private:
+  struct Parent {
+    std::string parent;  // "type:id", empty for a root
+    EntityRef ref;       // views `parent`
+  };
+  // Nodes never move, so the views into them stay valid.
+  mutable RefMap<Parent> parents_;
 };
 
 // The resources a lookup's traversal reached, in one arena: each node's
@@ -227,10 +198,10 @@ void CollectSubtree(const DataView& data, const ParentTypes& parents,
 // A view for checking forest nodes: GetResource on the node being checked,
 // and then on each ancestor in turn as the evaluator walks up, answers from
 // the forest; above where the traversal started, from the memo.
-class ChainView final : public DataView {
+class ChainView final : public ForwardingView {
  public:
   ChainView(const Forest& forest, const ParentMemo& memo)
-      : forest_(forest), memo_(memo) {}
+      : ForwardingView(memo), forest_(forest) {}
   void Start(uint32_t node) { next_ = node; }
 
   std::optional<ResourceInfo> GetResource(EntityRef resource) const override {
@@ -242,51 +213,11 @@ class ChainView final : public DataView {
         if (parent != Forest::kNone) return ResourceInfo{forest_.Ref(parent)};
       }
     }
-    return memo_.GetResource(resource);
+    return data_.GetResource(resource);
   }
-  bool SubjectExists(EntityRef subject) const override {
-    return memo_.SubjectExists(subject);
-  }
-  SubjectAccess GetAccess(EntityRef subject,
-                          EntityRef resource) const override {
-    return memo_.GetAccess(subject, resource);
-  }
-  std::optional<Value> GetAttribute(EntityKind kind, EntityRef entity,
-                                    std::string_view key) const override {
-    return memo_.GetAttribute(kind, entity, key);
-  }
-  void ForEachChild(EntityRef parent,
-                    const std::function<bool(EntityRef)>& fn) const override {
-    memo_.ForEachChild(parent, fn);
-  }
-  void ForEachBindingOn(EntityRef resource,
-                        const std::function<bool(EntityRef,
-                                                 const StoredBinding&)>& fn)
-      const override {
-    memo_.ForEachBindingOn(resource, fn);
-  }
-  void ForEachBindingOf(EntityRef subject,
-                        const std::function<bool(EntityRef,
-                                                 const StoredBinding&)>& fn)
-      const override {
-    memo_.ForEachBindingOf(subject, fn);
-  }
-  void ForEachResourceOfType(
-      std::string_view type,
-      const std::function<bool(EntityRef)>& fn) const override {
-    memo_.ForEachResourceOfType(type, fn);
-  }
-  void ForEachSubjectOfType(
-      std::string_view type,
-      const std::function<bool(EntityRef)>& fn) const override {
-    memo_.ForEachSubjectOfType(type, fn);
-  }
-  bool failed() const override { return memo_.failed(); }
-  std::string_view failure() const override { return memo_.failure(); }
 
  private:
   const Forest& forest_;
-  const ParentMemo& memo_;
   mutable uint32_t next_ = Forest::kNone;
 };
 

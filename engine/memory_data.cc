@@ -46,22 +46,6 @@ OwnedValue OwnedValue::FromValue(const Value& v) {
   return o;
 }
 
-size_t MemoryData::RefHash::operator()(std::string_view joined) const {
-  return hash::Joined(joined);
-}
-
-size_t MemoryData::RefHash::operator()(EntityRef ref) const noexcept {
-  return hash::Ref(ref.type, ref.id);
-}
-
-bool MemoryData::RefEq::operator()(EntityRef r,
-                                   std::string_view joined) const noexcept {
-  const size_t t = r.type.size();
-  return joined.size() == t + 1 + r.id.size() && joined[t] == ':' &&
-         std::memcmp(joined.data(), r.type.data(), t) == 0 &&
-         std::memcmp(joined.data() + t + 1, r.id.data(), r.id.size()) == 0;
-}
-
 size_t MemoryData::AccessHash::operator()(const AccessKey& k) const {
   return Fold(Fold(kSeed, RefHash()(k.subject)), RefHash()(k.resource));
 }

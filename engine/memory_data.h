@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/data_view.h"
+#include "engine/hash.h"
 
 namespace portcullis::engine {
 
@@ -81,28 +82,8 @@ class MemoryData final : public DataView {
   template <typename T>
   using ByName = std::map<std::string, T, std::less<>>;
 
-  // Hashes of "type:id" keys. An EntityRef hashes to the same value as its
-  // joined key, so maps keyed by the joined string are probed with an
-  // EntityRef without building a key (heterogeneous lookup).
-  struct RefHash {
-    using is_transparent = void;
-    // Not noexcept, on purpose: libstdc++ then caches each node's hash, so
-    // a probe does not rehash the stored keys it walks past.
-    size_t operator()(std::string_view joined) const;
-    size_t operator()(EntityRef ref) const noexcept;
-  };
-  struct RefEq {
-    using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const noexcept {
-      return a == b;
-    }
-    bool operator()(EntityRef r, std::string_view joined) const noexcept;
-    bool operator()(std::string_view joined, EntityRef r) const noexcept {
-      return (*this)(r, joined);
-    }
-  };
   template <typename T>
-  using ByRef = std::unordered_map<std::string, T, RefHash, RefEq>;
+  using ByRef = RefMap<T>;
 
   // The key of the (subject, resource) access map, and its probe.
   struct AccessKey {

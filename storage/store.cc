@@ -403,15 +403,19 @@ bool ReadView::SubjectExists(EntityRef subject) const {
 
 bool ReadView::CacheSubjectAccess(EntityRef subject) const {
   Arena& a = *arena_;
-  std::string& prefix = a.key[1];
-  prefix.clear();
-  layout::AppendRef(&prefix, subject);
-  prefix.push_back('\0');
-  if (a.subject_cached && a.subject == prefix) return a.subject_complete;
+  // a.subject is "type:id\0": compared in place, no key built per call.
+  const size_t t = subject.type.size();
+  if (a.subject_cached && a.subject.size() == t + subject.id.size() + 2 &&
+      a.subject.compare(0, t, subject.type) == 0 && a.subject[t] == ':' &&
+      a.subject.compare(t + 1, subject.id.size(), subject.id) == 0) {
+    return a.subject_complete;
+  }
   a.subject_cached = false;
   MDB_cursor* cursor = a.access_cursor.Get(txn_, store_->dbis_->access);
   if (cursor == nullptr) return false;  // the caller reads record by record
-  a.subject.assign(prefix);
+  a.subject.clear();
+  layout::AppendRef(&a.subject, subject);
+  a.subject.push_back('\0');
   a.subject_count = 0;
   a.subject_complete = true;
   MDB_val k = V(a.subject), v;

@@ -272,20 +272,26 @@ TEST_F(StoreTest, BindingsAndRestrictionsZeroCopy) {
 // never outlive the snapshot: a reused or refreshed view sees later writes.
 TEST_F(StoreTest, SubjectAccessIsReadOnceAndFollowsSnapshots) {
   Seed();
+  auto bind = [](std::string subject, std::string resource, std::string role) {
+    BindingRecord b;
+    b.subject = std::move(subject);
+    b.resource = std::move(resource);
+    b.roles = {std::move(role)};
+    return b;
+  };
   ASSERT_TRUE(Do([&](WriteTxn& w) {
                 for (int i = 0; i < 40; ++i) {
                   const std::string id = "m" + std::to_string(i);
                   Status s = w.PutResource({"file", id, "group:g1", {}});
                   if (!s.ok()) return s;
-                  s = i % 2 == 0 ? w.SetBinding(BindingRecord{
-                                       "user:alice", "file:" + id,
-                                       {"content_creator"}})
+                  s = i % 2 == 0 ? w.SetBinding(bind("user:alice",
+                                                     "file:" + id,
+                                                     "content_creator"))
                                  : w.SetRestriction(RestrictionRecord{
                                        "user:alice", "file:" + id, {"edit"}});
                   if (!s.ok()) return s;
                 }
-                return w.SetBinding(
-                    BindingRecord{"user:bob", "group:g1", {"member"}});
+                return w.SetBinding(bind("user:bob", "group:g1", "member"));
               }).ok());
   {
     auto view = store_->Read();
@@ -326,7 +332,7 @@ TEST_F(StoreTest, SubjectAccessIsReadOnceAndFollowsSnapshots) {
   EXPECT_FALSE(held->GetAccess(R("user:bob"), R("file:y")).binding);
   ASSERT_TRUE(Do([&](WriteTxn& w) {
                 return w.SetBinding(
-                    BindingRecord{"user:bob", "file:y", {"content_creator"}});
+                    bind("user:bob", "file:y", "content_creator"));
               }).ok());
   EXPECT_FALSE(held->GetAccess(R("user:bob"), R("file:y")).binding);
   ASSERT_TRUE(held->Refresh().ok());
