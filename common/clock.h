@@ -3,6 +3,7 @@
 #define PORTCULLIS_COMMON_CLOCK_H_
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,6 +11,13 @@
 namespace portcullis {
 
 using TimestampMicros = int64_t;
+
+// The expiry of something that never expires: later than every instant, so
+// that `expires_at <= now` is false for it with no special case. Every
+// instant, the epoch itself included, is a real expiry: an expiry at or
+// before now has passed.
+inline constexpr TimestampMicros kNoExpiry =
+    std::numeric_limits<TimestampMicros>::max();
 
 // The current wall-clock time. Thread-safe.
 TimestampMicros NowMicros();

@@ -67,6 +67,16 @@ class [[nodiscard]] Status {
   // empty when it is not about one field.
   const std::string& field() const { return field_; }
 
+  // A machine-readable refinement of the code for clients that act on it
+  // ("already_member", "inviter_not_entitled"), or empty. The server writes
+  // it as the error's `reason`.
+  const std::string& reason() const { return reason_; }
+  // Returns this status with `reason` set.
+  Status WithReason(std::string reason) && {
+    reason_ = std::move(reason);
+    return std::move(*this);
+  }
+
   // "INVALID_ARGUMENT: message".
   std::string ToString() const;
 
@@ -74,6 +84,7 @@ class [[nodiscard]] Status {
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
   std::string field_;
+  std::string reason_;
 };
 
 template <typename T>

@@ -56,7 +56,7 @@ enum class BindingState : uint8_t {
 struct StoredBinding {
   PackedNames roles;
   BindingState state = BindingState::kActive;
-  TimestampMicros expires_at = 0;  // 0: never expires
+  TimestampMicros expires_at = kNoExpiry;
 };
 
 // The actions restricted for one subject on one resource (and everything

@@ -162,7 +162,7 @@ class Decider {
         consider(3, r);
         continue;
       }
-      if (b.expires_at != 0 && b.expires_at <= req_.now) {
+      if (b.expires_at <= req_.now) {
         if (trace_)
           Note("binding on " + e.node.ToString() + ": " +
                    PackedToString(b.roles),

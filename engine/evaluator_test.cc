@@ -235,7 +235,7 @@ class EvaluatorTest : public ::testing::Test {
   void Bind(const std::string& user, EntityRef on,
             const std::vector<std::string>& roles,
             BindingState state = BindingState::kActive,
-            TimestampMicros expires_at = 0) {
+            TimestampMicros expires_at = kNoExpiry) {
     data_.SetBinding({"user", user}, on, roles, state, expires_at);
   }
   void Restrict(const std::string& user, EntityRef on,

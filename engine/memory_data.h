@@ -50,7 +50,7 @@ class MemoryData final : public DataView {
   void SetBinding(EntityRef subject, EntityRef resource,
                   const std::vector<std::string>& roles,
                   BindingState state = BindingState::kActive,
-                  TimestampMicros expires_at = 0);
+                  TimestampMicros expires_at = kNoExpiry);
   // Sets restricted actions; an empty list removes the restriction.
   void SetRestriction(EntityRef subject, EntityRef resource,
                       const std::vector<std::string>& actions);
@@ -124,7 +124,7 @@ class MemoryData final : public DataView {
     bool has_binding = false;
     std::string roles_packed;
     BindingState state = BindingState::kActive;
-    TimestampMicros expires_at = 0;
+    TimestampMicros expires_at = kNoExpiry;
     bool has_restriction = false;
     std::string restricted_packed;
   };

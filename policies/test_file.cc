@@ -377,7 +377,7 @@ void LoadData(const YAML::Node& node, const std::string& file,
         roles_ok = false;
       }
     }
-    TimestampMicros expires = 0;
+    TimestampMicros expires = kNoExpiry;
     if (YAML::Node e = Get(b, "expires_at"); e.IsDefined()) {
       std::optional<TimestampMicros> t = ReadTime(e, "expires_at", sink);
       if (!t) continue;

@@ -166,7 +166,8 @@ class Api {
   HttpResponse WriteAndAnswer(const Call& call,
                               const std::function<Status(storage::WriteTxn&)>& fn);
   // Membership workflows (workflow_handlers.cc).
-  WorkflowContext Workflow(const Call& call) const;
+  // The context of a workflow call: its decisions go to the decision log.
+  WorkflowContext Workflow(const Call& call);
   HttpResponse CreateGroup(Call& call);
   HttpResponse InviteMembers(Call& call);
   HttpResponse ListGroupInvitations(Call& call);

@@ -220,7 +220,7 @@ void WriteAccess(JsonWriter& w, const storage::AccessRecord& a,
     w.EndArray();
     w.Key("state");
     w.String(b.state == engine::BindingState::kPending ? "pending" : "active");
-    if (b.expires_at != 0) {
+    if (b.expires_at != kNoExpiry) {
       w.Key("expires_at");
       w.String(FormatRfc3339(b.expires_at));
     }

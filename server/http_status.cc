@@ -25,7 +25,7 @@ HttpResponse ErrorResponse(const Status& status) {
   HttpResponse r;
   r.status = HttpStatusFor(status.code());
   r.body = ErrorJson(StatusCodeName(status.code()), status.message(),
-                     status.field());
+                     status.field(), status.reason());
   return r;
 }
 

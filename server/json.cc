@@ -104,7 +104,7 @@ Status ParseJsonObject(std::string_view body, rapidjson::Document* doc) {
 }
 
 std::string ErrorJson(std::string_view code, std::string_view message,
-                      std::string_view field) {
+                      std::string_view field, std::string_view reason) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -117,6 +117,10 @@ std::string ErrorJson(std::string_view code, std::string_view message,
   if (!field.empty()) {
     w.Key("field");
     w.String(field.data(), field.size());
+  }
+  if (!reason.empty()) {
+    w.Key("reason");
+    w.String(reason.data(), reason.size());
   }
   w.EndObject();
   w.EndObject();

@@ -37,10 +37,11 @@ bool IsValidUtf8(std::string_view s);
 // Parses a body that must be a JSON object.
 Status ParseJsonObject(std::string_view body, rapidjson::Document* doc);
 
-// {"error":{"code":"INVALID_ARGUMENT","message":"...","field":"..."}}; field
-// only when non-empty.
+// {"error":{"code":"INVALID_ARGUMENT","message":"...","field":"...",
+// "reason":"..."}}; field and reason only when non-empty.
 std::string ErrorJson(std::string_view code, std::string_view message,
-                      std::string_view field = {});
+                      std::string_view field = {},
+                      std::string_view reason = {});
 
 // Field accessors. Each returns an INVALID_ARGUMENT naming `field` (the
 // full path, e.g. "checks[2].subject") when the member has the wrong type,

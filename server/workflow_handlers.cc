@@ -110,7 +110,7 @@ void WriteInvitation(JsonWriter& w, const storage::Invitation& inv) {
   w.Key("created_at");
   w.String(FormatRfc3339(inv.created_at));
   w.Key("expires_at");
-  if (inv.expires_at == 0) {
+  if (inv.expires_at == kNoExpiry) {
     w.Null();
   } else {
     w.String(FormatRfc3339(inv.expires_at));
@@ -209,8 +209,17 @@ Status ToAttributes(const rapidjson::Value& obj, const std::string& prefix,
 
 }  // namespace
 
-WorkflowContext Api::Workflow(const Call& call) const {
-  return WorkflowContext{store_, call.policy->policy.get(), NowMicros()};
+WorkflowContext Api::Workflow(const Call& call) {
+  WorkflowContext ctx{store_, call.policy->policy.get(), NowMicros(), {}};
+  ctx.on_decision = [this, &call](std::string_view actor,
+                                  std::string_view action,
+                                  std::string_view resource,
+                                  const engine::Decision& decision,
+                                  std::string_view reason_message) {
+    LogDecision(call, actor, action, resource, decision, reason_message,
+                store_ != nullptr ? store_->revision() : 0);
+  };
+  return ctx;
 }
 
 HttpResponse Api::CreateGroup(Call& call) {

@@ -70,30 +70,58 @@ Status CheckStep(const engine::Policy& policy, const WorkflowStep& step,
   return Status::Ok();
 }
 
-// Checks with the evaluator, on `view`, that `actor` may perform the step's
-// guard action on `resource`. The denial names the action, the resource,
-// the step (with its YAML location) and the evaluator's reason.
-Status Authorize(const engine::Policy& policy, const engine::DataView& view,
+// Decides with the evaluator, on `view`, whether `actor` may perform
+// `action` on `resource`, tells ctx.on_decision, and returns the decision
+// and its reason in words. A resource that does not exist denies exactly
+// as one on whose path the actor holds nothing (or, for an actor that does
+// not exist, as an unknown subject), so that the answer does not say
+// whether the resource exists.
+std::pair<engine::Decision, std::string> Decide(const WorkflowContext& ctx,
+                                                const engine::DataView& view,
+                                                EntityRef actor,
+                                                std::string_view action,
+                                                EntityRef resource) {
+  engine::CheckRequest req;
+  req.subject = actor;
+  req.action = action;
+  req.resource = resource;
+  req.now = ctx.now;
+  engine::Decision d = engine::Evaluator(*ctx.policy).Check(req, view);
+  if (!d.allowed && d.reason.code == engine::ReasonCode::kUnknownResource) {
+    d.reason = engine::Reason();
+    if (view.SubjectExists(actor)) {
+      d.reason.code = engine::ReasonCode::kNoBinding;
+      d.reason.at = resource;
+    } else {
+      d.reason.code = engine::ReasonCode::kUnknownSubject;
+      d.reason.at = actor;
+    }
+  }
+  std::string message = engine::DescribeReason(*ctx.policy, d.reason, action);
+  if (ctx.on_decision) {
+    ctx.on_decision(actor.ToString(), action, resource.ToString(), d, message);
+  }
+  return {d, std::move(message)};
+}
+
+// Checks that `actor` may perform the step's guard action on `resource`.
+// The denial names the action, the resource, the step (with its YAML
+// location) and the evaluator's reason.
+Status Authorize(const WorkflowContext& ctx, const engine::DataView& view,
                  const WorkflowStep& step, std::string_view step_name,
-                 std::string_view actor, EntityRef resource,
-                 TimestampMicros now) {
+                 std::string_view actor, EntityRef resource) {
+  const engine::Policy& policy = *ctx.policy;
   Status s = CheckStep(policy, step, step_name, resource);
   if (!s.ok()) return s;
   auto actor_ref = Ref(actor, "actor");
   if (!actor_ref) return actor_ref.error();
   const std::string& action = policy.actions[step.action].name;
-  engine::CheckRequest req;
-  req.subject = *actor_ref;
-  req.action = action;
-  req.resource = resource;
-  req.now = now;
-  const engine::Decision d = engine::Evaluator(policy).Check(req, view);
+  auto [d, reason] = Decide(ctx, view, *actor_ref, action, resource);
   if (d.allowed) return Status::Ok();
   return Status::PermissionDenied(
       std::string(actor) + " may not " + action + " on " + resource.ToString() +
       ", which workflow step " + std::string(step_name) + " requires (" +
-      step.location.ToString() +
-      "): " + engine::DescribeReason(policy, d.reason, action));
+      step.location.ToString() + "): " + reason);
 }
 
 // Roles named in a request: each one of the step's roles, no duplicates,
@@ -198,8 +226,15 @@ bool IsAtOrBelow(const engine::DataView& view, EntityRef resource,
   return false;
 }
 
+// The types whose active bindings make someone a member: those the invite
+// step acts on (else those manage_members acts on).
+engine::TypeSet MembershipTypes(const engine::Policy& policy) {
+  const engine::Workflows& wf = policy.workflows;
+  return wf.invite.defined ? wf.invite.on : wf.manage_members.on;
+}
+
 // True if `subject` holds an active binding on a strict ancestor of
-// `resource`: a member of the group the resource is in.
+// `resource` (used only when the policy names no membership types).
 bool IsMemberAbove(const engine::DataView& view, EntityRef subject,
                    EntityRef resource) {
   std::optional<engine::ResourceInfo> info = view.GetResource(resource);
@@ -216,6 +251,91 @@ bool IsMemberAbove(const engine::DataView& view, EntityRef subject,
         info && !info->parent.empty() ? info->parent.ToString() : std::string();
   }
   return false;
+}
+
+// True if `subject` is an active member of the group that holds `resource`:
+// the nearest strict ancestor of a membership type, where the subject must
+// hold an active binding. A binding anywhere else (on the account above, a
+// raise on a folder) does not make a member.
+bool IsMemberOfGroupOf(const engine::Policy& policy,
+                       const engine::DataView& view, EntityRef subject,
+                       EntityRef resource) {
+  const engine::TypeSet group_types = MembershipTypes(policy);
+  std::optional<engine::ResourceInfo> info = view.GetResource(resource);
+  std::string current =
+      info && !info->parent.empty() ? info->parent.ToString() : std::string();
+  for (int depth = 0; !current.empty() && depth < engine::kMaxDepth; ++depth) {
+    const EntityRef ref = *engine::ParseEntityRef(current);
+    const engine::TypeId t = policy.FindType(ref.type);
+    if (t != engine::kNoType && group_types.Contains(t)) {
+      engine::SubjectAccess a = view.GetAccess(subject, ref);
+      return a.binding && a.binding->state == engine::BindingState::kActive;
+    }
+    info = view.GetResource(ref);
+    current =
+        info && !info->parent.empty() ? info->parent.ToString() : std::string();
+  }
+  return false;
+}
+
+bool IsAddressType(const engine::Policy& policy, std::string_view type) {
+  const engine::TypeId t = policy.FindType(type);
+  return t != engine::kNoType && policy.workflows.address_types.Contains(t);
+}
+
+// "type:id" with the id normalized when the type is an address type.
+std::string NormalizeSubject(const engine::Policy& policy,
+                             std::string_view subject) {
+  const size_t colon = subject.find(':');
+  if (colon == std::string_view::npos ||
+      !IsAddressType(policy, subject.substr(0, colon))) {
+    return std::string(subject);
+  }
+  return std::string(subject.substr(0, colon + 1)) +
+         NormalizeAddress(subject.substr(colon + 1));
+}
+
+// Whether `subject` may accept or decline `inv` (`verb`): the invited
+// subject itself (an address only declines: it cannot hold roles); for an
+// invitation to an address, any existing subject of a subject type that is
+// not an address type. kInvalidArgument for a subject that cannot answer
+// any invitation, kPermissionDenied for one that may not answer this one.
+Status CheckAnswerer(const engine::Policy& policy, const engine::DataView& view,
+                     const storage::Invitation& inv, EntityRef subject,
+                     std::string_view verb) {
+  if (verb == "decline" && inv.invitee == subject.ToString()) {
+    return Status::Ok();
+  }
+  const engine::TypeId t = policy.FindType(subject.type);
+  if (t == engine::kNoType || !policy.types[t].is_subject) {
+    return Status::InvalidArgument(
+        "subject must be a subject of the policy (such as user:bob), not " +
+            subject.ToString(),
+        "subject");
+  }
+  if (policy.workflows.address_types.Contains(t)) {
+    return Status::InvalidArgument(
+        "an address cannot " + std::string(verb) +
+            " an invitation; the account that signed up with it does",
+        "subject");
+  }
+  const std::optional<EntityRef> invitee = engine::ParseEntityRef(inv.invitee);
+  if (invitee && IsAddressType(policy, invitee->type)) {
+    if (!view.SubjectExists(subject)) {
+      return Status::PermissionDenied(
+          "invitation " + inv.id + " is addressed to " + inv.invitee +
+          "; only an existing subject who signed up with it can " +
+          std::string(verb) + " it, and there is no " + subject.ToString());
+    }
+    return Status::Ok();
+  }
+  if (inv.invitee != subject.ToString()) {
+    return Status::PermissionDenied("invitation " + inv.id +
+                                    " is addressed to " + inv.invitee +
+                                    "; only " + inv.invitee + " can " +
+                                    std::string(verb) + " it");
+  }
+  return Status::Ok();
 }
 
 std::string TypeName(const engine::Policy& policy, engine::TypeId t) {
@@ -237,6 +357,13 @@ Status RemovePendingBinding(storage::WriteTxn& txn,
   clear.subject = inv.invitee;
   clear.resource = inv.resource;
   return txn.SetBinding(clear);
+}
+
+// Marks a pending invitation revoked and removes its pending binding.
+Status RevokePending(storage::WriteTxn& txn, const storage::Invitation& inv) {
+  Status s = RemovePendingBinding(txn, inv);
+  if (!s.ok()) return s;
+  return txn.SetInvitationState(inv.id, storage::InvitationState::kRevoked);
 }
 
 // Loads a pending, unexpired invitation for accept/decline/revoke.
@@ -266,6 +393,20 @@ Result<storage::Invitation> LoadPending(const storage::ReadView& view,
 
 }  // namespace
 
+std::string NormalizeAddress(std::string_view address) {
+  auto space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+           c == '\v';
+  };
+  while (!address.empty() && space(address.front())) address.remove_prefix(1);
+  while (!address.empty() && space(address.back())) address.remove_suffix(1);
+  std::string out(address);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
 std::string QualifyRef(std::string_view type, std::string_view text) {
   std::string prefix = std::string(type) + ":";
   if (text.substr(0, prefix.size()) == prefix) return std::string(text);
@@ -274,11 +415,56 @@ std::string QualifyRef(std::string_view type, std::string_view text) {
 
 storage::InvitationState EffectiveState(const storage::Invitation& inv,
                                         TimestampMicros now) {
-  if (inv.state == storage::InvitationState::kPending && inv.expires_at != 0 &&
+  if (inv.state == storage::InvitationState::kPending &&
       inv.expires_at <= now) {
     return storage::InvitationState::kExpired;
   }
   return inv.state;
+}
+
+Result<size_t> ExpireInvitations(const WorkflowContext& ctx) {
+  // Find them on a read snapshot (no write lock held while scanning), then
+  // expire them in write transactions of at most kChunk, each re-reading
+  // every invitation so that a concurrent accept or revoke wins.
+  std::vector<std::string> due;
+  {
+    auto view = ctx.store->Read();
+    if (!view) return Fail(view.error());
+    Status s = view->ForEachInvitation([&](const storage::Invitation& inv) {
+      if (EffectiveState(inv, ctx.now) == storage::InvitationState::kExpired) {
+        due.push_back(inv.id);
+      }
+      return true;
+    });
+    if (!s.ok()) return Fail(s);
+  }
+  size_t expired = 0;
+  for (size_t begin = 0; begin < due.size(); begin += kChunk) {
+    const size_t end = std::min(due.size(), begin + kChunk);
+    size_t in_txn = 0;
+    Result<storage::Revision> rev = ctx.store->Write(
+        ctx.policy, "", [&](storage::WriteTxn& txn) -> Status {
+          in_txn = 0;
+          for (size_t i = begin; i < end; ++i) {
+            std::optional<storage::Invitation> inv =
+                txn.view().GetInvitation(due[i]);
+            if (!inv || EffectiveState(*inv, ctx.now) !=
+                            storage::InvitationState::kExpired) {
+              continue;
+            }
+            Status s = RemovePendingBinding(txn, *inv);
+            if (!s.ok()) return s;
+            s = txn.SetInvitationState(inv->id,
+                                       storage::InvitationState::kExpired);
+            if (!s.ok()) return s;
+            ++in_txn;
+          }
+          return Status::Ok();
+        });
+    if (!rev) return Fail(rev.error());
+    expired += in_txn;
+  }
+  return expired;
 }
 
 // ---- Groups ----
@@ -313,10 +499,10 @@ Result<CreateGroupResult> CreateGroup(const WorkflowContext& ctx,
   Result<storage::Revision> rev = ctx.store->Write(
       &policy, request.actor, [&](storage::WriteTxn& txn) -> Status {
         const storage::ReadView& view = txn.view();
-        if (!view.GetResource(*account_ref)) return Missing(*account_ref);
-        Status s = Authorize(policy, view, wf.create_group, "create_group",
-                             request.actor, *account_ref, ctx.now);
+        Status s = Authorize(ctx, view, wf.create_group, "create_group",
+                             request.actor, *account_ref);
         if (!s.ok()) return s;
+        if (!view.GetResource(*account_ref)) return Missing(*account_ref);
         if (view.GetResource(*group_ref)) {
           return Status::AlreadyExists(group + " already exists");
         }
@@ -381,16 +567,19 @@ Result<InviteResult> Invite(const WorkflowContext& ctx,
         out.invitations.clear();
         out.conflicts.clear();
         const storage::ReadView& view = txn.view();
-        if (!view.GetResource(*group_ref)) return Missing(*group_ref);
-        Status st = Authorize(policy, view, step, "invite", request.actor,
-                              *group_ref, ctx.now);
+        Status st =
+            Authorize(ctx, view, step, "invite", request.actor, *group_ref);
         if (!st.ok()) return st;
+        if (!view.GetResource(*group_ref)) return Missing(*group_ref);
         std::set<std::string> seen;
-        for (const std::string& invitee : request.invitees) {
+        for (const std::string& given : request.invitees) {
           auto conflict = [&](std::string code, std::string message) {
             out.conflicts.push_back(
-                {invitee, std::move(code), std::move(message)});
+                {given, std::move(code), std::move(message)});
           };
+          // One address, one invitation: "Grace@Example.com " is
+          // grace@example.com.
+          const std::string invitee = NormalizeSubject(policy, given);
           std::optional<EntityRef> ref = engine::ParseEntityRef(invitee);
           const engine::TypeId type =
               ref ? policy.FindType(ref->type) : engine::kNoType;
@@ -402,7 +591,8 @@ Result<InviteResult> Invite(const WorkflowContext& ctx,
             continue;
           }
           if (!seen.insert(invitee).second) {
-            conflict("duplicate", "listed more than once in this request");
+            conflict("duplicate", "listed more than once in this request (" +
+                                      invitee + ")");
             continue;
           }
           const bool is_address = wf.address_types.Contains(type);
@@ -501,21 +691,58 @@ Result<InvitationList> ListGroupInvitations(
   if (!group_ref) return Fail(group_ref.error());
   auto view = ctx.store->Read();
   if (!view) return Fail(view.error());
-  if (!view->GetResource(*group_ref)) return Fail(Missing(*group_ref));
-  Status s = Authorize(policy, *view, step, "view_invitations", actor,
-                       *group_ref, ctx.now);
+  Status s = Authorize(ctx, *view, step, "view_invitations", actor, *group_ref);
   if (!s.ok()) return Fail(s);
+  if (!view->GetResource(*group_ref)) return Fail(Missing(*group_ref));
   return CollectInvitations(*view, *group_ref, true, state, ctx.now);
 }
 
 Result<InvitationList> ListInvitationsFor(
     const WorkflowContext& ctx, std::string_view invitee,
     std::optional<storage::InvitationState> state) {
-  auto ref = Ref(invitee, "invitee");
+  const engine::Policy& policy = *ctx.policy;
+  const std::string normalized = NormalizeSubject(policy, invitee);
+  auto ref = Ref(normalized, "invitee");
   if (!ref) return Fail(ref.error());
   auto view = ctx.store->Read();
   if (!view) return Fail(view.error());
-  return CollectInvitations(*view, *ref, false, state, ctx.now);
+  auto out = CollectInvitations(*view, *ref, false, state, ctx.now);
+  if (!out) return out;
+  // The addresses the subject owns: an attribute named after an address
+  // type (user:bob with `email: bob@example.com` owns that address).
+  std::optional<storage::SubjectRecord> record =
+      IsAddressType(policy, ref->type) ? std::nullopt
+                                       : view->GetSubjectRecord(*ref);
+  if (record) {
+    for (size_t t = 0; t < policy.types.size(); ++t) {
+      if (!policy.workflows.address_types.Contains(
+              static_cast<engine::TypeId>(t))) {
+        continue;
+      }
+      const std::string& type = policy.types[t].name;
+      auto attr = record->attributes.find(type);
+      if (attr == record->attributes.end() ||
+          attr->second.kind != engine::ValueKind::kString) {
+        continue;
+      }
+      const std::string address =
+          type + ":" + NormalizeAddress(attr->second.s);
+      const std::optional<EntityRef> address_ref =
+          engine::ParseEntityRef(address);
+      if (!address_ref) continue;
+      auto more = CollectInvitations(*view, *address_ref, false, state, ctx.now);
+      if (!more) return more;
+      for (storage::Invitation& inv : more->invitations) {
+        out->invitations.push_back(std::move(inv));
+      }
+    }
+    std::sort(out->invitations.begin(), out->invitations.end(),
+              [](const storage::Invitation& a, const storage::Invitation& b) {
+                return a.id < b.id;
+              });
+  }
+  if (view->failed()) return Fail(ViewFailure(*view));
+  return out;
 }
 
 Result<InvitationResult> AcceptInvitation(const WorkflowContext& ctx,
@@ -530,14 +757,12 @@ Result<InvitationResult> AcceptInvitation(const WorkflowContext& ctx,
   if (!subject_ref) return Fail(subject_ref.error());
   const engine::TypeId subject_type = policy.FindType(subject_ref->type);
   if (subject_type == engine::kNoType ||
-      !policy.types[subject_type].is_subject) {
+      !policy.types[subject_type].is_subject ||
+      wf.address_types.Contains(subject_type)) {
     return Fail(Status::InvalidArgument(
-        "subject must be of a subject type of the policy", "subject"));
-  }
-  if (wf.address_types.Contains(subject_type)) {
-    return Fail(Status::InvalidArgument(
-        "an address cannot accept an invitation; the account that signed up "
-        "with it does",
+        "subject must be a subject of the policy that is not an address (an "
+        "address cannot accept an invitation; the account that signed up "
+        "with it does)",
         "subject"));
   }
   InvitationResult out;
@@ -547,41 +772,61 @@ Result<InvitationResult> AcceptInvitation(const WorkflowContext& ctx,
         auto loaded = LoadPending(view, id, ctx.now, /*refuse_expired=*/true);
         if (!loaded) return loaded.error();
         storage::Invitation& inv = *loaded;
-        const EntityRef invitee = *engine::ParseEntityRef(inv.invitee);
-        const engine::TypeId invitee_type = policy.FindType(invitee.type);
-        const bool by_address = invitee_type != engine::kNoType &&
-                                wf.address_types.Contains(invitee_type);
-        if (!by_address && inv.invitee != subject) {
-          return Status::PermissionDenied(
-              "invitation " + inv.id + " is addressed to " + inv.invitee +
-              "; only " + inv.invitee + " can accept it");
-        }
+        Status s = CheckAnswerer(policy, view, inv, *subject_ref, "accept");
+        if (!s.ok()) return s;
         const EntityRef resource = *engine::ParseEntityRef(inv.resource);
-        if (by_address) {
-          engine::SubjectAccess a = view.GetAccess(*subject_ref, resource);
-          if (a.binding && a.binding->state == engine::BindingState::kActive) {
-            return Status::FailedPrecondition(
-                std::string(subject) + " is already an active member of " +
-                inv.resource);
-          }
-          Status s = RemovePendingBinding(txn, inv);
-          if (!s.ok()) return s;
+        // Against the present: the subject is not a member already ...
+        engine::SubjectAccess held = view.GetAccess(*subject_ref, resource);
+        if (held.binding &&
+            held.binding->state == engine::BindingState::kActive) {
+          return Status::FailedPrecondition(
+                     std::string(subject) + " is already an active member of " +
+                         inv.resource +
+                         "; the invitation stays pending and nothing changed "
+                         "(change the member's roles instead)")
+              .WithReason("already_member");
         }
-        storage::BindingRecord b;
-        b.subject = std::string(subject);
-        b.resource = inv.resource;
-        b.roles = inv.roles;
-        b.state = engine::BindingState::kActive;
-        b.created_by = inv.inviter;
-        b.created_at = ctx.now;
-        Status s = txn.SetBinding(b);
-        if (!s.ok()) return s;
-        s = txn.SetInvitationState(inv.id, storage::InvitationState::kAccepted);
-        if (!s.ok()) return s;
-        inv.state = storage::InvitationState::kAccepted;
-        out.invitation = inv;
-        out.subject = std::string(subject);
-        return Status::Ok();
+        // ... and whoever invited may still invite there.
+        const std::optional<EntityRef> inviter =
+            engine::ParseEntityRef(inv.inviter);
+        const std::string& action = policy.actions[wf.invite.action].name;
+        std::string why = "it names no inviter";
+        if (inviter) {
+          auto [d, reason] = Decide(ctx, view, *inviter, action, resource);
+          if (d.allowed) why.clear();
+          else why = inv.inviter + " may no longer " + action + " on " +
+                     inv.resource + ": " + reason;
+        }
+        if (!why.empty()) {
+          return Status(StatusCode::kGone,
+                        "invitation " + inv.id + " is void: " + why)
+              .WithReason("inviter_not_entitled");
+        }
+        return KeepingAManager(
+            policy, txn, wf.manage_members.defined ? wf.manage_members
+                                                   : wf.invite,
+            "manage_members", resource, ctx.now, [&]() -> Status {
+              if (inv.invitee != subject) {
+                Status st = RemovePendingBinding(txn, inv);
+                if (!st.ok()) return st;
+              }
+              storage::BindingRecord b;
+              b.subject = std::string(subject);
+              b.resource = inv.resource;
+              b.roles = inv.roles;
+              b.state = engine::BindingState::kActive;
+              b.created_by = inv.inviter;
+              b.created_at = ctx.now;
+              Status st = txn.SetBinding(b);
+              if (!st.ok()) return st;
+              st = txn.SetInvitationState(inv.id,
+                                          storage::InvitationState::kAccepted);
+              if (!st.ok()) return st;
+              inv.state = storage::InvitationState::kAccepted;
+              out.invitation = inv;
+              out.subject = std::string(subject);
+              return Status::Ok();
+            });
       });
   if (!rev) return Fail(rev.error());
   out.revision = *rev;
@@ -592,7 +837,6 @@ Result<InvitationResult> DeclineInvitation(const WorkflowContext& ctx,
                                            std::string_view id,
                                            std::string_view subject) {
   const engine::Policy& policy = *ctx.policy;
-  const engine::Workflows& wf = policy.workflows;
   auto subject_ref = Ref(subject, "subject");
   if (!subject_ref) return Fail(subject_ref.error());
   InvitationResult out;
@@ -602,16 +846,10 @@ Result<InvitationResult> DeclineInvitation(const WorkflowContext& ctx,
             LoadPending(txn.view(), id, ctx.now, /*refuse_expired=*/false);
         if (!loaded) return loaded.error();
         storage::Invitation& inv = *loaded;
-        const EntityRef invitee = *engine::ParseEntityRef(inv.invitee);
-        const engine::TypeId invitee_type = policy.FindType(invitee.type);
-        const bool by_address = invitee_type != engine::kNoType &&
-                                wf.address_types.Contains(invitee_type);
-        if (!by_address && inv.invitee != subject) {
-          return Status::PermissionDenied(
-              "invitation " + inv.id + " is addressed to " + inv.invitee +
-              "; only " + inv.invitee + " can decline it");
-        }
-        Status s = RemovePendingBinding(txn, inv);
+        Status s =
+            CheckAnswerer(policy, txn.view(), inv, *subject_ref, "decline");
+        if (!s.ok()) return s;
+        s = RemovePendingBinding(txn, inv);
         if (!s.ok()) return s;
         s = txn.SetInvitationState(inv.id, storage::InvitationState::kDeclined);
         if (!s.ok()) return s;
@@ -637,21 +875,27 @@ Result<InvitationResult> RevokeInvitation(const WorkflowContext& ctx,
   InvitationResult out;
   Result<storage::Revision> rev =
       ctx.store->Write(&policy, actor, [&](storage::WriteTxn& txn) -> Status {
+        // One answer for an invitation that does not exist and one in a
+        // group where the actor may not revoke: whether an id names an
+        // invitation is not for everyone to learn.
+        const Status none =
+            Status::NotFound("no invitation " + std::string(id) +
+                             " in a group where " + std::string(actor) +
+                             " may revoke invitations");
         std::optional<storage::Invitation> found = txn.view().GetInvitation(id);
-        if (!found) return Status::NotFound("no invitation " + std::string(id));
-        // Authorization first: whether an invitation is pending is not for
-        // everyone to learn.
+        if (!found) return none;
+        const std::optional<EntityRef> group =
+            engine::ParseEntityRef(found->resource);
+        if (!group) return none;
         Status s =
-            Authorize(policy, txn.view(), step, "revoke_invitation", actor,
-                      *engine::ParseEntityRef(found->resource), ctx.now);
+            Authorize(ctx, txn.view(), step, "revoke_invitation", actor, *group);
+        if (s.code() == StatusCode::kPermissionDenied) return none;
         if (!s.ok()) return s;
         auto loaded =
             LoadPending(txn.view(), id, ctx.now, /*refuse_expired=*/false);
         if (!loaded) return loaded.error();
         storage::Invitation& inv = *loaded;
-        s = RemovePendingBinding(txn, inv);
-        if (!s.ok()) return s;
-        s = txn.SetInvitationState(inv.id, storage::InvitationState::kRevoked);
+        s = RevokePending(txn, inv);
         if (!s.ok()) return s;
         inv.state = storage::InvitationState::kRevoked;
         out.invitation = inv;
@@ -668,14 +912,14 @@ namespace {
 
 // Shared front part of the member workflows: the step, the refs, the
 // actor's permission and the subject's active binding.
-Status CheckMemberChange(const engine::Policy& policy, storage::WriteTxn& txn,
+Status CheckMemberChange(const WorkflowContext& ctx, storage::WriteTxn& txn,
                          std::string_view actor, EntityRef group,
-                         EntityRef subject, TimestampMicros now) {
+                         EntityRef subject) {
   const storage::ReadView& view = txn.view();
-  if (!view.GetResource(group)) return Missing(group);
-  Status s = Authorize(policy, view, policy.workflows.manage_members,
-                       "manage_members", actor, group, now);
+  Status s = Authorize(ctx, view, ctx.policy->workflows.manage_members,
+                       "manage_members", actor, group);
   if (!s.ok()) return s;
+  if (!view.GetResource(group)) return Missing(group);
   engine::SubjectAccess a = view.GetAccess(subject, group);
   if (!a.binding || a.binding->state != engine::BindingState::kActive) {
     return Status::NotFound(subject.ToString() +
@@ -703,8 +947,7 @@ Result<storage::Revision> SetMemberRoles(
   if (!subject_ref) return Fail(subject_ref.error());
   if (auto a = Ref(actor, "actor"); !a) return Fail(a.error());
   return ctx.store->Write(&policy, actor, [&](storage::WriteTxn& txn) {
-    Status st = CheckMemberChange(policy, txn, actor, *group_ref, *subject_ref,
-                                  ctx.now);
+    Status st = CheckMemberChange(ctx, txn, actor, *group_ref, *subject_ref);
     if (!st.ok()) return st;
     return KeepingAManager(policy, txn, step, "manage_members", *group_ref,
                            ctx.now, [&] {
@@ -735,8 +978,7 @@ Result<storage::Revision> RemoveMember(const WorkflowContext& ctx,
   if (!subject_ref) return Fail(subject_ref.error());
   if (auto a = Ref(actor, "actor"); !a) return Fail(a.error());
   return ctx.store->Write(&policy, actor, [&](storage::WriteTxn& txn) {
-    Status st = CheckMemberChange(policy, txn, actor, *group_ref, *subject_ref,
-                                  ctx.now);
+    Status st = CheckMemberChange(ctx, txn, actor, *group_ref, *subject_ref);
     if (!st.ok()) return st;
     return KeepingAManager(
         policy, txn, step, "manage_members", *group_ref, ctx.now,
@@ -770,6 +1012,26 @@ Result<storage::Revision> RemoveMember(const WorkflowContext& ctx,
               Status s = txn.SetRestriction(clear);
               if (!s.ok()) return s;
             }
+          }
+          // The pending invitations to the group that the member sent or
+          // received go with the membership: none of them may bring the
+          // member back, or anyone in on the member's word.
+          std::vector<storage::Invitation> pending;
+          after.clear();
+          do {
+            auto page = txn.view().ListInvitationsOn(
+                *group_ref, storage::InvitationState::kPending, after, kChunk);
+            if (!page) return page.error();
+            for (storage::Invitation& inv : page->items) {
+              if (inv.inviter == subject || inv.invitee == subject) {
+                pending.push_back(std::move(inv));
+              }
+            }
+            after = page->next_cursor;
+          } while (!after.empty());
+          for (const storage::Invitation& inv : pending) {
+            Status s = RevokePending(txn, inv);
+            if (!s.ok()) return s;
           }
           return Status::Ok();
         });
@@ -806,18 +1068,23 @@ Result<storage::Revision> SetFilePermissions(
     const storage::ReadView& view = txn.view();
     Status s = CheckStep(policy, step, "manage_permissions", *resource_ref);
     if (!s.ok()) return s;
-    if (!view.GetResource(*resource_ref)) return Missing(*resource_ref);
-    s = Authorize(policy, view, step, "manage_permissions", request.actor,
-                  *resource_ref, ctx.now);
+    s = Authorize(ctx, view, step, "manage_permissions", request.actor,
+                  *resource_ref);
     if (!s.ok()) return s;
+    if (!view.GetResource(*resource_ref)) return Missing(*resource_ref);
     const bool setting = (request.roles && !request.roles->empty()) ||
                          (request.restrict && !request.restrict->empty());
-    if (setting && !IsMemberAbove(view, *subject_ref, *resource_ref)) {
+    const bool member =
+        MembershipTypes(policy).empty()
+            ? IsMemberAbove(view, *subject_ref, *resource_ref)
+            : IsMemberOfGroupOf(policy, view, *subject_ref, *resource_ref);
+    if (setting && !member) {
       return Status::FailedPrecondition(
-          request.subject +
-          " is not a member here: it holds no active "
-          "binding above " +
-          request.resource + "; per-file permissions are for members");
+                 request.subject +
+                 " is not an active member of the group that holds " +
+                 request.resource +
+                 "; per-file permissions are for the group's members")
+          .WithReason("not_a_member");
     }
     if (request.roles) {
       storage::BindingRecord b;
@@ -875,10 +1142,10 @@ Result<storage::Revision> AddAccountAdministrator(const WorkflowContext& ctx,
   const EntityRef account_ref = *engine::ParseEntityRef(*acc);
   return ctx.store->Write(&policy, actor, [&](storage::WriteTxn& txn) {
     const storage::ReadView& view = txn.view();
-    if (!view.GetResource(account_ref)) return Missing(account_ref);
-    Status s = Authorize(policy, view, step, "manage_account_administrators",
-                         actor, account_ref, ctx.now);
+    Status s = Authorize(ctx, view, step, "manage_account_administrators",
+                         actor, account_ref);
     if (!s.ok()) return s;
+    if (!view.GetResource(account_ref)) return Missing(account_ref);
     storage::BindingRecord b;
     b.subject = std::string(subject);
     b.resource = *acc;
@@ -914,10 +1181,10 @@ Result<storage::Revision> RemoveAccountAdministrator(const WorkflowContext& ctx,
   const std::vector<std::string> step_roles = RoleNames(policy, step.roles);
   return ctx.store->Write(&policy, actor, [&](storage::WriteTxn& txn) {
     const storage::ReadView& view = txn.view();
-    if (!view.GetResource(account_ref)) return Missing(account_ref);
-    Status s = Authorize(policy, view, step, "manage_account_administrators",
-                         actor, account_ref, ctx.now);
+    Status s = Authorize(ctx, view, step, "manage_account_administrators",
+                         actor, account_ref);
     if (!s.ok()) return s;
+    if (!view.GetResource(account_ref)) return Missing(account_ref);
     std::optional<storage::AccessRecord> held =
         view.GetAccessRecord(*subject_ref, account_ref);
     std::vector<std::string> kept;
@@ -954,10 +1221,10 @@ Result<storage::Revision> DeleteAccount(const WorkflowContext& ctx,
   if (!acc) return Fail(acc.error());
   const EntityRef account_ref = *engine::ParseEntityRef(*acc);
   return ctx.store->Write(&policy, actor, [&](storage::WriteTxn& txn) {
-    if (!txn.view().GetResource(account_ref)) return Missing(account_ref);
-    Status s = Authorize(policy, txn.view(), step, "delete_account", actor,
-                         account_ref, ctx.now);
+    Status s =
+        Authorize(ctx, txn.view(), step, "delete_account", actor, account_ref);
     if (!s.ok()) return s;
+    if (!txn.view().GetResource(account_ref)) return Missing(account_ref);
     return txn.DeleteResource(account_ref);
   });
 }
@@ -972,33 +1239,46 @@ Result<PeopleList> ListPeople(const WorkflowContext& ctx,
   const EntityRef account_ref = *engine::ParseEntityRef(*acc);
   auto view = ctx.store->Read();
   if (!view) return Fail(view.error());
-  if (!view->GetResource(account_ref)) return Fail(Missing(account_ref));
-  Status s = Authorize(policy, *view, step, "list_people", actor, account_ref,
-                       ctx.now);
+  Status s = Authorize(ctx, *view, step, "list_people", actor, account_ref);
   if (!s.ok()) return Fail(s);
-  std::vector<std::string> groups;
-  std::string after;
-  do {
-    auto page = view->ListChildren(account_ref, after, kChunk);
-    if (!page) return Fail(page.error());
-    for (std::string& g : page->items) groups.push_back(std::move(g));
-    after = page->next_cursor;
-  } while (!after.empty());
+  if (!view->GetResource(account_ref)) return Fail(Missing(account_ref));
+  const engine::TypeSet group_types = MembershipTypes(policy);
+  // The account and everything below it, breadth first: whatever anyone
+  // holds anywhere in the account is listed.
   std::map<std::string, Person> people;
-  for (const std::string& g : groups) {
-    const EntityRef group_ref = *engine::ParseEntityRef(g);
+  std::vector<std::string> queue{*acc};
+  for (size_t next = 0; next < queue.size(); ++next) {
+    const EntityRef node = *engine::ParseEntityRef(queue[next]);
+    const engine::TypeId type = policy.FindType(node.type);
+    const bool is_group = type != engine::kNoType && group_types.Contains(type);
     std::string cursor;
     do {
-      auto page = view->ListAccessOn(group_ref, cursor, kChunk);
+      auto page = view->ListAccessOn(node, cursor, kChunk);
       if (!page) return Fail(page.error());
-      for (const storage::AccessRecord& a : page->items) {
-        if (!a.binding || a.binding->state != engine::BindingState::kActive) {
-          continue;
-        }
+      for (storage::AccessRecord& a : page->items) {
         Person& p = people[a.subject];
         p.subject = a.subject;
-        p.memberships.push_back({g, a.binding->roles});
+        const bool active = a.binding && a.binding->state ==
+                                             engine::BindingState::kActive;
+        if (is_group && active) {
+          p.memberships.push_back({queue[next], a.binding->roles});
+          if (!a.restriction) continue;
+        }
+        PersonHolding h;
+        h.resource = queue[next];
+        if (a.binding && !(is_group && active)) {
+          h.roles = std::move(a.binding->roles);
+          h.pending = !active;
+        }
+        if (a.restriction) h.restrict = std::move(a.restriction->actions);
+        p.holdings.push_back(std::move(h));
       }
+      cursor = page->next_cursor;
+    } while (!cursor.empty());
+    do {
+      auto page = view->ListChildren(node, cursor, kChunk);
+      if (!page) return Fail(page.error());
+      for (std::string& c : page->items) queue.push_back(std::move(c));
       cursor = page->next_cursor;
     } while (!cursor.empty());
   }

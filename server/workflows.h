@@ -13,14 +13,37 @@
 //   - returns the new revision.
 // Reads (listings) check the actor on the same read snapshot they list.
 //
-// Errors (Status codes; the server maps them to HTTP):
+// Rules that hold against the present, not the past (each checked in the
+// write transaction of the change):
+//   - An actor is authorized before anything about the target is looked
+//     at: an actor who may not act there gets the same answer whether or not
+//     the target exists (a missing target denies like one where the actor
+//     holds nothing).
+//   - Accepting an invitation: only the invitee accepts (the invited
+//     subject; for an address type such as email:, an existing subject of a
+//     non-address type, who then holds the roles instead of the address).
+//     An active member of the group cannot accept (kFailedPrecondition,
+//     reason already_member). The invitation is void (kGone, reason
+//     inviter_not_entitled) when its inviter may no longer perform the
+//     invite step's action on the group. The acceptance may not leave the
+//     group without someone who can manage members.
+//   - Removing a member revokes the pending invitations to that group that
+//     the member sent or received.
+//   - Per-file raises and restrictions are given only to active members of
+//     the group that holds the file.
+//   - Addresses (the invite step's address_types) are compared after
+//     trimming white space and lower-casing: one address, one invitation.
+//
+// Errors (Status codes; the server maps them to HTTP; Status::reason()
+// refines some of them for clients):
 //   kPermissionDenied   the policy does not let the actor do it; the message
 //                       names the action, the resource and the reason
 //   kFailedPrecondition the policy has no such step; the change would leave
 //                       nobody able to manage the group (the last
 //                       Administrator); the invitation is no longer pending;
 //                       the subject is not a member
-//   kGone               the invitation has expired
+//   kGone               the invitation has expired, or is void (its
+//                       inviter is no longer entitled)
 //   kNotFound           no such group, account, invitation or member
 //   kInvalidArgument    malformed input, naming the field
 //
@@ -29,6 +52,7 @@
 #ifndef PORTCULLIS_SERVER_WORKFLOWS_H_
 #define PORTCULLIS_SERVER_WORKFLOWS_H_
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,17 +60,28 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "engine/evaluator.h"
 #include "engine/policy.h"
 #include "storage/store.h"
 
 namespace portcullis::server {
+
+// Sees every authorization decision a workflow makes (the decision log):
+// who, which action, on what, the decision and its reason in words. Called
+// on the calling thread, possibly inside a write transaction, and possibly
+// more than once for one call when the store reruns a transaction.
+using DecisionObserver = std::function<void(
+    std::string_view actor, std::string_view action, std::string_view resource,
+    const engine::Decision& decision, std::string_view reason_message)>;
 
 // What every workflow call runs against.
 struct WorkflowContext {
   storage::Store* store = nullptr;
   const engine::Policy* policy = nullptr;
   TimestampMicros now = 0;  // the request time (expiry, created_at)
+  DecisionObserver on_decision;  // may be empty
 };
+
 
 // Invitations without `expires_in` expire after this long.
 inline constexpr int64_t kDefaultInvitationSeconds = 14 * 24 * 3600;
@@ -58,10 +93,22 @@ inline constexpr size_t kMaxInvitees = 1000;
 // policy's step acts on.
 std::string QualifyRef(std::string_view type, std::string_view text);
 
-// An invitation's state as seen at `now`: a pending invitation past its
-// expiry is kExpired.
+// An invitation's state as seen at `now`: a pending invitation whose expiry
+// is at or before `now` is kExpired.
 storage::InvitationState EffectiveState(const storage::Invitation& inv,
                                         TimestampMicros now);
+
+// An address as invitations store and compare it: white space trimmed at
+// both ends and ASCII letters lower-cased ("  Grace@Example.COM " ->
+// "grace@example.com"). Mail providers treat addresses case-insensitively,
+// and so does Portcullis.
+std::string NormalizeAddress(std::string_view address);
+
+// Writes the stored state of every pending invitation whose expiry is at or
+// before ctx.now as expired, and removes its pending binding, so that the
+// store agrees with what listings show. Returns how many it expired (0:
+// nothing was written). The changelog names no actor: the daemon did it.
+Result<size_t> ExpireInvitations(const WorkflowContext& ctx);
 
 // ---- Groups ----
 
@@ -122,7 +169,10 @@ Result<InvitationList> ListGroupInvitations(
     const WorkflowContext& ctx, std::string_view actor, std::string_view group,
     std::optional<storage::InvitationState> state);
 // The invitations addressed to `invitee` ("user:bob"), only those in
-// `state` if given: the invitee's dashboard notification.
+// `state` if given: the invitee's dashboard notification. For a subject
+// that has an attribute named after one of the invite step's address types
+// (a user with `email: bob@example.com`), the invitations to that address
+// are listed too. An address invitee is normalized (NormalizeAddress).
 Result<InvitationList> ListInvitationsFor(
     const WorkflowContext& ctx, std::string_view invitee,
     std::optional<storage::InvitationState> state);
@@ -177,8 +227,10 @@ struct FilePermissionRequest {
   // A restriction: the actions taken away here; ["*"] all; empty clears it.
   std::optional<std::vector<std::string>> restrict;
 };
-// Sets or clears a raise and/or a restriction for a member (someone holding
-// an active binding above the resource) on one file or folder.
+// Sets or clears a raise and/or a restriction on one file or folder. Setting
+// one needs the subject to be an active member of the group the resource is
+// in (the nearest ancestor of a type the invite step acts on); clearing one
+// does not, so that anything once given can be taken away.
 Result<storage::Revision> SetFilePermissions(
     const WorkflowContext& ctx, const FilePermissionRequest& request);
 
@@ -203,21 +255,30 @@ Result<storage::Revision> DeleteAccount(const WorkflowContext& ctx,
                                         std::string_view actor,
                                         std::string_view account);
 
-// One person of an account: where they are an active member.
+// One person of an account: everything they hold in it.
 struct PersonMembership {
   std::string group;
   std::vector<std::string> roles;
 };
+// A binding or restriction on the account itself or below its groups.
+struct PersonHolding {
+  std::string resource;
+  std::vector<std::string> roles;     // a binding's roles; empty: none
+  bool pending = false;               // the binding is an invitation's
+  std::vector<std::string> restrict;  // a restriction's actions; empty: none
+};
 struct Person {
   std::string subject;
-  std::vector<PersonMembership> memberships;
+  std::vector<PersonMembership> memberships;  // active, on the groups
+  std::vector<PersonHolding> holdings;        // everything else
 };
 struct PeopleList {
   std::vector<Person> people;  // ordered by subject
   storage::Revision revision = 0;
 };
-// The people holding an active binding on one of the account's groups (its
-// children), for an actor allowed to list them.
+// Everyone who holds anything in the account (a binding, active or
+// pending, or a restriction, on the account or anything below it), for an
+// actor allowed to list them.
 Result<PeopleList> ListPeople(const WorkflowContext& ctx,
                               std::string_view actor, std::string_view account);
 

@@ -118,9 +118,11 @@ TEST_F(WorkflowsTest, OnlyWhoThePolicyAllowsCreatesGroups) {
             std::string::npos)
       << r.error().message();
   EXPECT_NE(r.error().message().find("workspace.yaml:"), std::string::npos);
+  // An account that does not exist answers as one where the actor holds
+  // nothing: the answer does not say which accounts exist.
   auto missing = CreateGroup(ctx_, {"user:olivia", "nope", "x", {}});
   ASSERT_FALSE(missing.has_value());
-  EXPECT_EQ(missing.error().code(), StatusCode::kNotFound);
+  EXPECT_EQ(missing.error().code(), StatusCode::kPermissionDenied);
 }
 
 TEST_F(WorkflowsTest, InviteReportsConflictsBesideSuccesses) {
@@ -228,9 +230,17 @@ TEST_F(WorkflowsTest, DeclineRevokeAndExpiry) {
   ASSERT_TRUE(declined.has_value()) << declined.error().message();
   EXPECT_FALSE(Access("user:zoe", "group:project_x").has_value());
   // Revoking needs the policy's permission.
+  // Revoking needs the policy's permission; without it an invitation that
+  // exists answers as one that does not.
   auto denied = RevokeInvitation(ctx_, "user:dave", r.invitations[1].id);
   ASSERT_FALSE(denied.has_value());
-  EXPECT_EQ(denied.error().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(denied.error().code(), StatusCode::kNotFound);
+  auto nothing = RevokeInvitation(ctx_, "user:dave", "0123456789abcdef");
+  ASSERT_FALSE(nothing.has_value());
+  EXPECT_EQ(nothing.error().code(), StatusCode::kNotFound);
+  EXPECT_EQ(denied.error().message(),
+            "no invitation " + r.invitations[1].id +
+                " in a group where user:dave may revoke invitations");
   auto revoked = RevokeInvitation(ctx_, "user:carol", r.invitations[1].id);
   ASSERT_TRUE(revoked.has_value()) << revoked.error().message();
   EXPECT_FALSE(Access("user:yan", "group:project_x").has_value());
@@ -388,10 +398,33 @@ TEST_F(WorkflowsTest, PeopleOfTheAccount) {
   ASSERT_TRUE(people.has_value()) << people.error().message();
   std::vector<std::string> subjects;
   for (const Person& p : people->people) subjects.push_back(p.subject);
-  // Active members only: heidi and grace are pending.
-  EXPECT_EQ(subjects, (std::vector<std::string>{
-                          "user:alice", "user:bob", "user:carol", "user:dave",
-                          "user:erin", "user:frank", "user:ivan"}));
+  // Everyone who holds anything in the account: the account administrator,
+  // the members, and heidi and grace, who are invited (pending).
+  EXPECT_EQ(subjects,
+            (std::vector<std::string>{
+                "email:grace@example.com", "user:alice", "user:bob",
+                "user:carol", "user:dave", "user:erin", "user:frank",
+                "user:heidi", "user:ivan", "user:olivia"}));
+  for (const Person& p : people->people) {
+    if (p.subject == "user:heidi") {
+      EXPECT_TRUE(p.memberships.empty());
+      ASSERT_EQ(p.holdings.size(), 1u);
+      EXPECT_EQ(p.holdings[0].resource, "group:project_x");
+      EXPECT_TRUE(p.holdings[0].pending);
+    }
+    if (p.subject == "user:olivia") {
+      ASSERT_EQ(p.holdings.size(), 1u);
+      EXPECT_EQ(p.holdings[0].resource, "account:acme");
+      EXPECT_EQ(p.holdings[0].roles,
+                std::vector<std::string>{"account_administrator"});
+    }
+    if (p.subject == "user:frank") {  // restricted from file:salaries
+      ASSERT_EQ(p.memberships.size(), 1u);
+      ASSERT_EQ(p.holdings.size(), 1u);
+      EXPECT_EQ(p.holdings[0].resource, "file:salaries");
+      EXPECT_FALSE(p.holdings[0].restrict.empty());
+    }
+  }
   auto denied = ListPeople(ctx_, "user:bob", "acme");
   ASSERT_FALSE(denied.has_value());
   EXPECT_EQ(denied.error().code(), StatusCode::kPermissionDenied);
@@ -420,7 +453,7 @@ TEST_F(WorkflowsTest, APolicyWithoutWorkflowsRefusesClearly) {
       "[create_group]}\n  group: {parents: [account], actions: [view]}\n",
       "bare.yaml");
   ASSERT_TRUE(p.has_value());
-  WorkflowContext bare{store_.get(), p->get(), ctx_.now};
+  WorkflowContext bare{store_.get(), p->get(), ctx_.now, {}};
   auto r = CreateGroup(bare, {"user:olivia", "acme", "x", {}});
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code(), StatusCode::kFailedPrecondition);

@@ -128,7 +128,7 @@ TEST(Differential, LmdbAndMemoryDecideAlike) {
     const auto state = pick(6) == 0 ? engine::BindingState::kPending
                                     : engine::BindingState::kActive;
     const TimestampMicros expires =
-        pick(6) == 0 ? (pick(2) ? now - 1 : now + 1000) : 0;
+        pick(6) == 0 ? (pick(2) ? now - 1 : now + 1000) : kNoExpiry;
     write([&](WriteTxn& w) {
       BindingRecord b;
       b.subject = user;

@@ -239,6 +239,11 @@ void Time(JsonWriter& w, std::string_view k, TimestampMicros t) {
   if (t != 0) Str(w, k, FormatRfc3339(t));
 }
 
+// An expiry: absent when there is none (the epoch is an instant like any).
+void Expiry(JsonWriter& w, std::string_view k, TimestampMicros t) {
+  if (t != kNoExpiry) Str(w, k, FormatRfc3339(t));
+}
+
 }  // namespace
 
 Result<JsonlRecord> ParseJsonlRecord(std::string_view line) {
@@ -373,7 +378,7 @@ std::string FormatJsonlRecord(const JsonlRecord& record) {
     Names(w, "roles", b->roles);
     Str(w, "state",
         b->state == engine::BindingState::kPending ? "pending" : "active");
-    Time(w, "expires_at", b->expires_at);
+    Expiry(w, "expires_at", b->expires_at);
     if (!b->created_by.empty()) Str(w, "created_by", b->created_by);
     Time(w, "created_at", b->created_at);
   } else if (auto* x = std::get_if<RestrictionRecord>(&record)) {
@@ -390,7 +395,7 @@ std::string FormatJsonlRecord(const JsonlRecord& record) {
     if (!inv->inviter.empty()) Str(w, "inviter", inv->inviter);
     if (!inv->message.empty()) Str(w, "message", inv->message);
     Time(w, "created_at", inv->created_at);
-    Time(w, "expires_at", inv->expires_at);
+    Expiry(w, "expires_at", inv->expires_at);
     Str(w, "state", InvitationStateName(inv->state));
   }
   w.EndObject();

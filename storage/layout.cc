@@ -1,5 +1,7 @@
 #include "storage/layout.h"
 
+#include <limits>
+
 namespace portcullis::storage::layout {
 namespace {
 
@@ -69,6 +71,20 @@ bool SkipValue(Reader* r, int depth) {
     default: return false;
   }
   return r->ok();
+}
+
+// Expiries on disk: 0 is "never" (as every store has written it), so the
+// epoch instant is written as INT64_MIN (before any RFC 3339 time).
+int64_t EncodeExpiry(TimestampMicros t) {
+  if (t == kNoExpiry) return 0;
+  if (t == 0) return std::numeric_limits<int64_t>::min();
+  return t;
+}
+
+TimestampMicros DecodeExpiry(int64_t disk) {
+  if (disk == 0) return kNoExpiry;
+  if (disk == std::numeric_limits<int64_t>::min()) return 0;
+  return disk;
 }
 
 }  // namespace
@@ -152,7 +168,7 @@ void EncodeAccess(const AccessValue& a, std::string* out) {
   Writer w(out);
   w.Put<uint8_t>(a.flags);
   w.Put<uint8_t>(static_cast<uint8_t>(a.state));
-  w.Put<int64_t>(a.expires_at);
+  w.Put<int64_t>(EncodeExpiry(a.expires_at));
   w.Put<int64_t>(a.created_at);
   w.Put<uint16_t>(static_cast<uint16_t>(a.created_by.size()));
   w.Put<uint32_t>(static_cast<uint32_t>(a.roles.size()));
@@ -167,7 +183,7 @@ std::optional<AccessValue> DecodeAccess(std::string_view value) {
   AccessValue a;
   a.flags = r.Get<uint8_t>();
   const uint8_t state = r.Get<uint8_t>();
-  a.expires_at = r.Get<int64_t>();
+  a.expires_at = DecodeExpiry(r.Get<int64_t>());
   a.created_at = r.Get<int64_t>();
   const uint16_t cb = r.Get<uint16_t>();
   const uint32_t rl = r.Get<uint32_t>();
@@ -187,7 +203,7 @@ void EncodeInvitation(const Invitation& inv, std::string* out) {
   Writer w(out);
   w.Put<uint8_t>(static_cast<uint8_t>(inv.state));
   w.Put<int64_t>(inv.created_at);
-  w.Put<int64_t>(inv.expires_at);
+  w.Put<int64_t>(EncodeExpiry(inv.expires_at));
   w.Str32(inv.resource);
   w.Str32(inv.invitee);
   w.Str32(Pack(inv.roles));
@@ -202,7 +218,7 @@ std::optional<Invitation> DecodeInvitation(std::string_view id,
   inv.id = std::string(id);
   const uint8_t state = r.Get<uint8_t>();
   inv.created_at = r.Get<int64_t>();
-  inv.expires_at = r.Get<int64_t>();
+  inv.expires_at = DecodeExpiry(r.Get<int64_t>());
   inv.resource = std::string(r.Str32());
   inv.invitee = std::string(r.Str32());
   inv.roles = Unpack(r.Str32());

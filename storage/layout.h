@@ -27,7 +27,12 @@
 //                   i64 expires_at, i64 created_at, u16 created_by_len,
 //                   u32 roles_len, u32 actions_len, created_by,
 //                   roles (packed "a\0b"), actions (packed)
-//   InvitationValue u8 state, i64 created_at, i64 expires_at, then u32-length
+//                   An expires_at of 0 on disk means "never" (kNoExpiry in
+//                   memory); the instant 0 itself, the epoch, is stored as
+//                   INT64_MIN, which no RFC 3339 time can be. Stores written
+//                   before this distinction read as they did.
+//   InvitationValue u8 state, i64 created_at, i64 expires_at (as above),
+//                   then u32-length
 //                   strings: resource, invitee, roles (packed), inviter,
 //                   message
 //   ChangelogValue  i64 time, u8 truncated, u64 change_count, u32-length
@@ -167,7 +172,7 @@ std::optional<ResourceValue> DecodeResource(std::string_view value);
 struct AccessValue {
   uint8_t flags = 0;
   engine::BindingState state = engine::BindingState::kActive;
-  TimestampMicros expires_at = 0;
+  TimestampMicros expires_at = kNoExpiry;
   TimestampMicros created_at = 0;
   std::string_view created_by;
   std::string_view roles;

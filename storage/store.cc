@@ -1549,7 +1549,8 @@ Status WriteTxn::SetBinding(const BindingRecord& b) {
     a.roles = {};
     a.created_by = {};
     a.state = engine::BindingState::kActive;
-    a.expires_at = a.created_at = 0;
+    a.expires_at = kNoExpiry;
+    a.created_at = 0;
   } else {
     a.flags |= layout::kHasBinding;
     a.roles = roles;

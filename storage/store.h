@@ -114,7 +114,7 @@ struct BindingRecord {
   std::string resource;  // "type:id"
   std::vector<std::string> roles;  // empty: remove the binding
   engine::BindingState state = engine::BindingState::kActive;
-  TimestampMicros expires_at = 0;  // 0: never
+  TimestampMicros expires_at = kNoExpiry;
   std::string created_by;          // "type:id" or empty
   TimestampMicros created_at = 0;  // 0: unknown
 };
@@ -143,7 +143,7 @@ struct Invitation {
   std::string inviter;   // "type:id"
   std::string message;
   TimestampMicros created_at = 0;
-  TimestampMicros expires_at = 0;  // 0: never
+  TimestampMicros expires_at = kNoExpiry;
   InvitationState state = InvitationState::kPending;
 };
 

@@ -346,7 +346,7 @@ Generated GenerateData(Gen& g, const Policy& p, MemoryData* data) {
       if (g.Chance(0.05)) roles.push_back("ghost");  // a role the policy lacks
       const BindingState state =
           g.Chance(0.15) ? BindingState::kPending : BindingState::kActive;
-      TimestampMicros expires = 0;
+      TimestampMicros expires = kNoExpiry;
       if (g.Chance(0.2)) expires = kNow + g.Int(-1, 1) * 1'000'000;
       data->SetBinding(s, r, roles, state, expires);
     } else {
@@ -564,7 +564,7 @@ restrictions:
   std::sort(want.begin(), want.end());
   const std::vector<std::string> roles = {"member"};
   data.SetBinding(*ParseEntityRef("user:u"), *ParseEntityRef("group:g"),
-                  roles, BindingState::kActive, 0);
+                  roles, BindingState::kActive, kNoExpiry);
   Evaluator evaluator(*policy);
   LookupResourcesRequest req;
   req.subject = *ParseEntityRef("user:u");

@@ -146,7 +146,7 @@ bool ReferenceAllowed(const Policy& p, const CheckRequest& req,
     if (!access.binding) continue;
     const engine::StoredBinding& b = *access.binding;
     if (b.state == engine::BindingState::kPending) continue;
-    if (b.expires_at != 0 && b.expires_at <= req.now) continue;
+    if (b.expires_at <= req.now) continue;
     for (const std::string& role_name : Names(b.roles)) {
       const int role = IndexOfRole(p, role_name);
       if (role == kNotFound) continue;
