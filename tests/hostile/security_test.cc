@@ -837,13 +837,16 @@ TEST_F(EdgeSecurity, AccessLogShowsTheQueryAndRedactsInvitationIds) {
       "DELETE", "/v1/groups/g1/members/user:alice?actor=user:bob");
   EXPECT_EQ(r.status, 403) << r.body;
   // An invitation, accepted by its id (a bearer secret).
+  ASSERT_EQ(daemon_->Call("PUT", "/v1/subjects/user/carol").status, 200);
   r = daemon_->Call(
       "POST", "/v1/groups/g1/invitations",
       R"({"actor":"user:alice","invitees":["user:carol"],"roles":["member"]})");
   ASSERT_EQ(r.status, 200) << r.body;
   rapidjson::Document d;
   d.Parse(r.body.data(), r.body.size());
-  ASSERT_TRUE(d.HasMember("invitations")) << r.body;
+  ASSERT_TRUE(d.IsObject() && d.HasMember("invitations") &&
+              d["invitations"].IsArray() && d["invitations"].Size() == 1)
+      << r.body;
   const std::string id = d["invitations"][0]["id"].GetString();
   ASSERT_EQ(id.size(), 32u) << r.body;
   EXPECT_EQ(daemon_->Call("POST", "/v1/invitations/" + id + "/accept",
