@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/utf8.h"
+
 namespace portcullis::engine {
 
 // Names one entity by its type and its id within that type. It does not own
@@ -35,6 +37,26 @@ inline std::optional<EntityRef> ParseEntityRef(std::string_view text) {
     return std::nullopt;
   }
   return EntityRef{text.substr(0, colon), text.substr(colon + 1)};
+}
+
+// The characters an entity id or type name may hold, one rule that every
+// write applies (storage::layout::CheckRef/CheckName, hence the data API,
+// the workflows and import): valid UTF-8 without '/', without ASCII control
+// characters (0x00-0x1F, 0x7F) and without spaces. '/' is excluded so that
+// every id can be one segment of an API path (/v1/resources/{type}/{id});
+// control characters and spaces so that ids print unambiguously in logs,
+// error messages and the CLI. Lengths are checked by the caller (storage
+// keys have their own limits). Returns an empty view if `name` is
+// acceptable, else what is wrong with it ("contains '/'").
+inline std::string_view EntityNameProblem(std::string_view name) {
+  for (const char ch : name) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '/') return "contains '/'";
+    if (c < 0x20 || c == 0x7f) return "contains a control character";
+    if (c == ' ') return "contains a space";
+  }
+  if (!IsValidUtf8(name)) return "is not valid UTF-8";
+  return {};
 }
 
 }  // namespace portcullis::engine

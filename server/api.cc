@@ -1,13 +1,16 @@
 #include "server/api.h"
 
+#include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 
 #include "server/http_status.h"
 
 namespace portcullis::server {
 namespace {
 
+// Splits a route pattern at '/'.
 std::vector<std::string_view> SplitPath(std::string_view path) {
   std::vector<std::string_view> out;
   size_t start = 1;  // skip the leading '/'
@@ -20,8 +23,41 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
   return out;
 }
 
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Whether every '%' in `raw` starts a two-hex-digit escape.
+bool ValidEscapes(std::string_view raw) {
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] != '%') continue;
+    if (i + 2 >= raw.size()) return false;
+    if (HexDigit(raw[i + 1]) < 0 || HexDigit(raw[i + 2]) < 0) return false;
+    i += 2;
+  }
+  return true;
+}
+
+// Whether the raw segment `raw` percent-decodes to `literal`, without
+// decoding it into a buffer. REQUIRES: ValidEscapes(raw).
+bool DecodesTo(std::string_view raw, std::string_view literal) {
+  size_t j = 0;
+  for (size_t i = 0; i < raw.size(); ++i, ++j) {
+    char c = raw[i];
+    if (c == '%') {
+      c = static_cast<char>(HexDigit(raw[i + 1]) * 16 + HexDigit(raw[i + 2]));
+      i += 2;
+    }
+    if (j >= literal.size() || literal[j] != c) return false;
+  }
+  return j == literal.size();
+}
+
 // A request id supplied by the client is used if it is short and printable.
-bool UsableRequestId(const std::string& id) {
+bool UsableRequestId(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   for (unsigned char c : id) {
     if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') return false;
@@ -30,6 +66,20 @@ bool UsableRequestId(const std::string& id) {
 }
 
 }  // namespace
+
+bool Api::SplitRawPath(std::string_view path, PathSegments* out) {
+  out->size = 0;
+  if (path.empty() || path.front() != '/') return false;
+  size_t start = 1;  // skip the leading '/'
+  while (start <= path.size()) {
+    if (out->size == kMaxSegments) return false;  // longer than any route
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    out->raw[out->size++] = path.substr(start, end - start);
+    start = end + 1;
+  }
+  return true;
+}
 
 Api::Api(ApiOptions options, PolicyHolder* policy, DataSource* data,
          storage::Store* store, PolicyAdmin admin)
@@ -119,6 +169,7 @@ Api::Api(ApiOptions options, PolicyHolder* policy, DataSource* data,
 void Api::AddRoute(std::string_view method, std::string_view pattern,
                    Scope scope, Handler handler) {
   Route r{method, pattern, scope, handler, SplitPath(pattern), routes_.size()};
+  if (r.segments.size() > kMaxSegments) std::abort();  // a bad route table
   routes_.push_back(std::move(r));
 }
 
@@ -130,156 +181,286 @@ std::vector<std::string> Api::RouteNames() const {
   return names;
 }
 
-bool Api::Match(const Route& route,
-                const std::vector<std::string_view>& segs,
-                std::vector<std::string>* params) {
-  if (segs.size() != route.segments.size()) return false;
-  params->clear();
-  for (size_t i = 0; i < segs.size(); ++i) {
+bool Api::Match(const Route& route, const PathSegments& segs) {
+  if (segs.size != route.segments.size()) return false;
+  for (size_t i = 0; i < segs.size; ++i) {
     const std::string_view pat = route.segments[i];
     if (!pat.empty() && pat.front() == '{') {
-      if (segs[i].empty()) return false;
-      params->emplace_back(segs[i]);
-    } else if (pat != segs[i]) {
+      if (segs.raw[i].empty()) return false;
+    } else if (!DecodesTo(segs.raw[i], pat)) {
       return false;
     }
   }
   return true;
 }
 
-HttpResponse Api::Handle(HttpRequest& request) {
-  const auto start = std::chrono::steady_clock::now();
-  Call call{request, {}, {}, Scope::kNone, nullptr};
-  const std::string* rid = request.Header("x-request-id");
-  if (rid != nullptr && UsableRequestId(*rid)) {
-    call.request_id = *rid;
-  } else {
-    // "pc-" and the counter in hex (snprintf costs more than the check).
-    static constexpr char kHex[] = "0123456789abcdef";
-    uint64_t n = next_request_id_.fetch_add(1, std::memory_order_relaxed);
-    char buf[3 + 16];
-    char* end = buf + sizeof(buf);
-    char* p = end;
-    do {
-      *--p = kHex[n & 15];
-      n >>= 4;
-    } while (n != 0);
-    *--p = '-';
-    *--p = 'c';
-    *--p = 'p';
-    call.request_id.assign(p, static_cast<size_t>(end - p));
-  }
+std::string Api::RequestId(std::optional<std::string_view> supplied) {
+  if (supplied && UsableRequestId(*supplied)) return std::string(*supplied);
+  // "pc-" and the counter in hex (snprintf costs more than the check).
+  static constexpr char kHex[] = "0123456789abcdef";
+  uint64_t n = next_request_id_.fetch_add(1, std::memory_order_relaxed);
+  char buf[3 + 16];
+  char* end = buf + sizeof(buf);
+  char* p = end;
+  do {
+    *--p = kHex[n & 15];
+    n >>= 4;
+  } while (n != 0);
+  *--p = '-';
+  *--p = 'c';
+  *--p = 'p';
+  return std::string(p, static_cast<size_t>(end - p));
+}
 
-  HttpResponse response;
-  size_t endpoint = routes_.size();  // "other"
-  const Route* route = nullptr;
-  std::string allowed_methods;
-  std::vector<std::string> params;
-  // The path is split once; each route compares segments (no allocation
-  // per route tried).
-  std::vector<std::string_view> segs;
-  if (!request.path.empty() && request.path.front() == '/') {
-    segs = SplitPath(request.path);
+Api::Admission Api::Admit(
+    std::string_view method, std::string_view path,
+    std::optional<std::string_view> authorization) const {
+  Admission a;
+  a.endpoint = routes_.size();  // "other"
+  PathSegments segs;
+  const bool split = SplitRawPath(path, &segs);
+  for (size_t i = 0; split && i < segs.size; ++i) {
+    if (!ValidEscapes(segs.raw[i])) {
+      a.refusal = ErrorResponse(Status::InvalidArgument(
+          "bad percent-escape in the request path", "path"));
+      return a;
+    }
   }
+  std::string allowed_methods;  // built only when the method is wrong
   for (const Route& r : routes_) {
-    if (segs.empty() || !Match(r, segs, &params)) continue;
-    if (r.method == request.method ||
-        (request.method == "HEAD" && r.method == "GET")) {
-      route = &r;
-      call.params = std::move(params);
+    if (!split || !Match(r, segs)) continue;
+    if (r.method == method || (method == "HEAD" && r.method == "GET")) {
+      a.route = &r;
       break;
     }
     if (!allowed_methods.empty()) allowed_methods += ", ";
     allowed_methods.append(r.method);
   }
+  if (a.route == nullptr && allowed_methods.empty()) {
+    a.refusal = ErrorResponse(
+        Status::NotFound("no such endpoint: " + std::string(path)));
+    return a;
+  }
+  if (a.route == nullptr) {
+    const std::string message = "method " + std::string(method) +
+                                " is not allowed on " + std::string(path) +
+                                " (allowed: " + allowed_methods + ")";
+    HttpResponse r;
+    r.status = 405;
+    r.body = ErrorJson("METHOD_NOT_ALLOWED", message);
+    r.headers.emplace_back("Allow", allowed_methods);
+    a.refusal = std::move(r);
+    return a;
+  }
+  a.endpoint = a.route->index;
+  if (a.route->scope == Scope::kNone || !options_.auth_enabled) {
+    a.scope = Scope::kAdmin;
+    return a;
+  }
+  a.scope = options_.tokens.AuthenticateBearer(authorization);
+  if (a.scope == Scope::kNone) {
+    HttpResponse r = ErrorResponse(Status(StatusCode::kUnauthenticated,
+                                          "a valid bearer token is required"));
+    r.headers.emplace_back(
+        "WWW-Authenticate",
+        authorization ? "Bearer realm=\"portcullis\", error=\"invalid_token\""
+                      : "Bearer realm=\"portcullis\"");
+    a.refusal = std::move(r);
+  } else if (a.scope < a.route->scope) {
+    a.refusal = ErrorResponse(Status::PermissionDenied(
+        "this endpoint needs a token with the " +
+        std::string(ScopeName(a.route->scope)) + " scope"));
+  }
+  return a;
+}
 
-  if (route == nullptr && allowed_methods.empty()) {
-    response = ErrorResponse(
-        Status::NotFound("no such endpoint: " + request.path));
-  } else if (route == nullptr) {
-    response = ErrorResponse(Status(
-        StatusCode::kInvalidArgument,
-        "method " + request.method + " is not allowed on " + request.path +
-            " (allowed: " + allowed_methods + ")"));
-    response.status = 405;
-    response.body = ErrorJson("METHOD_NOT_ALLOWED",
-                              "method " + request.method +
-                                  " is not allowed on " + request.path +
-                                  " (allowed: " + allowed_methods + ")");
-    response.headers.emplace_back("Allow", allowed_methods);
+std::optional<HttpResponse> Api::CheckHead(const HttpRequestHead& head) {
+  const auto start = std::chrono::steady_clock::now();
+  Admission a =
+      Admit(head.method(), head.path(), head.Header("authorization"));
+  if (!a.refusal) return std::nullopt;
+  const std::string request_id = RequestId(head.Header("x-request-id"));
+  HttpResponse& response = *a.refusal;
+  FinishResponse(&response, request_id, head.method() == "HEAD");
+  Observe(request_id, head.remote(), head.method(), head.path(), head.query(),
+          a.endpoint, response, /*bytes_in=*/0, start);
+  return std::move(a.refusal);
+}
+
+void Api::FinishResponse(HttpResponse* response, const std::string& request_id,
+                         bool head) {
+  response->headers.emplace_back("X-Request-ID", request_id);
+  if (!head) return;
+  // The answer to HEAD carries the GET answer's headers without its body;
+  // Content-Length says how long that body is (none for a streamed one).
+  if (!response->body.empty() && !response->stream) {
+    response->headers.emplace_back("Content-Length",
+                                   std::to_string(response->body.size()));
+  }
+  response->body.clear();
+  response->stream.reset();
+}
+
+HttpResponse Api::Handle(HttpRequest& request) {
+  const auto start = std::chrono::steady_clock::now();
+  Call call{request, {}, {}, Scope::kNone, nullptr};
+  const std::string* rid = request.Header("x-request-id");
+  call.request_id = RequestId(rid ? std::optional<std::string_view>(*rid)
+                                  : std::nullopt);
+  const std::string* authorization = request.Header("authorization");
+  Admission a = Admit(request.method, request.path,
+                      authorization
+                          ? std::optional<std::string_view>(*authorization)
+                          : std::nullopt);
+  HttpResponse response;
+  if (a.refusal) {
+    response = std::move(*a.refusal);
   } else {
-    endpoint = route->index;
-    bool authorized = true;
-    if (route->scope != Scope::kNone && options_.auth_enabled) {
-      call.scope = options_.tokens.Authenticate(request.Header("authorization"));
-      if (call.scope == Scope::kNone) {
-        authorized = false;
-        response = ErrorResponse(Status(StatusCode::kUnauthenticated,
-                                        "a valid bearer token is required"));
-        response.headers.emplace_back(
-            "WWW-Authenticate",
-            call.scope == Scope::kNone && request.Header("authorization")
-                ? "Bearer realm=\"portcullis\", error=\"invalid_token\""
-                : "Bearer realm=\"portcullis\"");
-      } else if (call.scope < route->scope) {
-        authorized = false;
-        response = ErrorResponse(Status::PermissionDenied(
-            "this endpoint needs a token with the " +
-            std::string(ScopeName(route->scope)) + " scope"));
+    call.scope = a.scope;
+    // Split at '/' first, then decode each segment: an escaped '/' stays
+    // inside its segment. Path parameters become stored ids and JSON
+    // strings: like JSON bodies (parsed with UTF-8 validation) they must be
+    // valid UTF-8.
+    PathSegments segs;
+    SplitRawPath(request.path, &segs);
+    bool ok = true;
+    for (size_t i = 0; i < segs.size; ++i) {
+      if (a.route->segments[i].empty() ||
+          a.route->segments[i].front() != '{') {
+        continue;
       }
-    } else {
-      call.scope = Scope::kAdmin;
-    }
-    // Path parameters become stored ids and JSON strings: like JSON bodies
-    // (parsed with UTF-8 validation) they must be valid UTF-8.
-    for (size_t i = 0; authorized && i < call.params.size(); ++i) {
-      if (!IsValidUtf8(call.params[i])) {
-        authorized = false;
+      std::optional<std::string> param = PercentDecode(segs.raw[i]);
+      if (!param || !IsValidUtf8(*param)) {
+        ok = false;
         response = ErrorResponse(Status::InvalidArgument(
             "a path segment is not valid UTF-8", "path"));
+        break;
+      }
+      call.params.push_back(std::move(*param));
+    }
+    // A parameter given twice would be read as its first value by the
+    // handler and perhaps as its last by a proxy or an auditor.
+    if (ok) {
+      if (std::optional<std::string_view> repeated =
+              request.RepeatedQueryParam()) {
+        ok = false;
+        response = ErrorResponse(Status::InvalidArgument(
+            "query parameter " + std::string(*repeated) +
+                " is given more than once",
+            std::string(*repeated)));
       }
     }
-    if (authorized) {
+    if (ok) {
       call.policy = policy_->Current();
-      response = (this->*(route->handler))(call);
+      response = (this->*(a.route->handler))(call);
     }
   }
-  response.headers.emplace_back("X-Request-ID", call.request_id);
-  if (request.method == "HEAD") {
-    response.body.clear();
-    response.stream.reset();
+  const bool head = request.method == "HEAD";
+  FinishResponse(&response, call.request_id, head);
+  if (response.long_poll) {
+    // The final answer comes from the poll: it gets the same headers, and
+    // no body for HEAD.
+    response.long_poll->poll =
+        [poll = std::move(response.long_poll->poll), id = call.request_id,
+         head](bool final) -> std::optional<HttpResponse> {
+      std::optional<HttpResponse> r = poll(final);
+      if (r) FinishResponse(&*r, id, head);
+      return r;
+    };
   }
+  Observe(call.request_id, request.remote, request.method, request.path,
+          request.query, a.endpoint, response, request.body.size(), start);
+  return response;
+}
 
+namespace {
+
+// Query parameters whose values the access log shows; any other
+// parameter's value is replaced by "{redacted}" (a client may put a
+// secret where it does not belong).
+bool LoggedQueryParam(std::string_view name) {
+  for (std::string_view known : {"actor", "limit", "page_token", "resource",
+                                 "since", "state", "subject", "wait"}) {
+    if (name == known) return true;
+  }
+  return false;
+}
+
+// The path as the access log shows it: an invitation id is a bearer secret
+// (whoever holds it may accept the invitation), so the segment after
+// /v1/invitations/ is replaced by "{redacted}".
+std::string LoggedPath(std::string_view path) {
+  constexpr std::string_view kInvitations = "/v1/invitations/";
+  std::string out;
+  if (path.substr(0, kInvitations.size()) == kInvitations) {
+    const size_t end = path.find('/', kInvitations.size());
+    out.append(kInvitations).append("{redacted}");
+    if (end != std::string_view::npos) {
+      AppendValidUtf8(path.substr(end), &out);
+    }
+    return out;
+  }
+  AppendValidUtf8(path, &out);
+  return out;
+}
+
+std::string LoggedQuery(std::string_view query) {
+  std::string out;
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view()
+                                          : query.substr(amp + 1);
+    if (!out.empty()) out.push_back('&');
+    const size_t eq = pair.find('=');
+    const std::string_view name = pair.substr(0, eq);
+    if (eq == std::string_view::npos || LoggedQueryParam(name)) {
+      AppendValidUtf8(pair, &out);
+    } else {
+      AppendValidUtf8(name, &out);
+      out.append("={redacted}");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void Api::Observe(std::string_view request_id, std::string_view remote,
+                  std::string_view method, std::string_view path,
+                  std::string_view query, size_t endpoint,
+                  const HttpResponse& response, size_t bytes_in,
+                  std::chrono::steady_clock::time_point start) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
   metrics_->ObserveRequest(endpoint, response.status, seconds);
-  if (options_.access_log) {
-    rapidjson::StringBuffer buf;
-    JsonWriter w(buf);
-    w.StartObject();
-    w.Key("time");
-    w.String(FormatRfc3339(NowMicros()));
-    w.Key("request_id");
-    w.String(call.request_id);
-    w.Key("remote");
-    w.String(request.remote);
-    w.Key("method");
-    w.String(request.method);
-    w.Key("path");
-    w.String(request.path);
-    w.Key("status");
-    w.Int(response.long_poll ? 0 : response.status);
-    w.Key("bytes_in");
-    w.Uint64(request.body.size());
-    w.Key("bytes_out");
-    w.Uint64(response.body.size());
-    w.Key("micros");
-    w.Uint64(static_cast<uint64_t>(seconds * 1e6));
-    w.EndObject();
-    options_.access_log(std::string_view(buf.GetString(), buf.GetSize()));
-  }
-  return response;
+  if (!options_.access_log) return;
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("time");
+  w.String(FormatRfc3339(NowMicros()));
+  w.Key("request_id");
+  w.String(request_id.data(), request_id.size());
+  w.Key("remote");
+  w.String(remote.data(), remote.size());
+  w.Key("method");
+  w.String(ValidUtf8(method));
+  w.Key("path");
+  w.String(LoggedPath(path));
+  w.Key("query");
+  w.String(LoggedQuery(query));
+  w.Key("status");
+  w.Int(response.long_poll ? 0 : response.status);
+  w.Key("bytes_in");
+  w.Uint64(bytes_in);
+  w.Key("bytes_out");
+  w.Uint64(response.body.size());
+  w.Key("micros");
+  w.Uint64(static_cast<uint64_t>(seconds * 1e6));
+  w.EndObject();
+  options_.access_log(std::string_view(buf.GetString(), buf.GetSize()));
 }
 
 HttpResponse Api::Healthz(Call&) {

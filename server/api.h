@@ -4,19 +4,26 @@
 // JSON reply. No policy logic lives here.
 //
 // Routing is one table (Api::routes_): method, path pattern with {param}
-// segments, the scope a token needs, and the handler. A path that matches
-// no pattern is 404; one that matches with another method is 405.
+// segments, the scope a token needs, and the handler. The raw path is split
+// at '/' first and each segment is then percent-decoded, so an escaped '/'
+// ("%2F") stays inside its segment. A path that matches no pattern is 404;
+// one that matches with another method is 405. Route, token and scope are
+// decided from the request line and headers alone (Admit), so the server
+// refuses an unauthorized request before reading its body (CheckHead).
 //
 // Thread safety: Handle() may be called from many threads at once. The
 // policy and data snapshots are taken once per request.
 #ifndef PORTCULLIS_SERVER_API_H_
 #define PORTCULLIS_SERVER_API_H_
 
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,6 +90,14 @@ class Api {
   // Answers one request. Never throws; every failure is an error response.
   HttpResponse Handle(HttpRequest& request);
 
+  // The server's header callback (HttpServerOptions::on_header): the answer
+  // Handle would give a request that its request line and headers alone
+  // refuse (404 no such route, 405 wrong method, 400 bad escape, 401
+  // missing or unknown token, 403 too narrow a scope), or nullopt when the
+  // request may proceed to its body. The same decision as Handle's (both
+  // use Admit); a refusal is counted and access-logged here.
+  std::optional<HttpResponse> CheckHead(const HttpRequestHead& head);
+
   // Reloads the policy through PolicyAdmin::load and publishes it if it
   // compiles; otherwise the running policy stays. Used by SIGHUP and the
   // reload endpoint.
@@ -117,13 +132,45 @@ class Api {
     size_t index = 0;  // in routes_ and in the metrics
   };
 
+  // A raw path split at '/', segments still percent-encoded. No route has
+  // more than kMaxSegments segments.
+  static constexpr size_t kMaxSegments = 8;
+  struct PathSegments {
+    std::array<std::string_view, kMaxSegments> raw;
+    size_t size = 0;
+  };
+  // False if `path` does not start with '/' or has more segments than any
+  // route (no route matches it).
+  static bool SplitRawPath(std::string_view path, PathSegments* out);
+
+  // What the request line and the Authorization header decide: the route,
+  // or the refusal (400, 404, 405, 401, 403).
+  struct Admission {
+    const Route* route = nullptr;
+    size_t endpoint = 0;  // in the metrics ("other" when no route)
+    Scope scope = Scope::kNone;
+    std::optional<HttpResponse> refusal;
+  };
+  Admission Admit(std::string_view method, std::string_view path,
+                  std::optional<std::string_view> authorization) const;
+
+  // The client's X-Request-ID if usable, else a new "pc-N".
+  std::string RequestId(std::optional<std::string_view> supplied);
+  // Adds X-Request-ID; for HEAD, drops the body (Content-Length then says
+  // its length).
+  static void FinishResponse(HttpResponse* response,
+                             const std::string& request_id, bool head);
+  // Metrics and the access log line of one answered request.
+  void Observe(std::string_view request_id, std::string_view remote,
+               std::string_view method, std::string_view path,
+               std::string_view query, size_t endpoint,
+               const HttpResponse& response, size_t bytes_in,
+               std::chrono::steady_clock::time_point start);
+
   void AddRoute(std::string_view method, std::string_view pattern,
                 Scope scope, Handler handler);
-  // Whether `segs` (a path split at '/') matches the route; fills its
-  // {param} segments.
-  static bool Match(const Route& route,
-                    const std::vector<std::string_view>& segs,
-                    std::vector<std::string>* params);
+  // Whether `segs` matches the route (literal segments compared decoded).
+  static bool Match(const Route& route, const PathSegments& segs);
 
   // Operations.
   HttpResponse Healthz(Call& call);

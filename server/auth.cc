@@ -94,6 +94,12 @@ Result<TokenSet> TokenSet::LoadFile(const std::string& path) {
 
 Scope TokenSet::Authenticate(const std::string* header) const {
   if (header == nullptr) return Scope::kNone;
+  return AuthenticateBearer(std::string_view(*header));
+}
+
+Scope TokenSet::AuthenticateBearer(
+    std::optional<std::string_view> header) const {
+  if (!header) return Scope::kNone;
   std::string_view h = *header;
   constexpr std::string_view kBearer = "Bearer ";
   if (h.size() <= kBearer.size()) return Scope::kNone;

@@ -10,6 +10,7 @@
 #ifndef PORTCULLIS_SERVER_AUTH_H_
 #define PORTCULLIS_SERVER_AUTH_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,10 @@ class TokenSet {
   // or kNone when the header is absent, malformed or the token unknown.
   // Every known token is compared in constant time, whatever matches.
   Scope Authenticate(const std::string* authorization_header) const;
+  // The same for a header value seen in place (nullopt: no header), as the
+  // server's header callback has it before the body is read.
+  Scope AuthenticateBearer(
+      std::optional<std::string_view> authorization_header) const;
 
  private:
   struct Entry {

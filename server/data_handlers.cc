@@ -1,7 +1,10 @@
 // The data endpoints of the native API, over the LMDB store: resources,
 // subjects, bindings, restrictions, the changelog, import and export.
 #include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <sstream>
 
@@ -449,11 +452,21 @@ HttpResponse Api::Changes(Call& call) {
   }
   double wait_seconds = 0;
   if (auto s = call.request.QueryParam("wait")) {
-    char* end = nullptr;
-    wait_seconds = strtod(s->c_str(), &end);
-    if (s->empty() || *end != '\0' || wait_seconds < 0) {
+    // A finite number of seconds from 0 to the configured bound (strtod
+    // took "inf", "nan" and 1e308, whose conversion to milliseconds is
+    // undefined behaviour).
+    const double max_seconds =
+        std::chrono::duration<double>(options_.max_wait).count();
+    const auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(),
+                                           wait_seconds);
+    if (s->empty() || ec != std::errc() || end != s->data() + s->size() ||
+        !std::isfinite(wait_seconds) || wait_seconds < 0 ||
+        wait_seconds > max_seconds) {
+      char bound[32];
+      std::snprintf(bound, sizeof(bound), "%g", max_seconds);
       return ErrorResponse(Status::InvalidArgument(
-          "wait must be a number of seconds", "wait"));
+          std::string("wait must be a number of seconds from 0 to ") + bound,
+          "wait"));
     }
   }
   size_t limit = options_.default_page;

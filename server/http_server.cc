@@ -103,7 +103,34 @@ std::optional<std::string> HttpRequest::QueryParam(
   return std::nullopt;
 }
 
+std::optional<std::string_view> HttpRequest::RepeatedQueryParam() const {
+  if (query.empty()) return std::nullopt;
+  // Keys of a query that fits the header limit: compared pairwise while
+  // few, sorted when many (a 16 KiB query may hold thousands).
+  std::vector<std::string_view> keys;
+  std::string_view q = query;
+  while (!q.empty()) {
+    const size_t amp = q.find('&');
+    std::string_view pair = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
+    std::string_view key = pair.substr(0, pair.find('='));
+    if (keys.size() < 16) {
+      for (std::string_view k : keys) {
+        if (k == key) return key;
+      }
+    }
+    keys.push_back(key);
+  }
+  if (keys.size() <= 16) return std::nullopt;
+  std::sort(keys.begin(), keys.end());
+  const auto dup = std::adjacent_find(keys.begin(), keys.end());
+  if (dup == keys.end()) return std::nullopt;
+  return *dup;
+}
+
 namespace {
+
+constexpr const char* kBodyTooLarge = "request body exceeds the size limit";
 
 // What a connection does after a read error: answer `status` (400 or 413)
 // and close, or close silently (status 0).
@@ -124,7 +151,7 @@ ReadErrorAction ClassifyReadError(beast::error_code ec) {
       ec == http::error::buffer_overflow) {
     return {413, "RESOURCE_EXHAUSTED",
             ec == http::error::body_limit
-                ? "request body exceeds the size limit"
+                ? kBodyTooLarge
                 : "request header exceeds the size limit"};
   }
   if (ec.category() ==
@@ -135,28 +162,65 @@ ReadErrorAction ClassifyReadError(beast::error_code ec) {
   return {};
 }
 
-// The body limit for a request whose header is `header`.
-template <typename Header>
-size_t BodyLimitFor(const HttpServerOptions& options, const Header& header) {
-  std::string_view target(header.target().data(), header.target().size());
-  std::string_view path = target.substr(0, target.find('?'));
-  std::string_view method(header.method_string().data(),
-                          header.method_string().size());
-  if (options.body_limit_for) {
-    if (auto l = options.body_limit_for(method, path)) return *l;
-  }
-  return options.body_limit;
+using RequestHeader = http::request_header<>;
+
+std::optional<std::string_view> FindField(const void* fields,
+                                          std::string_view name) {
+  const auto& h = *static_cast<const RequestHeader*>(fields);
+  const auto it = h.find(beast::string_view(name.data(), name.size()));
+  if (it == h.end()) return std::nullopt;
+  return std::string_view(it->value().data(), it->value().size());
 }
 
-// Converts a parsed message. Returns false on a bad percent-escape in the
-// path (the server answers 400).
-bool ToHttpRequest(http::request<http::string_body>& msg, std::string remote,
+// What to do once a request's header is read, before its body.
+struct HeaderVerdict {
+  enum class Kind { kReadBody, kRefused, kTooLarge };
+  Kind kind = Kind::kReadBody;
+  size_t body_limit = 0;  // kReadBody: the limit for this body
+  HttpResponse refusal;   // kRefused
+};
+
+// The header callback first (an unauthorized request never reaches the
+// route's body limit), then the route's body limit, checked here against
+// a declared Content-Length: the parser read the header with no limit,
+// since Beast checks a Content-Length against the limit in force while it
+// parses the header, before the route is known.
+HeaderVerdict JudgeHeader(const HttpServerOptions& options,
+                          const RequestHeader& header,
+                          boost::optional<uint64_t> content_length,
+                          std::string_view remote) {
+  HeaderVerdict v;
+  const std::string_view target(header.target().data(),
+                                header.target().size());
+  const std::string_view method(header.method_string().data(),
+                                header.method_string().size());
+  if (options.on_header) {
+    const HttpRequestHead head(method, target, remote, &FindField, &header);
+    if (std::optional<HttpResponse> r = options.on_header(head)) {
+      v.kind = HeaderVerdict::Kind::kRefused;
+      v.refusal = std::move(*r);
+      return v;
+    }
+  }
+  v.body_limit = options.body_limit;
+  if (options.body_limit_for) {
+    const std::string_view path = target.substr(0, target.find('?'));
+    if (auto l = options.body_limit_for(method, path)) v.body_limit = *l;
+  }
+  if (content_length && *content_length > v.body_limit) {
+    v.kind = HeaderVerdict::Kind::kTooLarge;
+  }
+  return v;
+}
+
+// Converts a parsed message.
+void ToHttpRequest(http::request<http::string_body>& msg, std::string remote,
                    HttpRequest* req) {
   req->method = std::string(msg.method_string());
   req->target = std::string(msg.target());
   std::string_view target = req->target;
   const size_t q = target.find('?');
-  std::optional<std::string> path = PercentDecode(target.substr(0, q));
+  req->path = std::string(target.substr(0, q));
   if (q != std::string_view::npos) {
     req->query = std::string(target.substr(q + 1));
   }
@@ -170,9 +234,6 @@ bool ToHttpRequest(http::request<http::string_body>& msg, std::string remote,
   }
   req->body = std::move(msg.body());
   req->remote = std::move(remote);
-  if (!path) return false;
-  req->path = std::move(*path);
-  return true;
 }
 
 }  // namespace
@@ -182,8 +243,8 @@ ParsedHttpRequest ParseHttpRequest(std::string_view bytes,
   ParsedHttpRequest out;
   http::request_parser<http::string_body> parser;
   parser.header_limit(static_cast<uint32_t>(options.header_limit));
-  parser.body_limit(options.body_limit);
-  parser.eager(false);  // stop after the header: its limit comes next
+  parser.body_limit(boost::none);  // the route's limit comes after the header
+  parser.eager(false);  // stop after the header: its verdict comes next
   beast::error_code ec;
   bool limit_set = false;
   while (!parser.is_done()) {
@@ -191,9 +252,24 @@ ParsedHttpRequest ParseHttpRequest(std::string_view bytes,
         net::buffer(bytes.data() + out.consumed, bytes.size() - out.consumed),
         ec);
     out.consumed += n;
-    if (parser.is_header_done() && !limit_set) {
+    if ((!ec || ec == http::error::need_more) && parser.is_header_done() &&
+        !limit_set) {
       limit_set = true;
-      parser.body_limit(BodyLimitFor(options, parser.get().base()));
+      HeaderVerdict v = JudgeHeader(options, parser.get().base(),
+                                    parser.content_length(), "");
+      if (v.kind == HeaderVerdict::Kind::kRefused) {
+        out.kind = ParsedHttpRequest::Kind::kRefused;
+        out.refusal = std::move(v.refusal);
+        return out;
+      }
+      if (v.kind == HeaderVerdict::Kind::kTooLarge) {
+        out.kind = ParsedHttpRequest::Kind::kError;
+        out.error_status = 413;
+        out.error_code = "RESOURCE_EXHAUSTED";
+        out.error_message = kBodyTooLarge;
+        return out;
+      }
+      parser.body_limit(v.body_limit);
       parser.eager(true);
     }
     if (ec == http::error::need_more && n > 0 &&
@@ -222,13 +298,7 @@ ParsedHttpRequest ParseHttpRequest(std::string_view bytes,
   }
   http::request<http::string_body> msg = parser.release();
   out.keep_alive = msg.keep_alive();
-  if (!ToHttpRequest(msg, "", &out.request)) {
-    out.kind = ParsedHttpRequest::Kind::kError;
-    out.error_status = 400;
-    out.error_code = "INVALID_ARGUMENT";
-    out.error_message = "bad percent-escape in the request path";
-    return out;
-  }
+  ToHttpRequest(msg, "", &out.request);
   out.kind = ParsedHttpRequest::Kind::kRequest;
   return out;
 }
@@ -356,7 +426,10 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(
         static_cast<uint32_t>(server_->options.header_limit));
-    parser_->body_limit(server_->options.body_limit);
+    // No limit while the header is read: Beast would check a Content-Length
+    // against it before the route is known. JudgeHeader sets the route's.
+    parser_->body_limit(boost::none);
+    head_ = false;
     idle_ = buffer_.size() == 0;
     ExpiresAfter(idle_ ? server_->options.idle_timeout
                        : server_->options.read_timeout);
@@ -372,8 +445,21 @@ class Session : public std::enable_shared_from_this<Session> {
       HandleReadError(ec);
       return;
     }
-    parser_->body_limit(
-        BodyLimitFor(server_->options, parser_->get().base()));
+    const RequestHeader& header = parser_->get().base();
+    head_ = header.method() == http::verb::head;
+    HeaderVerdict v = JudgeHeader(server_->options, header,
+                                  parser_->content_length(), remote_);
+    if (v.kind == HeaderVerdict::Kind::kRefused) {
+      // Answered from the header: none of the body is read (the lingering
+      // close discards what the client still sends, without keeping it).
+      Write(std::move(v.refusal), /*keep_alive=*/false, header.version());
+      return;
+    }
+    if (v.kind == HeaderVerdict::Kind::kTooLarge) {
+      SendError(413, "RESOURCE_EXHAUSTED", kBodyTooLarge);
+      return;
+    }
+    parser_->body_limit(v.body_limit);
     if (was_idle) ExpiresAfter(server_->options.read_timeout);
     http::async_read(
         stream_, buffer_, *parser_,
@@ -405,16 +491,9 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool keep_alive = msg.keep_alive();
     const unsigned version = msg.version();
     HttpRequest req;
-    if (!ToHttpRequest(msg, remote_, &req)) {
-      HttpResponse r;
-      r.status = 400;
-      r.body = server_->ErrorBody(400, "INVALID_ARGUMENT",
-                                  "bad percent-escape in the request path");
-      Write(std::move(r), keep_alive, version);
-      return;
-    }
+    ToHttpRequest(msg, remote_, &req);
     HttpResponse response = server_->handler(req);
-    if (response.stream) {
+    if (response.stream && !head_) {
       WriteStream(std::move(response), keep_alive, version);
       return;
     }
@@ -458,8 +537,27 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.set(http::field::server, "portcullis");
     response_.set(http::field::content_type, r.content_type);
     for (auto& [name, value] : r.headers) response_.set(name, value);
-    response_.body() = std::move(r.body);
     response_.keep_alive(keep_alive && !server_->draining.load());
+    if (head_) {
+      // The answer to HEAD is the header alone, whatever the handler put in
+      // the body; its Content-Length is the handler's (that of the GET
+      // body), else the size of the body it gave, else none.
+      if (response_.find(http::field::content_length) == response_.end() &&
+          !r.body.empty()) {
+        response_.content_length(r.body.size());
+      }
+      response_.body().clear();
+      auto sr = std::make_shared<http::response_serializer<http::string_body>>(
+          response_);
+      ExpiresAfter(server_->options.write_timeout);
+      http::async_write_header(
+          stream_, *sr,
+          [self = shared_from_this(), sr](beast::error_code ec, size_t) {
+            self->OnWrite(ec, self->response_.keep_alive());
+          });
+      return;
+    }
+    response_.body() = std::move(r.body);
     response_.prepare_payload();
     ExpiresAfter(server_->options.write_timeout);
     http::async_write(stream_, response_,
@@ -619,6 +717,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string remote_;
   std::string chunk_;  // the piece of a streamed body being written
   bool idle_ = false;  // waiting for the first byte of a new request
+  bool head_ = false;  // the current request is HEAD: answer the header only
 };
 
 void HttpServer::Impl::Accept() {

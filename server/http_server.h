@@ -5,8 +5,11 @@
 // functions that unit tests call without sockets.
 //
 // Behaviour: keep-alive and pipelining (requests on one connection are
-// answered in order), a header size limit and a per-route body size limit
-// (413), read and write timeouts (a slow or idle client is disconnected and
+// answered in order), a header size limit; a header callback
+// (HttpServerOptions::on_header) that may refuse a request from its header
+// alone, before any of its body is read; a per-route body size limit (413)
+// that applies whatever the framing (Content-Length or chunked); HEAD
+// answered with the header alone; read and write timeouts (a slow or idle client is disconnected and
 // holds no thread), malformed HTTP answered with 400. The handler runs
 // inline on the I/O thread that read the request. Accepted sockets have
 // TCP_NODELAY. Timeouts are checked by one periodic sweep (every quarter of
@@ -38,7 +41,10 @@ namespace portcullis::server {
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string target;  // as sent: "/v1/changes?since=4"
-  std::string path;    // target before '?', percent-decoded
+  // Target before '?', as sent (not percent-decoded): a router splits it at
+  // '/' first and then decodes each segment, so that "%2F" never makes a
+  // new segment.
+  std::string path;
   std::string query;   // target after '?', raw
   // Header names in lower case, in arrival order.
   std::vector<std::pair<std::string, std::string>> headers;
@@ -47,8 +53,13 @@ struct HttpRequest {
 
   // The first header of that (lower-case) name, or nullptr.
   const std::string* Header(std::string_view lower_name) const;
-  // The percent-decoded value of a query parameter, or nullopt.
+  // The percent-decoded value of a query parameter, or nullopt. A
+  // parameter given twice is the first; Api refuses such requests before
+  // any handler runs (see RepeatedQueryParam).
   std::optional<std::string> QueryParam(std::string_view name) const;
+  // The name (as sent) of the first query parameter that appears more than
+  // once, or nullopt.
+  std::optional<std::string_view> RepeatedQueryParam() const;
 };
 
 struct HttpResponse;
@@ -106,14 +117,68 @@ Result<std::string> DrainBodyStream(BodyStream& stream,
 
 using HttpHandler = std::function<HttpResponse(HttpRequest&)>;
 
+// A request as the server knows it once its header is read, before its
+// body: the request line, the peer, and the header fields, looked up in
+// place (nothing is copied). Valid only during the call it is passed to.
+class HttpRequestHead {
+ public:
+  using FieldLookup = std::optional<std::string_view> (*)(
+      const void* fields, std::string_view name);
+  HttpRequestHead(std::string_view method, std::string_view target,
+                  std::string_view remote, FieldLookup lookup,
+                  const void* fields)
+      : method_(method),
+        target_(target),
+        remote_(remote),
+        lookup_(lookup),
+        fields_(fields) {}
+
+  std::string_view method() const { return method_; }
+  std::string_view target() const { return target_; }
+  // The target before '?', as sent (see HttpRequest::path).
+  std::string_view path() const { return target_.substr(0, target_.find('?')); }
+  // The target after '?', raw; empty if none.
+  std::string_view query() const {
+    const size_t q = target_.find('?');
+    return q == std::string_view::npos ? std::string_view()
+                                       : target_.substr(q + 1);
+  }
+  std::string_view remote() const { return remote_; }
+  // The value of the first header field called `name` (any case), or
+  // nullopt.
+  std::optional<std::string_view> Header(std::string_view name) const {
+    return lookup_(fields_, name);
+  }
+
+ private:
+  std::string_view method_, target_, remote_;
+  FieldLookup lookup_;
+  const void* fields_;
+};
+
+// Called once a request's header is parsed and before its body is read.
+// Returns nullopt to let the request through, or the response to send
+// instead (401, 403, 404, ...): the server then sends it with
+// "Connection: close", reads none of the body and closes the connection.
+using HttpHeadHandler =
+    std::function<std::optional<HttpResponse>(const HttpRequestHead&)>;
+
 struct HttpServerOptions {
   std::string address = "127.0.0.1";
   uint16_t port = 8181;  // 0 picks a free port
   int threads = 2;
   size_t header_limit = 16 * 1024;
   size_t body_limit = 1024 * 1024;
+  // Refuses requests from their header (authentication, routing) before the
+  // body is read; may be empty. Called from I/O threads, must be
+  // thread-safe.
+  HttpHeadHandler on_header;
   // Overrides body_limit for some routes (the import endpoint): returns the
-  // limit for that method and path, or nullopt for the default.
+  // limit for that method and (raw) path, or nullopt for the default. Asked
+  // only for a request on_header let through, so that a large limit serves
+  // only authorized callers. The limit applies to the body however it is
+  // framed: a Content-Length above it is refused (413) before the body is
+  // read, a chunked body as soon as it passes it.
   std::function<std::optional<size_t>(std::string_view method,
                                       std::string_view path)>
       body_limit_for;
@@ -169,6 +234,7 @@ struct ParsedHttpRequest {
   enum class Kind {
     kRequest,   // `request` holds a complete request for the handler
     kError,     // the server answers `error_status` itself and closes
+    kRefused,   // on_header refused it: the server sends `refusal`, closes
     kClose,     // the server closes without answering (eof, incomplete)
   };
   Kind kind = Kind::kClose;
@@ -177,12 +243,14 @@ struct ParsedHttpRequest {
   int error_status = 0;  // 400 or 413 for kError
   std::string error_code;
   std::string error_message;
+  HttpResponse refusal;  // kRefused: what on_header answered
   size_t consumed = 0;  // bytes of the input this request used
 };
 
-// Parses the first request in `bytes` with the limits of `options` (header
-// limit, body limit, body_limit_for) through the same parser, limits and
-// conversion a connection uses, without a socket: the fuzz target of the
+// Parses the first request in `bytes` with the limits and header callback of
+// `options` (header limit, on_header, body limit, body_limit_for) through
+// the same parser, limits and conversion a connection uses, without a
+// socket: the fuzz target of the
 // HTTP session and the tests of malformed input use it. `bytes` is all the
 // client ever sent: a request it does not complete is kClose.
 ParsedHttpRequest ParseHttpRequest(std::string_view bytes,

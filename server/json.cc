@@ -4,44 +4,10 @@
 
 #include <rapidjson/error/en.h>
 
+#include "common/json_keys.h"
+
 namespace portcullis::server {
 
-bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t n;
-    uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;  // truncated sequence
-    for (size_t k = 1; k <= n; ++k) {
-      const unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += n + 1;
-  }
-  return true;
-}
 namespace {
 
 // Depth of the deepest array or object; stops counting past `limit`.
@@ -88,6 +54,11 @@ Status ParseJson(std::string_view body, rapidjson::Document* doc,
     return Status::InvalidArgument("JSON nests deeper than " +
                                    std::to_string(max_depth) + " levels");
   }
+  // After the depth bound: the walk is recursive.
+  if (std::string path; FindDuplicateKey(*doc, &path)) {
+    return Status::InvalidArgument(
+        "JSON member " + path + " appears more than once", path);
+  }
   return Status::Ok();
 }
 
@@ -113,10 +84,12 @@ std::string ErrorJson(std::string_view code, std::string_view message,
   w.Key("code");
   w.String(code.data(), code.size());
   w.Key("message");
-  w.String(message.data(), message.size());
+  // Messages quote what the client sent (paths, query values): bytes that
+  // are not UTF-8 are escaped so that the body is always valid JSON.
+  w.String(ValidUtf8(message));
   if (!field.empty()) {
     w.Key("field");
-    w.String(field.data(), field.size());
+    w.String(ValidUtf8(field));
   }
   if (!reason.empty()) {
     w.Key("reason");

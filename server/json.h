@@ -16,6 +16,7 @@
 #include <rapidjson/writer.h>
 
 #include "common/status.h"
+#include "common/utf8.h"  // IsValidUtf8, ValidUtf8
 #include "engine/value.h"
 
 namespace portcullis::server {
@@ -25,20 +26,21 @@ using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 inline constexpr int kMaxJsonDepth = 32;
 
 // Parses `body` (UTF-8 validated, explicit length) into *doc. Fails with
-// INVALID_ARGUMENT naming the offset on a syntax error, and when arrays and
-// objects nest deeper than `max_depth`.
+// INVALID_ARGUMENT naming the offset on a syntax error, when arrays and
+// objects nest deeper than `max_depth`, and when an object at any depth
+// holds a member name twice (the field is that member's path, e.g.
+// "context.ip" or "checks[1].subject").
 Status ParseJson(std::string_view body, rapidjson::Document* doc,
                  int max_depth = kMaxJsonDepth);
 
-// True if `s` is well-formed UTF-8 (no overlong forms, surrogates or code
-// points above U+10FFFF).
-bool IsValidUtf8(std::string_view s);
 
 // Parses a body that must be a JSON object.
 Status ParseJsonObject(std::string_view body, rapidjson::Document* doc);
 
 // {"error":{"code":"INVALID_ARGUMENT","message":"...","field":"...",
-// "reason":"..."}}; field and reason only when non-empty.
+// "reason":"..."}}; field and reason only when non-empty. Bytes of message
+// and field that are not UTF-8 are escaped as "\xNN" (see ValidUtf8), so the
+// body is always valid JSON.
 std::string ErrorJson(std::string_view code, std::string_view message,
                       std::string_view field = {},
                       std::string_view reason = {});

@@ -212,6 +212,12 @@ int RunServe(const ServeConfig& config, std::ostream& out, std::ostream& err) {
   http.threads = config.threads;
   http.header_limit = config.header_limit;
   http.body_limit = config.body_limit;
+  // Route, token and scope are checked from the header, before the body:
+  // an unauthorized client cannot make the daemon read (and hold) a body,
+  // and the import's large limit serves only callers already let through.
+  http.on_header = [&api](const HttpRequestHead& head) {
+    return api.CheckHead(head);
+  };
   const size_t import_limit = config.import_body_limit;
   http.body_limit_for = [import_limit](std::string_view method,
                                        std::string_view path)

@@ -11,6 +11,8 @@
 #include <istream>
 #include <ostream>
 
+#include "common/json_keys.h"
+
 namespace portcullis::storage {
 namespace {
 
@@ -269,6 +271,11 @@ Result<JsonlRecord> ParseJsonlRecord(std::string_view line) {
   if (!DepthAtMost(doc, kMaxJsonlDepth)) {
     return Fail(Status::InvalidArgument(
         "nested deeper than " + std::to_string(kMaxJsonlDepth) + " levels"));
+  }
+  // After the depth bound: the walk is recursive.
+  if (std::string path; FindDuplicateKey(doc, &path)) {
+    return Fail(Status::InvalidArgument(
+        "field '" + path + "' given twice", path));
   }
   Fields f(doc);
   std::string kind;

@@ -278,10 +278,13 @@ Status CheckName(std::string_view name, std::string_view what) {
             std::to_string(kMaxTypeLength) + " bytes",
         std::string(what));
   }
-  if (name.find('\0') != std::string_view::npos ||
-      name.find(':') != std::string_view::npos) {
+  if (name.find(':') != std::string_view::npos) {
     return Status::InvalidArgument(
-        std::string(what) + " must not contain ':' or NUL", std::string(what));
+        std::string(what) + " must not contain ':'", std::string(what));
+  }
+  if (std::string_view p = engine::EntityNameProblem(name); !p.empty()) {
+    return Status::InvalidArgument(std::string(what) + " " + std::string(p),
+                                   std::string(what));
   }
   return Status::Ok();
 }
@@ -307,8 +310,13 @@ Status CheckRef(std::string_view ref, std::string_view field) {
         f + ": id is longer than " + std::to_string(kMaxIdLength) + " bytes",
         f);
   }
-  if (ref.find('\0') != std::string_view::npos) {
-    return Status::InvalidArgument(f + " must not contain NUL", f);
+  if (std::string_view p = engine::EntityNameProblem(ref.substr(0, colon));
+      !p.empty()) {
+    return Status::InvalidArgument(f + ": type " + std::string(p), f);
+  }
+  if (std::string_view p = engine::EntityNameProblem(ref.substr(colon + 1));
+      !p.empty()) {
+    return Status::InvalidArgument(f + ": id " + std::string(p), f);
   }
   return Status::Ok();
 }

@@ -203,8 +203,10 @@ inline Revision RevisionFromKey(std::string_view k) {
 }
 
 // "type:id" well-formedness: a non-empty type of at most kMaxTypeLength
-// bytes without ':' or NUL, a non-empty id of at most kMaxIdLength bytes
-// without NUL. Returns an error naming `field`.
+// bytes without ':', a non-empty id of at most kMaxIdLength bytes, both
+// following engine::EntityNameProblem's rule (UTF-8; no '/', control
+// characters or spaces). Every write checks its refs with these. Returns an
+// error naming `field`.
 Status CheckRef(std::string_view ref, std::string_view field);
 Status CheckName(std::string_view name, std::string_view what);
 

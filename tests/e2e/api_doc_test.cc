@@ -21,6 +21,7 @@
 
 #include "engine/memory_data.h"
 #include "server/api.h"
+#include "server/config.h"
 #include "server/data_source.h"
 #include "tests/e2e/daemon.h"
 
@@ -30,6 +31,42 @@ namespace {
 std::string Upper(std::string s) {
   for (char& c : s) c = static_cast<char>(std::toupper(c));
   return s;
+}
+
+// docs/operations.md's configuration example states every default: parsed
+// over the defaults, it changes none of the limits and timeouts; and the
+// daemon's defaults are the Api's.
+TEST(OperationsDoc, TheConfigurationExampleStatesTheDefaults) {
+  std::ifstream in(std::string(PORTCULLIS_SOURCE_DIR) + "/docs/operations.md");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string doc = ss.str();
+  const size_t section = doc.find("## Configuration file");
+  ASSERT_NE(section, std::string::npos);
+  const size_t start = doc.find("```yaml\n", section);
+  ASSERT_NE(start, std::string::npos);
+  const size_t end = doc.find("```", start + 8);
+  ASSERT_NE(end, std::string::npos);
+  const std::string yaml = doc.substr(start + 8, end - start - 8);
+  const ServeConfig defaults;
+  ServeConfig documented;
+  Status s = ParseConfigText(yaml, "docs/operations.md", &documented);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(documented.header_limit, defaults.header_limit);
+  EXPECT_EQ(documented.body_limit, defaults.body_limit);
+  EXPECT_EQ(documented.import_body_limit, defaults.import_body_limit);
+  EXPECT_EQ(documented.max_batch, defaults.max_batch);
+  EXPECT_EQ(documented.max_page, defaults.max_page);
+  EXPECT_EQ(documented.read_timeout_ms, defaults.read_timeout_ms);
+  EXPECT_EQ(documented.write_timeout_ms, defaults.write_timeout_ms);
+  EXPECT_EQ(documented.idle_timeout_ms, defaults.idle_timeout_ms);
+  EXPECT_EQ(documented.long_poll_ms, defaults.long_poll_ms);
+  EXPECT_EQ(documented.threads, defaults.threads);
+  EXPECT_EQ(documented.listen, defaults.listen);
+  const ApiOptions api;
+  EXPECT_EQ(api.max_page, defaults.max_page);
+  EXPECT_EQ(api.max_batch, defaults.max_batch);
+  EXPECT_EQ(api.max_wait.count(), defaults.long_poll_ms);
 }
 
 TEST(OpenApi, ListsExactlyTheRoutesOfTheRouteTable) {

@@ -103,6 +103,10 @@ FuzzDaemon::FuzzDaemon() {
   // serve.cc's defaults (config.h), with a smaller import limit.
   http_.header_limit = 16 * 1024;
   http_.body_limit = 64 * 1024;
+  // As serve.cc: route, token and scope are checked from the header.
+  http_.on_header = [api = api_.get()](const server::HttpRequestHead& head) {
+    return api->CheckHead(head);
+  };
   http_.body_limit_for = [](std::string_view method, std::string_view path)
       -> std::optional<size_t> {
     if (method == "POST" && path == "/v1/import") return 256 * 1024;
@@ -188,6 +192,16 @@ std::string RunHttpInput(std::string_view input) {
     server::ParsedHttpRequest p = server::ParseHttpRequest(input, d.http_options());
     if (p.consumed > input.size()) return "parser consumed past the input";
     if (p.kind == server::ParsedHttpRequest::Kind::kClose) return "";
+    if (p.kind == server::ParsedHttpRequest::Kind::kRefused) {
+      // Refused from the header; the connection then closes.
+      server::HttpResponse& r = p.refusal;
+      if (r.status < 400) return "a refusal with status " + std::to_string(r.status);
+      if (input.substr(0, 5) == "HEAD ") {
+        if (!r.body.empty()) return "a HEAD answer with a body";
+        r.body = "{\"error\":{\"code\":\"HEAD\"}}";
+      }
+      return CheckResponse(r);
+    }
     if (p.kind == server::ParsedHttpRequest::Kind::kError) {
       if (p.error_status != 400 && p.error_status != 413) {
         return "unexpected error status " + std::to_string(p.error_status);
