@@ -129,6 +129,9 @@ Status ParseConfigText(std::string_view text, std::string_view name,
         if (tk == "write_ms") return GetInt(name, tv, tk, 1, &c->write_timeout_ms);
         if (tk == "idle_ms") return GetInt(name, tv, tk, 1, &c->idle_timeout_ms);
         if (tk == "long_poll_ms") return GetInt(name, tv, tk, 0, &c->long_poll_ms);
+        if (tk == "invitation_sweep_ms") {
+          return GetInt(name, tv, tk, 0, &c->invitation_sweep_ms);
+        }
         return Bad(name, tkn, "unknown key 'timeouts." + tk + "'", tk);
       });
     }

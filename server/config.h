@@ -7,7 +7,7 @@
 //   listen: "127.0.0.1:8181"   data: DIR      policy: PATH
 //   threads: 2                 tokens: FILE   auth: true
 //   limits:   {header_bytes, body_bytes, import_body_bytes, batch, page}
-//   timeouts: {read_ms, write_ms, idle_ms, long_poll_ms}
+//   timeouts: {read_ms, write_ms, idle_ms, long_poll_ms, invitation_sweep_ms}
 //   log:      {access: PATH|"-"|"", decisions: PATH|"-"|""}
 //   public_url: "https://pdp.example.com"  (AuthZEN metadata base URL)
 #ifndef PORTCULLIS_SERVER_CONFIG_H_
@@ -37,6 +37,8 @@ struct ServeConfig {
   int64_t write_timeout_ms = 10000;
   int64_t idle_timeout_ms = 60000;
   int64_t long_poll_ms = 30000;
+  // How often expired invitations are written as expired (0: never).
+  int64_t invitation_sweep_ms = 60000;
   std::string access_log;    // "" off, "-" stderr, else a file path
   std::string decision_log;  // same
   std::string public_url;    // "" : derived from each request's Host

@@ -481,9 +481,13 @@ HttpResponse Api::Changes(Call& call) {
     limit = v;
   }
   storage::Store* store = store_;
+  // An invitation's id accepts it (for an address, the id alone does): only
+  // the admin scope sees them; for others the entity is null.
+  const bool show_invitation_ids = call.scope >= Scope::kAdmin;
   // Reads the changes after `since` in a fresh snapshot (never held across
   // the wait). nullopt: nothing yet and the caller may keep waiting.
-  auto answer = [store, since, limit](bool final) -> std::optional<HttpResponse> {
+  auto answer = [store, since, limit, show_invitation_ids](
+                    bool final) -> std::optional<HttpResponse> {
     auto view = store->Read();
     if (!view) return ErrorResponse(view.error());
     if (view->revision() <= since && !final) return std::nullopt;
@@ -509,7 +513,11 @@ HttpResponse Api::Changes(Call& call) {
         w.Key("op");
         w.String(c.op);
         w.Key("entity");
-        w.String(c.entity);
+        if (!show_invitation_ids && c.op.starts_with("invitation.")) {
+          w.Null();
+        } else {
+          w.String(c.entity);
+        }
         if (!c.related.empty()) {
           w.Key("related");
           w.String(c.related);

@@ -15,6 +15,7 @@
 #include "server/api.h"
 #include "server/http_server.h"
 #include "server/store_data_source.h"
+#include "server/workflows.h"
 #include "storage/store.h"
 
 namespace portcullis::server {
@@ -102,6 +103,53 @@ class LineLog {
   std::string pending_;  // guarded by mu_
   bool stop_ = false;    // guarded by mu_
   std::thread flusher_;
+};
+
+// Writes expired invitations as expired (server::ExpireInvitations) every
+// `interval`, from its own thread, until destroyed. Thread-safe: owns its
+// state; the store serializes its writes with the API's.
+class InvitationSweeper {
+ public:
+  InvitationSweeper(storage::Store* store, PolicyHolder* policy,
+                    std::chrono::milliseconds interval, std::ostream& err)
+      : store_(store), policy_(policy), interval_(interval), err_(err) {
+    if (interval_.count() > 0) thread_ = std::thread([this] { Run(); });
+  }
+  ~InvitationSweeper() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_) {
+      lock.unlock();
+      const std::shared_ptr<const LoadedPolicy> policy = policy_->Current();
+      WorkflowContext ctx{store_, policy->policy.get(), NowMicros(), {}};
+      Result<size_t> n = ExpireInvitations(ctx);
+      if (!n) {
+        err_ << "portcullis: invitation sweep: " << n.error().message()
+             << "\n";
+      }
+      lock.lock();
+      cv_.wait_for(lock, interval_, [this] { return stop_; });
+    }
+  }
+
+  storage::Store* store_;
+  PolicyHolder* policy_;
+  const std::chrono::milliseconds interval_;
+  std::ostream& err_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // guarded by mu_
+  std::thread thread_;
 };
 
 std::vector<PolicyDiagnostic> ToDiagnostics(
@@ -247,6 +295,9 @@ int RunServe(const ServeConfig& config, std::ostream& out, std::ostream& err) {
            "every client may read, write and reload\n";
   }
   api.SetReady(true);
+  InvitationSweeper sweeper(store->get(), &holder,
+                            std::chrono::milliseconds(config.invitation_sweep_ms),
+                            err);
   const std::shared_ptr<const LoadedPolicy> policy = holder.Current();
   out << "portcullis: listening on " << listen->host << ":" << server.port()
       << " policy " << policy->policy->name << " version "

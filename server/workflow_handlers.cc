@@ -88,10 +88,15 @@ void WriteStrings(JsonWriter& w, const std::vector<std::string>& list) {
   w.EndArray();
 }
 
-void WriteInvitation(JsonWriter& w, const storage::Invitation& inv) {
+// `show_id`: the id is a bearer secret (for an address, the id alone
+// accepts), written only for the admin scope.
+void WriteInvitation(JsonWriter& w, const storage::Invitation& inv,
+                     bool show_id = true) {
   w.StartObject();
-  w.Key("id");
-  w.String(inv.id);
+  if (show_id) {
+    w.Key("id");
+    w.String(inv.id);
+  }
   w.Key("group");
   w.String(inv.resource);
   w.Key("invitee");
@@ -118,14 +123,14 @@ void WriteInvitation(JsonWriter& w, const storage::Invitation& inv) {
   w.EndObject();
 }
 
-HttpResponse InvitationListAnswer(const InvitationList& list) {
+HttpResponse InvitationListAnswer(const InvitationList& list, Scope scope) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
   w.Key("invitations");
   w.StartArray();
   for (const storage::Invitation& inv : list.invitations) {
-    WriteInvitation(w, inv);
+    WriteInvitation(w, inv, scope >= Scope::kAdmin);
   }
   w.EndArray();
   w.Key("revision");
@@ -321,7 +326,7 @@ HttpResponse Api::ListGroupInvitations(Call& call) {
   auto r = server::ListGroupInvitations(Workflow(call), *actor, call.params[0],
                                         *state);
   if (!r) return ErrorResponse(r.error());
-  return InvitationListAnswer(*r);
+  return InvitationListAnswer(*r, call.scope);
 }
 
 HttpResponse Api::ListSubjectInvitations(Call& call) {
@@ -331,7 +336,7 @@ HttpResponse Api::ListSubjectInvitations(Call& call) {
   auto r = server::ListInvitationsFor(
       Workflow(call), call.params[0] + ":" + call.params[1], *state);
   if (!r) return ErrorResponse(r.error());
-  return InvitationListAnswer(*r);
+  return InvitationListAnswer(*r, call.scope);
 }
 
 HttpResponse Api::AnswerInvitation(Call& call, bool accept) {
@@ -470,6 +475,27 @@ HttpResponse Api::ListPeople(Call& call) {
       w.String(m.group);
       w.Key("roles");
       WriteStrings(w, m.roles);
+      w.EndObject();
+    }
+    w.EndArray();
+    // Everything else they hold in the account: roles on the account,
+    // pending invitations' bindings, per-file raises and restrictions.
+    w.Key("holdings");
+    w.StartArray();
+    for (const PersonHolding& h : p.holdings) {
+      w.StartObject();
+      w.Key("resource");
+      w.String(h.resource);
+      if (!h.roles.empty()) {
+        w.Key("roles");
+        WriteStrings(w, h.roles);
+        w.Key("state");
+        w.String(h.pending ? "pending" : "active");
+      }
+      if (!h.restrict.empty()) {
+        w.Key("restrict");
+        WriteStrings(w, h.restrict);
+      }
       w.EndObject();
     }
     w.EndArray();

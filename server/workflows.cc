@@ -295,6 +295,34 @@ std::string NormalizeSubject(const engine::Policy& policy,
          NormalizeAddress(subject.substr(colon + 1));
 }
 
+// The addresses `subject` owns: for each of the invite step's address
+// types, the subject's attribute of that name ("email"), normalized, as
+// "type:address". Empty for an address itself.
+std::vector<std::string> OwnedAddresses(const engine::Policy& policy,
+                                        const storage::ReadView& view,
+                                        EntityRef subject) {
+  std::vector<std::string> out;
+  if (IsAddressType(policy, subject.type)) return out;
+  std::optional<storage::SubjectRecord> record =
+      view.GetSubjectRecord(subject);
+  if (!record) return out;
+  for (size_t t = 0; t < policy.types.size(); ++t) {
+    if (!policy.workflows.address_types.Contains(
+            static_cast<engine::TypeId>(t))) {
+      continue;
+    }
+    const std::string& type = policy.types[t].name;
+    auto attr = record->attributes.find(type);
+    if (attr == record->attributes.end() ||
+        attr->second.kind != engine::ValueKind::kString) {
+      continue;
+    }
+    std::string address = type + ":" + NormalizeAddress(attr->second.s);
+    if (engine::ParseEntityRef(address)) out.push_back(std::move(address));
+  }
+  return out;
+}
+
 // Whether `subject` may accept or decline `inv` (`verb`): the invited
 // subject itself (an address only declines: it cannot hold roles); for an
 // invitation to an address, any existing subject of a subject type that is
@@ -710,32 +738,16 @@ Result<InvitationList> ListInvitationsFor(
   if (!out) return out;
   // The addresses the subject owns: an attribute named after an address
   // type (user:bob with `email: bob@example.com` owns that address).
-  std::optional<storage::SubjectRecord> record =
-      IsAddressType(policy, ref->type) ? std::nullopt
-                                       : view->GetSubjectRecord(*ref);
-  if (record) {
-    for (size_t t = 0; t < policy.types.size(); ++t) {
-      if (!policy.workflows.address_types.Contains(
-              static_cast<engine::TypeId>(t))) {
-        continue;
-      }
-      const std::string& type = policy.types[t].name;
-      auto attr = record->attributes.find(type);
-      if (attr == record->attributes.end() ||
-          attr->second.kind != engine::ValueKind::kString) {
-        continue;
-      }
-      const std::string address =
-          type + ":" + NormalizeAddress(attr->second.s);
-      const std::optional<EntityRef> address_ref =
-          engine::ParseEntityRef(address);
-      if (!address_ref) continue;
-      auto more = CollectInvitations(*view, *address_ref, false, state, ctx.now);
-      if (!more) return more;
-      for (storage::Invitation& inv : more->invitations) {
-        out->invitations.push_back(std::move(inv));
-      }
+  const std::vector<std::string> owned = OwnedAddresses(policy, *view, *ref);
+  for (const std::string& address : owned) {
+    auto more = CollectInvitations(
+        *view, *engine::ParseEntityRef(address), false, state, ctx.now);
+    if (!more) return more;
+    for (storage::Invitation& inv : more->invitations) {
+      out->invitations.push_back(std::move(inv));
     }
+  }
+  if (!owned.empty()) {
     std::sort(out->invitations.begin(), out->invitations.end(),
               [](const storage::Invitation& a, const storage::Invitation& b) {
                 return a.id < b.id;
@@ -1014,8 +1026,12 @@ Result<storage::Revision> RemoveMember(const WorkflowContext& ctx,
             }
           }
           // The pending invitations to the group that the member sent or
-          // received go with the membership: none of them may bring the
-          // member back, or anyone in on the member's word.
+          // received (to the member or to an address the member owns) go
+          // with the membership: none of them may bring the member back, or
+          // anyone in on the member's word.
+          std::vector<std::string> received =
+              OwnedAddresses(policy, txn.view(), *subject_ref);
+          received.emplace_back(subject);
           std::vector<storage::Invitation> pending;
           after.clear();
           do {
@@ -1023,7 +1039,9 @@ Result<storage::Revision> RemoveMember(const WorkflowContext& ctx,
                 *group_ref, storage::InvitationState::kPending, after, kChunk);
             if (!page) return page.error();
             for (storage::Invitation& inv : page->items) {
-              if (inv.inviter == subject || inv.invitee == subject) {
+              if (inv.inviter == subject ||
+                  std::find(received.begin(), received.end(), inv.invitee) !=
+                      received.end()) {
                 pending.push_back(std::move(inv));
               }
             }

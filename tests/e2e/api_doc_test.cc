@@ -61,6 +61,7 @@ TEST(OperationsDoc, TheConfigurationExampleStatesTheDefaults) {
   EXPECT_EQ(documented.write_timeout_ms, defaults.write_timeout_ms);
   EXPECT_EQ(documented.idle_timeout_ms, defaults.idle_timeout_ms);
   EXPECT_EQ(documented.long_poll_ms, defaults.long_poll_ms);
+  EXPECT_EQ(documented.invitation_sweep_ms, defaults.invitation_sweep_ms);
   EXPECT_EQ(documented.threads, defaults.threads);
   EXPECT_EQ(documented.listen, defaults.listen);
   const ApiOptions api;
