@@ -3,7 +3,11 @@
 // returns the process exit code, so server/main.cc only wires CLI11 to them
 // and tests call them directly.
 //
-// Thread safety: reentrant.
+// Thread safety: reentrant; each call owns its state and writes only to
+// the streams it is given.
+//
+// Invariants: every failure the input can cause (a bad file, argument or
+// policy) is a message on a stream and a nonzero exit code.
 #ifndef PORTCULLIS_POLICIES_CLI_COMMANDS_H_
 #define PORTCULLIS_POLICIES_CLI_COMMANDS_H_
 

@@ -22,6 +22,12 @@
 // type with declared attributes does not declare.
 //
 // Thread safety: a pure function; call from any thread.
+//
+// Invariants:
+//   1. Either a whole condition or at least one error is returned, never a
+//      half-built condition.
+//   2. Every node of a returned condition carries a position in
+//      `origin.file` that points into the YAML text.
 #ifndef PORTCULLIS_POLICIES_CONDITION_PARSER_H_
 #define PORTCULLIS_POLICIES_CONDITION_PARSER_H_
 

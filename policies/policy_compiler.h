@@ -1,9 +1,11 @@
 // The policy compiler: YAML text to an immutable engine::Policy.
 //
 // Named passes, run in order over the whole file (as OPA's ast/compile.go
-// names its stages); each pass records every error it finds and the later
-// passes skip only the pieces that are broken, so one run reports all
-// errors, not only the first:
+// names its stages), listed in one table in policy_compiler.cc; each pass
+// is a function in a file of its own, pass_<name>.cc (compiler_passes.h),
+// over the AST of policy_ast.h. Each pass records every error it finds and
+// the later passes skip only the pieces that are broken, so one run reports
+// all errors, not only the first:
 //   1. ParseYaml           text -> YAML nodes (syntax errors stop here)
 //   2. CheckShape          every key known and unique, every value of the
 //                          right kind -> an AST with positions
@@ -21,11 +23,17 @@
 // Every TypeDef, RoleDef, Grant, Rule and condition node carries the
 // file:line:column it came from. Compiling does not depend on data size.
 //
+// (Compiling an already parsed yaml-cpp node is internal: yaml_loaders.h.)
+//
 // Thread safety: the functions are reentrant; the returned policy is
 // immutable and may be shared between threads.
+//
+// Invariants: compiling the same text under the same name gives the same
+// policy or the same errors, sorted by line and column.
 #ifndef PORTCULLIS_POLICIES_POLICY_COMPILER_H_
 #define PORTCULLIS_POLICIES_POLICY_COMPILER_H_
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -34,10 +42,6 @@
 
 #include "engine/policy.h"
 #include "policies/policy_error.h"
-
-namespace YAML {
-class Node;
-}
 
 namespace portcullis::policies {
 
@@ -52,12 +56,6 @@ PolicyResult CompilePolicyFile(const std::string& path);
 
 // Compiles policy text; errors and source locations name `display_name`.
 PolicyResult CompilePolicyText(std::string_view text,
-                               const std::string& display_name);
-
-// Compiles an already parsed policy mapping (an inline policy inside a test
-// file). `source` is the whole text the node was parsed from: it is hashed
-// into Policy::version and used to locate conditions inside quoted scalars.
-PolicyResult CompilePolicyNode(const YAML::Node& root, std::string_view source,
                                const std::string& display_name);
 
 // "file:line:column: message" lines, one per error.

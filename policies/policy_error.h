@@ -1,6 +1,14 @@
 // PolicyError: one problem found in a policy or policy-test file, with the
 // position that caused it. Control-plane type: built while loading, printed
 // by `portcullis lint` and `portcullis test`.
+//
+// Thread safety: a plain value; const access is safe from any thread.
+//
+// Invariants:
+//   1. `line` and `column` are 1-based; `line` 0 means the position is
+//      unknown, and ToString() then gives the file alone.
+//   2. `file` is the name the loader was given (a path or a display name),
+//      so the same input always gives byte-identical text.
 #ifndef PORTCULLIS_POLICIES_POLICY_ERROR_H_
 #define PORTCULLIS_POLICIES_POLICY_ERROR_H_
 

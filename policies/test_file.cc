@@ -7,6 +7,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "policies/yaml_loaders.h"
 #include "policies/yaml_util.h"
 
 namespace portcullis::policies {
@@ -189,6 +190,281 @@ engine::Value OwnedAttributes::ToView(const engine::OwnedValue& v) {
 
 // ------------------------------------------------------------------- data
 
+namespace {
+
+// Loads the data mapping of one file into a MemoryData (see LoadData). The
+// sections load in a fixed order (resources, subjects, bindings,
+// restrictions), so that errors come in the order of the checks.
+class DataLoader {
+ public:
+  DataLoader(const YAML::Node& node, const engine::Policy& policy,
+             engine::MemoryData* out, ErrorSink& sink)
+      : node_(node), policy_(policy), out_(out), sink_(sink) {}
+
+  // Two passes, so parents may be listed after their children.
+  void LoadResources() {
+    struct PendingResource {
+      EntityRef ref;
+      std::optional<EntityRef> parent;
+      YAML::Mark parent_mark;
+      YAML::Node node;
+    };
+    std::vector<PendingResource> resources;
+    for (const YAML::Node& r : ListOf("resources")) {
+      if (!CheckMap(r, "a resource", {"id", "parent", "attributes"}, {"id"},
+                    sink_)) {
+        continue;
+      }
+      YAML::Node id = Get(r, "id");
+      if (!id.IsDefined()) continue;
+      std::optional<EntityRef> ref =
+          ReadEntity(id, "resource id", false, policy_, sink_);
+      if (!ref) continue;
+      if (!resource_ids_.insert(ref->ToString()).second) {
+        sink_.Add(id.Mark(), "duplicate resource '" + ref->ToString() + "'");
+        continue;
+      }
+      PendingResource p{*ref, std::nullopt, {}, r};
+      if (YAML::Node parent = Get(r, "parent"); parent.IsDefined()) {
+        p.parent = ReadEntity(parent, "parent", false, policy_, sink_);
+        p.parent_mark = parent.Mark();
+        if (!p.parent) continue;
+      }
+      resources.push_back(std::move(p));
+    }
+    for (const PendingResource& p : resources) {
+      const engine::TypeId t = policy_.FindType(p.ref.type);
+      if (p.parent) {
+        if (!resource_ids_.count(p.parent->ToString())) {
+          sink_.Add(p.parent_mark, "parent '" + p.parent->ToString() + "' of " +
+                                       p.ref.ToString() +
+                                       " is not a resource of the data");
+          continue;
+        }
+        const engine::TypeId pt = policy_.FindType(p.parent->type);
+        const auto& allowed = policy_.types[t].parents;
+        if (std::find(allowed.begin(), allowed.end(), pt) == allowed.end()) {
+          std::string names;
+          for (engine::TypeId a : allowed) {
+            names += (names.empty() ? "" : ", ") + policy_.types[a].name;
+          }
+          sink_.Add(p.parent_mark,
+                    "a " + std::string(p.ref.type) + " may not sit under a " +
+                        std::string(p.parent->type) + " (allowed parents: " +
+                        (names.empty() ? "none, it is a root type" : names) +
+                        ")");
+          continue;
+        }
+        out_->PutResource(p.ref.type, p.ref.id, p.parent->type, p.parent->id);
+      } else {
+        out_->PutResource(p.ref.type, p.ref.id);
+      }
+      LoadAttributes(p.node, engine::EntityKind::kResource, p.ref);
+    }
+  }
+
+  void LoadSubjects() {
+    std::set<std::string> subject_ids;
+    for (const YAML::Node& s : ListOf("subjects")) {
+      if (!CheckMap(s, "a subject", {"id", "attributes"}, {"id"}, sink_))
+        continue;
+      YAML::Node id = Get(s, "id");
+      if (!id.IsDefined()) continue;
+      std::optional<EntityRef> ref =
+          ReadEntity(id, "subject id", true, policy_, sink_);
+      if (!ref) continue;
+      if (!subject_ids.insert(ref->ToString()).second) {
+        sink_.Add(id.Mark(), "duplicate subject '" + ref->ToString() + "'");
+        continue;
+      }
+      out_->PutSubject(ref->type, ref->id);
+      LoadAttributes(s, engine::EntityKind::kSubject, *ref);
+    }
+  }
+
+  void LoadBindings() {
+    std::set<std::string> bound;
+    for (const YAML::Node& b : ListOf("bindings")) {
+      if (!CheckMap(b, "a binding",
+                    {"subject", "resource", "roles", "state", "expires_at"},
+                    {"subject", "resource", "roles"}, sink_)) {
+        continue;
+      }
+      std::optional<EntityRef> subject, resource;
+      const bool targets_ok = ReadTarget(b, &subject, &resource);
+      std::vector<std::string> roles;
+      bool roles_ok = true;
+      if (YAML::Node r = Get(b, "roles"); r.IsDefined()) {
+        std::vector<YAML::Mark> marks;
+        roles = ReadStringList(r, "roles", sink_, &marks);
+        for (size_t i = 0; i < roles.size(); ++i) {
+          const engine::RoleId id = policy_.FindRole(roles[i]);
+          if (id == engine::kNoRole) {
+            std::vector<std::string> names;
+            for (const engine::RoleDef& d : policy_.roles)
+              names.push_back(d.name);
+            sink_.Add(marks[i], "unknown role '" + roles[i] + "'" +
+                                    DidYouMean(roles[i], names));
+            roles_ok = false;
+            continue;
+          }
+          if (resource) {
+            const engine::TypeId t = policy_.FindType(resource->type);
+            if (!policy_.roles[id].bindable_on.Contains(t)) {
+              std::string on;
+              for (engine::TypeId x = 0; x < policy_.types.size(); ++x) {
+                if (policy_.roles[id].bindable_on.Contains(x)) {
+                  on += (on.empty() ? "" : ", ") + policy_.types[x].name;
+                }
+              }
+              sink_.Add(marks[i], "role " + roles[i] +
+                                      " cannot be bound on a " +
+                                      std::string(resource->type) +
+                                      " (it may be bound on: " +
+                                      (on.empty() ? "nothing" : on) + ")");
+              roles_ok = false;
+            }
+          }
+        }
+        if (roles.empty() && r.IsSequence()) {
+          sink_.Add(r.Mark(), "a binding needs at least one role");
+          roles_ok = false;
+        }
+      }
+      engine::BindingState state = engine::BindingState::kActive;
+      if (YAML::Node s = Get(b, "state"); s.IsDefined()) {
+        std::optional<std::string> v = ReadString(s, "state", sink_);
+        if (v && *v == "pending") {
+          state = engine::BindingState::kPending;
+        } else if (v && *v != "active") {
+          sink_.Add(s.Mark(), "unknown binding state '" + *v +
+                                  "'; expected active or pending");
+          roles_ok = false;
+        }
+      }
+      TimestampMicros expires = kNoExpiry;
+      if (YAML::Node e = Get(b, "expires_at"); e.IsDefined()) {
+        std::optional<TimestampMicros> t = ReadTime(e, "expires_at", sink_);
+        if (!t) continue;
+        expires = *t;
+      }
+      if (!targets_ok || !roles_ok) continue;
+      if (!bound.insert(subject->ToString() + " " + resource->ToString())
+               .second) {
+        sink_.Add(b.Mark(), "a second binding of " + subject->ToString() +
+                                " on " + resource->ToString() +
+                                " (list every role in one binding's roles)");
+        continue;
+      }
+      out_->SetBinding(*subject, *resource, roles, state, expires);
+    }
+  }
+
+  void LoadRestrictions() {
+    std::set<std::string> restricted;
+    for (const YAML::Node& r : ListOf("restrictions")) {
+      if (!CheckMap(r, "a restriction", {"subject", "resource", "actions"},
+                    {"subject", "resource", "actions"}, sink_)) {
+        continue;
+      }
+      std::optional<EntityRef> subject, resource;
+      if (!ReadTarget(r, &subject, &resource)) continue;
+      const engine::TypeId t = policy_.FindType(resource->type);
+      if (!policy_.types[t].restrictable) {
+        sink_.Add(Get(r, "resource").Mark(),
+                  "restrictions may not be placed on a " +
+                      std::string(resource->type) +
+                      " (see `restrictions: on:` in the policy)");
+        continue;
+      }
+      std::vector<YAML::Mark> marks;
+      std::vector<std::string> actions =
+          ReadStringList(Get(r, "actions"), "actions", sink_, &marks);
+      bool ok = !actions.empty();
+      if (actions.empty()) {
+        sink_.Add(Get(r, "actions").Mark(),
+                  "a restriction needs at least one action (or \"*\")");
+      }
+      for (size_t i = 0; i < actions.size(); ++i) {
+        if (actions[i] == "*") continue;
+        if (policy_.FindAction(actions[i]) == engine::kNoAction) {
+          std::vector<std::string> names;
+          for (const engine::ActionDef& a : policy_.actions)
+            names.push_back(a.name);
+          sink_.Add(marks[i], "unknown action '" + actions[i] + "'" +
+                                  DidYouMean(actions[i], names));
+          ok = false;
+        }
+      }
+      if (!ok) continue;
+      if (!restricted.insert(subject->ToString() + " " + resource->ToString())
+               .second) {
+        sink_.Add(r.Mark(), "a second restriction of " + subject->ToString() +
+                                " on " + resource->ToString());
+        continue;
+      }
+      out_->SetRestriction(*subject, *resource, actions);
+    }
+  }
+
+ private:
+  // Stores the `attributes` of `entity` (if it has any) on `ref`, checked
+  // against the attributes its type declares.
+  void LoadAttributes(const YAML::Node& entity, engine::EntityKind kind,
+                      const EntityRef& ref) {
+    const YAML::Node a = Get(entity, "attributes");
+    if (!a.IsDefined()) return;
+    std::vector<std::pair<std::string, OwnedValue>> attrs;
+    std::vector<YAML::Mark> marks;
+    FlattenAttributes(a, "", "attributes", sink_, &attrs, &marks);
+    CheckAttributes(policy_.types[policy_.FindType(ref.type)], attrs, marks,
+                    sink_);
+    for (auto& [k, v] : attrs) {
+      out_->SetAttribute(kind, ref.type, ref.id, k, std::move(v));
+    }
+  }
+
+  // The elements of the list under `key` (none if absent or null).
+  std::vector<YAML::Node> ListOf(const char* key) {
+    std::vector<YAML::Node> items;
+    YAML::Node n = Get(node_, key);
+    if (!n.IsDefined() || n.IsNull()) return items;
+    if (!n.IsSequence()) {
+      sink_.Add(n.Mark(),
+                std::string(key) + " must be a list, got " + DescribeNode(n));
+      return items;
+    }
+    for (const YAML::Node& x : n) items.push_back(x);
+    return items;
+  }
+
+  // Reads `subject` and `resource` of a binding or restriction; the
+  // resource must be one of the data. True if both were read.
+  bool ReadTarget(const YAML::Node& n, std::optional<EntityRef>* subject,
+                  std::optional<EntityRef>* resource) {
+    if (YAML::Node s = Get(n, "subject"); s.IsDefined()) {
+      *subject = ReadEntity(s, "subject", true, policy_, sink_);
+    }
+    if (YAML::Node r = Get(n, "resource"); r.IsDefined()) {
+      *resource = ReadEntity(r, "resource", false, policy_, sink_);
+      if (*resource && !resource_ids_.count((*resource)->ToString())) {
+        sink_.Add(r.Mark(), "resource '" + (*resource)->ToString() +
+                                "' is not a resource of the data");
+        resource->reset();
+      }
+    }
+    return subject->has_value() && resource->has_value();
+  }
+
+  const YAML::Node& node_;
+  const engine::Policy& policy_;
+  engine::MemoryData* out_;
+  ErrorSink& sink_;
+  std::set<std::string> resource_ids_;
+};
+
+}  // namespace
+
 void LoadData(const YAML::Node& node, const std::string& file,
               const engine::Policy& policy, engine::MemoryData* out,
               PolicyErrors* errors) {
@@ -198,244 +474,11 @@ void LoadData(const YAML::Node& node, const std::string& file,
                 sink)) {
     return;
   }
-  auto list_of = [&](const char* key) -> std::vector<YAML::Node> {
-    std::vector<YAML::Node> items;
-    YAML::Node n = Get(node, key);
-    if (!n.IsDefined() || n.IsNull()) return items;
-    if (!n.IsSequence()) {
-      sink.Add(n.Mark(), std::string(key) + " must be a list, got " +
-                             DescribeNode(n));
-      return items;
-    }
-    for (const YAML::Node& x : n) items.push_back(x);
-    return items;
-  };
-
-  // Resources: two passes, so parents may be listed after their children.
-  struct PendingResource {
-    EntityRef ref;
-    std::optional<EntityRef> parent;
-    YAML::Mark parent_mark;
-    YAML::Node node;
-  };
-  std::vector<PendingResource> resources;
-  std::set<std::string> resource_ids;
-  for (const YAML::Node& r : list_of("resources")) {
-    if (!CheckMap(r, "a resource", {"id", "parent", "attributes"}, {"id"},
-                  sink)) {
-      continue;
-    }
-    YAML::Node id = Get(r, "id");
-    if (!id.IsDefined()) continue;
-    std::optional<EntityRef> ref = ReadEntity(id, "resource id", false, policy, sink);
-    if (!ref) continue;
-    if (!resource_ids.insert(ref->ToString()).second) {
-      sink.Add(id.Mark(), "duplicate resource '" + ref->ToString() + "'");
-      continue;
-    }
-    PendingResource p{*ref, std::nullopt, {}, r};
-    if (YAML::Node parent = Get(r, "parent"); parent.IsDefined()) {
-      p.parent = ReadEntity(parent, "parent", false, policy, sink);
-      p.parent_mark = parent.Mark();
-      if (!p.parent) continue;
-    }
-    resources.push_back(std::move(p));
-  }
-  for (const PendingResource& p : resources) {
-    const engine::TypeId t = policy.FindType(p.ref.type);
-    if (p.parent) {
-      if (!resource_ids.count(p.parent->ToString())) {
-        sink.Add(p.parent_mark, "parent '" + p.parent->ToString() +
-                                    "' of " + p.ref.ToString() +
-                                    " is not a resource of the data");
-        continue;
-      }
-      const engine::TypeId pt = policy.FindType(p.parent->type);
-      const auto& allowed = policy.types[t].parents;
-      if (std::find(allowed.begin(), allowed.end(), pt) == allowed.end()) {
-        std::string names;
-        for (engine::TypeId a : allowed) {
-          names += (names.empty() ? "" : ", ") + policy.types[a].name;
-        }
-        sink.Add(p.parent_mark,
-                 "a " + std::string(p.ref.type) + " may not sit under a " +
-                     std::string(p.parent->type) + " (allowed parents: " +
-                     (names.empty() ? "none, it is a root type" : names) + ")");
-        continue;
-      }
-      out->PutResource(p.ref.type, p.ref.id, p.parent->type, p.parent->id);
-    } else {
-      out->PutResource(p.ref.type, p.ref.id);
-    }
-    if (YAML::Node a = Get(p.node, "attributes"); a.IsDefined()) {
-      std::vector<std::pair<std::string, OwnedValue>> attrs;
-      std::vector<YAML::Mark> marks;
-      FlattenAttributes(a, "", "attributes", sink, &attrs, &marks);
-      CheckAttributes(policy.types[t], attrs, marks, sink);
-      for (auto& [k, v] : attrs) {
-        out->SetAttribute(engine::EntityKind::kResource, p.ref.type, p.ref.id,
-                          k, std::move(v));
-      }
-    }
-  }
-
-  std::set<std::string> subject_ids;
-  for (const YAML::Node& s : list_of("subjects")) {
-    if (!CheckMap(s, "a subject", {"id", "attributes"}, {"id"}, sink)) continue;
-    YAML::Node id = Get(s, "id");
-    if (!id.IsDefined()) continue;
-    std::optional<EntityRef> ref = ReadEntity(id, "subject id", true, policy, sink);
-    if (!ref) continue;
-    if (!subject_ids.insert(ref->ToString()).second) {
-      sink.Add(id.Mark(), "duplicate subject '" + ref->ToString() + "'");
-      continue;
-    }
-    out->PutSubject(ref->type, ref->id);
-    if (YAML::Node a = Get(s, "attributes"); a.IsDefined()) {
-      std::vector<std::pair<std::string, OwnedValue>> attrs;
-      std::vector<YAML::Mark> marks;
-      FlattenAttributes(a, "", "attributes", sink, &attrs, &marks);
-      CheckAttributes(policy.types[policy.FindType(ref->type)], attrs, marks,
-                      sink);
-      for (auto& [k, v] : attrs) {
-        out->SetAttribute(engine::EntityKind::kSubject, ref->type, ref->id, k,
-                          std::move(v));
-      }
-    }
-  }
-
-  auto read_target = [&](const YAML::Node& n, std::optional<EntityRef>* subject,
-                         std::optional<EntityRef>* resource) {
-    if (YAML::Node s = Get(n, "subject"); s.IsDefined()) {
-      *subject = ReadEntity(s, "subject", true, policy, sink);
-    }
-    if (YAML::Node r = Get(n, "resource"); r.IsDefined()) {
-      *resource = ReadEntity(r, "resource", false, policy, sink);
-      if (*resource && !resource_ids.count((*resource)->ToString())) {
-        sink.Add(r.Mark(), "resource '" + (*resource)->ToString() +
-                               "' is not a resource of the data");
-        resource->reset();
-      }
-    }
-    return subject->has_value() && resource->has_value();
-  };
-
-  std::set<std::string> bound;
-  for (const YAML::Node& b : list_of("bindings")) {
-    if (!CheckMap(b, "a binding",
-                  {"subject", "resource", "roles", "state", "expires_at"},
-                  {"subject", "resource", "roles"}, sink)) {
-      continue;
-    }
-    std::optional<EntityRef> subject, resource;
-    const bool targets_ok = read_target(b, &subject, &resource);
-    std::vector<std::string> roles;
-    bool roles_ok = true;
-    if (YAML::Node r = Get(b, "roles"); r.IsDefined()) {
-      std::vector<YAML::Mark> marks;
-      roles = ReadStringList(r, "roles", sink, &marks);
-      for (size_t i = 0; i < roles.size(); ++i) {
-        const engine::RoleId id = policy.FindRole(roles[i]);
-        if (id == engine::kNoRole) {
-          std::vector<std::string> names;
-          for (const engine::RoleDef& d : policy.roles) names.push_back(d.name);
-          sink.Add(marks[i], "unknown role '" + roles[i] + "'" +
-                                 DidYouMean(roles[i], names));
-          roles_ok = false;
-          continue;
-        }
-        if (resource) {
-          const engine::TypeId t = policy.FindType(resource->type);
-          if (!policy.roles[id].bindable_on.Contains(t)) {
-            std::string on;
-            for (engine::TypeId x = 0; x < policy.types.size(); ++x) {
-              if (policy.roles[id].bindable_on.Contains(x)) {
-                on += (on.empty() ? "" : ", ") + policy.types[x].name;
-              }
-            }
-            sink.Add(marks[i], "role " + roles[i] + " cannot be bound on a " +
-                                   std::string(resource->type) +
-                                   " (it may be bound on: " +
-                                   (on.empty() ? "nothing" : on) + ")");
-            roles_ok = false;
-          }
-        }
-      }
-      if (roles.empty() && r.IsSequence()) {
-        sink.Add(r.Mark(), "a binding needs at least one role");
-        roles_ok = false;
-      }
-    }
-    engine::BindingState state = engine::BindingState::kActive;
-    if (YAML::Node s = Get(b, "state"); s.IsDefined()) {
-      std::optional<std::string> v = ReadString(s, "state", sink);
-      if (v && *v == "pending") {
-        state = engine::BindingState::kPending;
-      } else if (v && *v != "active") {
-        sink.Add(s.Mark(), "unknown binding state '" + *v +
-                               "'; expected active or pending");
-        roles_ok = false;
-      }
-    }
-    TimestampMicros expires = kNoExpiry;
-    if (YAML::Node e = Get(b, "expires_at"); e.IsDefined()) {
-      std::optional<TimestampMicros> t = ReadTime(e, "expires_at", sink);
-      if (!t) continue;
-      expires = *t;
-    }
-    if (!targets_ok || !roles_ok) continue;
-    if (!bound.insert(subject->ToString() + " " + resource->ToString()).second) {
-      sink.Add(b.Mark(), "a second binding of " + subject->ToString() +
-                             " on " + resource->ToString() +
-                             " (list every role in one binding's roles)");
-      continue;
-    }
-    out->SetBinding(*subject, *resource, roles, state, expires);
-  }
-
-  std::set<std::string> restricted;
-  for (const YAML::Node& r : list_of("restrictions")) {
-    if (!CheckMap(r, "a restriction", {"subject", "resource", "actions"},
-                  {"subject", "resource", "actions"}, sink)) {
-      continue;
-    }
-    std::optional<EntityRef> subject, resource;
-    if (!read_target(r, &subject, &resource)) continue;
-    const engine::TypeId t = policy.FindType(resource->type);
-    if (!policy.types[t].restrictable) {
-      sink.Add(Get(r, "resource").Mark(),
-               "restrictions may not be placed on a " +
-                   std::string(resource->type) +
-                   " (see `restrictions: on:` in the policy)");
-      continue;
-    }
-    std::vector<YAML::Mark> marks;
-    std::vector<std::string> actions =
-        ReadStringList(Get(r, "actions"), "actions", sink, &marks);
-    bool ok = !actions.empty();
-    if (actions.empty()) {
-      sink.Add(Get(r, "actions").Mark(),
-               "a restriction needs at least one action (or \"*\")");
-    }
-    for (size_t i = 0; i < actions.size(); ++i) {
-      if (actions[i] == "*") continue;
-      if (policy.FindAction(actions[i]) == engine::kNoAction) {
-        std::vector<std::string> names;
-        for (const engine::ActionDef& a : policy.actions) names.push_back(a.name);
-        sink.Add(marks[i], "unknown action '" + actions[i] + "'" +
-                               DidYouMean(actions[i], names));
-        ok = false;
-      }
-    }
-    if (!ok) continue;
-    if (!restricted.insert(subject->ToString() + " " + resource->ToString())
-             .second) {
-      sink.Add(r.Mark(), "a second restriction of " + subject->ToString() +
-                             " on " + resource->ToString());
-      continue;
-    }
-    out->SetRestriction(*subject, *resource, actions);
-  }
+  DataLoader loader(node, policy, out, sink);
+  loader.LoadResources();
+  loader.LoadSubjects();
+  loader.LoadBindings();
+  loader.LoadRestrictions();
 }
 
 tl::expected<std::unique_ptr<engine::MemoryData>, PolicyErrors> LoadDataFile(

@@ -9,7 +9,12 @@
 // bound on the resource's type, restrictions sit only on restrictable types.
 //
 // Thread safety: loading is reentrant. A loaded TestFile is immutable and
-// its MemoryData may be read from several threads.
+// its MemoryData may be read from several threads. A PolicyCache is not
+// thread-safe: one per run.
+//
+// Invariants: a TestFile that loaded holds a compiled policy and data that
+// passed the validation above; every TestCase keeps the position of its
+// entry in the test file.
 #ifndef PORTCULLIS_POLICIES_TEST_FILE_H_
 #define PORTCULLIS_POLICIES_TEST_FILE_H_
 
@@ -28,10 +33,6 @@
 #include "engine/policy.h"
 #include "policies/policy_compiler.h"
 #include "policies/policy_error.h"
-
-namespace YAML {
-class Node;
-}
 
 namespace portcullis::policies {
 
@@ -106,12 +107,6 @@ tl::expected<std::optional<TestFile>, PolicyErrors> LoadTestFile(
 // validates it against `policy`.
 tl::expected<std::unique_ptr<engine::MemoryData>, PolicyErrors> LoadDataFile(
     const std::string& path, const engine::Policy& policy);
-
-// Loads the data mapping `node` of `file` into `out`, validated against
-// `policy`. Appends errors to `errors`.
-void LoadData(const YAML::Node& node, const std::string& file,
-              const engine::Policy& policy, engine::MemoryData* out,
-              PolicyErrors* errors);
 
 // Parses a reason-code name ("restricted"); nullopt if there is none.
 std::optional<engine::ReasonCode> ParseReasonCode(std::string_view name);

@@ -8,6 +8,10 @@
 // "N passed, N failed". A file that fails to load counts as one failure.
 //
 // Thread safety: reentrant; each call owns its state.
+//
+// Invariants: files run in sorted order, so the report of the same tree is
+// the same text every time; a file that fails to load is counted, never
+// skipped silently.
 #ifndef PORTCULLIS_POLICIES_TEST_RUNNER_H_
 #define PORTCULLIS_POLICIES_TEST_RUNNER_H_
 

@@ -2,8 +2,17 @@
 // allowed set (with "did you mean"), duplicate keys detected (yaml-cpp 0.7
 // keeps them silently), value kinds checked, positions reported 1-based.
 //
-// Internal to policies/. Not thread-safe by itself; each loader owns its
-// ErrorSink.
+// Internal to policies/ (the only headers that name yaml-cpp types are
+// internal, so that yaml-cpp stays a private dependency of the folder).
+//
+// Thread safety: the free functions are reentrant; an ErrorSink is not
+// thread-safe: each loader owns its own.
+//
+// Invariants:
+//   1. Positions are reported 1-based (yaml-cpp's marks are 0-based); 0
+//      means unknown.
+//   2. An ErrorSink only appends to the PolicyErrors it was given, which
+//      must outlive it; it never drops or reorders an error.
 #ifndef PORTCULLIS_POLICIES_YAML_UTIL_H_
 #define PORTCULLIS_POLICIES_YAML_UTIL_H_
 

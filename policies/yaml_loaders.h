@@ -1,0 +1,39 @@
+// The entry points of policies/ that take yaml-cpp nodes: compiling a
+// policy mapping and loading a data mapping that sit inside another file
+// (a policy-test file). Kept out of the public headers so that yaml-cpp
+// stays a private dependency of policies/.
+//
+// Internal to policies/.
+//
+// Thread safety: the functions are reentrant; a YAML::Node must not be
+// shared between threads while they read it.
+#ifndef PORTCULLIS_POLICIES_YAML_LOADERS_H_
+#define PORTCULLIS_POLICIES_YAML_LOADERS_H_
+
+#include <yaml-cpp/yaml.h>
+
+#include <string>
+#include <string_view>
+
+#include "engine/memory_data.h"
+#include "engine/policy.h"
+#include "policies/policy_compiler.h"
+#include "policies/policy_error.h"
+
+namespace portcullis::policies {
+
+// Compiles an already parsed policy mapping (an inline policy inside a test
+// file). `source` is the whole text the node was parsed from: it is hashed
+// into Policy::version and used to locate conditions inside quoted scalars.
+PolicyResult CompilePolicyNode(const YAML::Node& root, std::string_view source,
+                               const std::string& display_name);
+
+// Loads the data mapping `node` of `file` into `out`, validated against
+// `policy`. Appends errors to `errors`.
+void LoadData(const YAML::Node& node, const std::string& file,
+              const engine::Policy& policy, engine::MemoryData* out,
+              PolicyErrors* errors);
+
+}  // namespace portcullis::policies
+
+#endif  // PORTCULLIS_POLICIES_YAML_LOADERS_H_
