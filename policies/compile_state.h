@@ -24,8 +24,6 @@
 #ifndef PORTCULLIS_POLICIES_COMPILE_STATE_H_
 #define PORTCULLIS_POLICIES_COMPILE_STATE_H_
 
-#include <yaml-cpp/yaml.h>
-
 #include <map>
 #include <memory>
 #include <optional>
@@ -33,6 +31,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <yaml-cpp/yaml.h>
 
 #include "engine/policy.h"
 #include "policies/policy_ast.h"

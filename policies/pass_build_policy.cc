@@ -1,6 +1,7 @@
 // Pass BuildPolicy of the policy compiler (compiler_passes.h): the version
 // hash and source file, then engine::Policy::Finalize().
 #include "policies/compiler_passes.h"
+
 #include "policies/yaml_util.h"
 
 namespace portcullis::policies {

@@ -1,13 +1,13 @@
 // Pass CheckCycles of the policy compiler (compiler_passes.h): cycles in
 // parents (a type may list itself, for nesting) and in role includes.
-#include <yaml-cpp/yaml.h>
+#include "policies/compiler_passes.h"
 
 #include <algorithm>
 #include <functional>
 #include <string>
 #include <vector>
 
-#include "policies/compiler_passes.h"
+#include <yaml-cpp/yaml.h>
 
 namespace portcullis::policies {
 namespace {

@@ -1,7 +1,7 @@
 // Pass CheckShape of the policy compiler (compiler_passes.h): every key known
 // and unique, every value of the right kind; fills the AST (policy_ast.h)
 // with the position of every node.
-#include <yaml-cpp/yaml.h>
+#include "policies/compiler_passes.h"
 
 #include <algorithm>
 #include <optional>
@@ -9,7 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "policies/compiler_passes.h"
+#include <yaml-cpp/yaml.h>
+
 #include "policies/yaml_util.h"
 
 namespace portcullis::policies {

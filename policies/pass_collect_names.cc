@@ -1,11 +1,11 @@
 // Pass CollectNames of the policy compiler (compiler_passes.h): types,
 // actions, roles and rules get their ids; duplicate names; size limits.
-#include <yaml-cpp/yaml.h>
+#include "policies/compiler_passes.h"
 
 #include <map>
 #include <string>
 
-#include "policies/compiler_passes.h"
+#include <yaml-cpp/yaml.h>
 
 namespace portcullis::policies {
 

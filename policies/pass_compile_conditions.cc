@@ -1,12 +1,13 @@
 // Pass CompileConditions of the policy compiler (compiler_passes.h): each
 // `when` text -> engine::Condition, type-checked against the attribute
 // schema of the types it can see, positions pointing into the YAML.
-#include <yaml-cpp/yaml.h>
+#include "policies/compiler_passes.h"
 
 #include <memory>
 #include <vector>
 
-#include "policies/compiler_passes.h"
+#include <yaml-cpp/yaml.h>
+
 #include "policies/condition_parser.h"
 
 namespace portcullis::policies {

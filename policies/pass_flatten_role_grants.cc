@@ -1,14 +1,14 @@
 // Pass FlattenRoleGrants of the policy compiler (compiler_passes.h): each
 // role's grants plus those of the roles it includes; each grant must be
 // reachable from a type the role can be bound on.
-#include <yaml-cpp/yaml.h>
+#include "policies/compiler_passes.h"
 
 #include <functional>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "policies/compiler_passes.h"
+#include <yaml-cpp/yaml.h>
 
 namespace portcullis::policies {
 namespace {

@@ -1,10 +1,11 @@
 // Pass ParseYaml of the policy compiler (compiler_passes.h): text -> YAML
 // nodes; a syntax error is reported with its position and stops the run.
-#include <yaml-cpp/yaml.h>
+#include "policies/compiler_passes.h"
 
 #include <string>
 
-#include "policies/compiler_passes.h"
+#include <yaml-cpp/yaml.h>
+
 #include "policies/yaml_util.h"
 
 namespace portcullis::policies {

@@ -1,12 +1,12 @@
 // Pass ResolveReferences of the policy compiler (compiler_passes.h): every
 // name a definition refers to (parents, role `on`, `includes` and grants,
 // restrictions, rule targets, the `workflows:` steps) resolved to its id.
+#include "policies/compiler_passes.h"
+
 #include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include "policies/compiler_passes.h"
 
 namespace portcullis::policies {
 namespace {

@@ -18,29 +18,33 @@
 #ifndef PORTCULLIS_POLICIES_POLICY_AST_H_
 #define PORTCULLIS_POLICIES_POLICY_AST_H_
 
-#include <yaml-cpp/yaml.h>
-
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <yaml-cpp/yaml.h>
 
 #include "engine/policy.h"
 #include "policies/yaml_util.h"
 
 namespace portcullis::policies {
 
+// A condition as written: the scalar's text and the mark of the scalar
+// (its quote or block indicator, if any; see CompileConditions).
 struct WhenAst {
   std::string text;
   YAML::Mark mark;
 };
 
+// A declared attribute of a type (`attributes: {name: type}`).
 struct AttributeAst {
   std::string name;
   engine::AttributeType type = engine::AttributeType::kAny;
   YAML::Mark mark;
 };
 
+// A subject or resource type; `mark` is its name key.
 struct TypeAst {
   std::string name;
   YAML::Mark mark;
@@ -50,17 +54,21 @@ struct TypeAst {
   std::vector<AttributeAst> attributes;
 };
 
+// One entry of a role's grants on a type: plain action names, or
+// {actions, when}; `mark` is the entry.
 struct GrantItemAst {
   std::vector<NameRef> actions;
   std::optional<WhenAst> when;
   YAML::Mark mark;
 };
 
+// The grants of a role on one type (`type` is the key written).
 struct GrantsForTypeAst {
   NameRef type;
   std::vector<GrantItemAst> items;
 };
 
+// A role; `mark` is its name key.
 struct RoleAst {
   std::string name;
   YAML::Mark mark;
@@ -70,6 +78,7 @@ struct RoleAst {
   std::vector<GrantsForTypeAst> grants;
 };
 
+// A rule; `mark` is its `name` value (the entry if the name is missing).
 struct RuleAst {
   std::string name;
   YAML::Mark mark;
@@ -80,6 +89,7 @@ struct RuleAst {
   std::optional<WhenAst> when;
 };
 
+// The `restrictions:` section.
 struct RestrictionsAst {
   std::vector<NameRef> on;
   std::vector<NameRef> exempt_roles;
@@ -113,11 +123,13 @@ inline const std::vector<std::string>& WorkflowStepNames() {
   return kNames;
 }
 
+// The `workflows:` section: the steps written, by name.
 struct WorkflowsAst {
   bool present = false;
   std::map<std::string, WorkflowStepAst> steps;
 };
 
+// One policy file, as CheckShape read it.
 struct PolicyAst {
   WorkflowsAst workflows;
   std::string name;

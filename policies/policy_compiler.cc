@@ -3,13 +3,13 @@
 // pass_<name>.cc (see compiler_passes.h).
 #include "policies/policy_compiler.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <sstream>
 #include <tuple>
+
+#include <yaml-cpp/yaml.h>
 
 #include "policies/compile_state.h"
 #include "policies/compiler_passes.h"

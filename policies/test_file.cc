@@ -215,15 +215,9 @@ class DataLoader {
                     sink_)) {
         continue;
       }
-      YAML::Node id = Get(r, "id");
-      if (!id.IsDefined()) continue;
       std::optional<EntityRef> ref =
-          ReadEntity(id, "resource id", false, policy_, sink_);
+          ReadId(r, /*subject=*/false, &resource_ids_);
       if (!ref) continue;
-      if (!resource_ids_.insert(ref->ToString()).second) {
-        sink_.Add(id.Mark(), "duplicate resource '" + ref->ToString() + "'");
-        continue;
-      }
       PendingResource p{*ref, std::nullopt, {}, r};
       if (YAML::Node parent = Get(r, "parent"); parent.IsDefined()) {
         p.parent = ReadEntity(parent, "parent", false, policy_, sink_);
@@ -268,15 +262,8 @@ class DataLoader {
     for (const YAML::Node& s : ListOf("subjects")) {
       if (!CheckMap(s, "a subject", {"id", "attributes"}, {"id"}, sink_))
         continue;
-      YAML::Node id = Get(s, "id");
-      if (!id.IsDefined()) continue;
-      std::optional<EntityRef> ref =
-          ReadEntity(id, "subject id", true, policy_, sink_);
+      std::optional<EntityRef> ref = ReadId(s, /*subject=*/true, &subject_ids);
       if (!ref) continue;
-      if (!subject_ids.insert(ref->ToString()).second) {
-        sink_.Add(id.Mark(), "duplicate subject '" + ref->ToString() + "'");
-        continue;
-      }
       out_->PutSubject(ref->type, ref->id);
       LoadAttributes(s, engine::EntityKind::kSubject, *ref);
     }
@@ -408,6 +395,23 @@ class DataLoader {
   }
 
  private:
+  // Reads the `id` of a resource or subject entry. Returns nullopt (after
+  // reporting) if it is missing, malformed or already in `seen`.
+  std::optional<EntityRef> ReadId(const YAML::Node& entry, bool subject,
+                                  std::set<std::string>* seen) {
+    YAML::Node id = Get(entry, "id");
+    if (!id.IsDefined()) return std::nullopt;
+    const std::string kind = subject ? "subject" : "resource";
+    std::optional<EntityRef> ref =
+        ReadEntity(id, kind + " id", subject, policy_, sink_);
+    if (!ref) return std::nullopt;
+    if (!seen->insert(ref->ToString()).second) {
+      sink_.Add(id.Mark(), "duplicate " + kind + " '" + ref->ToString() + "'");
+      return std::nullopt;
+    }
+    return ref;
+  }
+
   // Stores the `attributes` of `entity` (if it has any) on `ref`, checked
   // against the attributes its type declares.
   void LoadAttributes(const YAML::Node& entity, engine::EntityKind kind,

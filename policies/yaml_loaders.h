@@ -10,10 +10,10 @@
 #ifndef PORTCULLIS_POLICIES_YAML_LOADERS_H_
 #define PORTCULLIS_POLICIES_YAML_LOADERS_H_
 
-#include <yaml-cpp/yaml.h>
-
 #include <string>
 #include <string_view>
+
+#include <yaml-cpp/yaml.h>
 
 #include "engine/memory_data.h"
 #include "engine/policy.h"
