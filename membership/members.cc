@@ -71,18 +71,18 @@ Status ClearHoldingsBelow(storage::WriteTxn& txn, EntityRef group,
     after = page->next_cursor;
   } while (!after.empty());
   for (const storage::AccessRecord& a : held) {
+    // A record naming only the subject and the resource clears it.
+    auto cleared = [&a](auto record) {
+      record.subject = a.subject;
+      record.resource = a.resource;
+      return record;
+    };
     if (a.binding) {
-      storage::BindingRecord clear;
-      clear.subject = a.subject;
-      clear.resource = a.resource;
-      Status s = txn.SetBinding(clear);
+      Status s = txn.SetBinding(cleared(storage::BindingRecord{}));
       if (!s.ok()) return s;
     }
     if (a.restriction) {
-      storage::RestrictionRecord clear;
-      clear.subject = a.subject;
-      clear.resource = a.resource;
-      Status s = txn.SetRestriction(clear);
+      Status s = txn.SetRestriction(cleared(storage::RestrictionRecord{}));
       if (!s.ok()) return s;
     }
   }
