@@ -587,9 +587,7 @@ HttpResponse Api::GetPolicy(Call& call) {
   w.Key("loaded_at");
   w.String(FormatRfc3339(lp.loaded_at));
   w.EndObject();
-  HttpResponse r;
-  r.body.assign(buf.GetString(), buf.GetSize());
-  return r;
+  return JsonResponse(buf);
 }
 
 HttpResponse Api::ValidatePolicy(Call& call) {
@@ -607,9 +605,7 @@ HttpResponse Api::ValidatePolicy(Call& call) {
   w.Key("errors");
   WriteDiagnostics(w, errors);
   w.EndObject();
-  HttpResponse r;
-  r.body.assign(buf.GetString(), buf.GetSize());
-  return r;
+  return JsonResponse(buf);
 }
 
 HttpResponse Api::ReloadPolicy(Call&) {
@@ -637,9 +633,8 @@ HttpResponse Api::ReloadPolicy(Call&) {
     WriteDiagnostics(w, errors);
   }
   w.EndObject();
-  HttpResponse r;
+  HttpResponse r = JsonResponse(buf);
   r.status = s.ok() ? 200 : HttpStatusFor(s.code());
-  r.body.assign(buf.GetString(), buf.GetSize());
   return r;
 }
 

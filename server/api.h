@@ -38,9 +38,11 @@
 #include "server/policy_holder.h"
 #include "storage/store.h"
 
-namespace portcullis::server {
+namespace portcullis::membership {
+struct WorkflowContext;  // membership/membership.h
+}  // namespace portcullis::membership
 
-struct WorkflowContext;  // server/workflows.h
+namespace portcullis::server {
 
 // One problem found in a policy text.
 struct PolicyDiagnostic {
@@ -214,7 +216,7 @@ class Api {
                               const std::function<Status(storage::WriteTxn&)>& fn);
   // Membership workflows (workflow_handlers.cc).
   // The context of a workflow call: its decisions go to the decision log.
-  WorkflowContext Workflow(const Call& call);
+  membership::WorkflowContext Workflow(const Call& call);
   HttpResponse CreateGroup(Call& call);
   HttpResponse InviteMembers(Call& call);
   HttpResponse ListGroupInvitations(Call& call);

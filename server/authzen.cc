@@ -351,12 +351,6 @@ std::string MetadataJson(std::string_view base) {
 
 namespace {
 
-HttpResponse JsonBody(const rapidjson::StringBuffer& buf) {
-  HttpResponse r;
-  r.body.assign(buf.GetString(), buf.GetSize());
-  return r;
-}
-
 // Parses an AuthZEN POST body: application/json, a JSON object.
 Status ParseAuthzenBody(const HttpRequest& request, rapidjson::Document* doc) {
   Status s = authzen::CheckJsonContentType(request.Header("content-type"));
@@ -414,7 +408,7 @@ HttpResponse RefResults(const engine::LookupPage& page) {
                : EncodePageToken(page.next_page_token));
   w.EndObject();
   w.EndObject();
-  return JsonBody(buf);
+  return JsonResponse(buf);
 }
 
 }  // namespace
@@ -531,7 +525,7 @@ HttpResponse Api::AuthzenEvaluations(Call& call) {
   }
   w.EndArray();
   w.EndObject();
-  return JsonBody(buf);
+  return JsonResponse(buf);
 }
 
 HttpResponse Api::AuthzenSearchSubject(Call& call) {
@@ -680,7 +674,7 @@ HttpResponse Api::AuthzenSearchAction(Call& call) {
   w.String(next);
   w.EndObject();
   w.EndObject();
-  return JsonBody(buf);
+  return JsonResponse(buf);
 }
 
 HttpResponse Api::AuthzenConfiguration(Call& call) {

@@ -196,12 +196,6 @@ std::string ItemPrefix(size_t index) {
   return "checks[" + std::to_string(index) + "].";
 }
 
-HttpResponse JsonResponse(const rapidjson::StringBuffer& buf) {
-  HttpResponse r;
-  r.body.assign(buf.GetString(), buf.GetSize());
-  return r;
-}
-
 Result<size_t> ParseLimit(const rapidjson::Value& obj, size_t fallback,
                           size_t max) {
   auto limit = OptionalUint(obj, "limit", "limit", fallback);

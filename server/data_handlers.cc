@@ -17,71 +17,6 @@
 namespace portcullis::server {
 namespace {
 
-Status NoStore() {
-  return Status(StatusCode::kUnavailable, "no data store is configured");
-}
-
-HttpResponse JsonResponse(const rapidjson::StringBuffer& buf) {
-  HttpResponse r;
-  r.body.assign(buf.GetString(), buf.GetSize());
-  return r;
-}
-
-// JSON value -> stored value. Objects are flattened by the caller.
-Result<engine::OwnedValue> ToOwned(const rapidjson::Value& v,
-                                   const std::string& field) {
-  engine::OwnedValue o;
-  if (v.IsNull()) {
-    o.kind = engine::ValueKind::kNull;
-  } else if (v.IsBool()) {
-    o.kind = engine::ValueKind::kBool;
-    o.b = v.GetBool();
-  } else if (v.IsInt64()) {
-    o.kind = engine::ValueKind::kInt;
-    o.i = v.GetInt64();
-  } else if (v.IsNumber()) {
-    o.kind = engine::ValueKind::kDouble;
-    o.d = v.GetDouble();
-  } else if (v.IsString()) {
-    o.kind = engine::ValueKind::kString;
-    o.s.assign(v.GetString(), v.GetStringLength());
-  } else if (v.IsArray()) {
-    o.kind = engine::ValueKind::kList;
-    size_t i = 0;
-    for (const auto& e : v.GetArray()) {
-      if (e.IsObject() || e.IsArray()) {
-        return Fail(Status::InvalidArgument(
-            field + "[" + std::to_string(i) + "] must be a scalar", field));
-      }
-      auto item = ToOwned(e, field);
-      if (!item) return item;
-      o.list.push_back(std::move(*item));
-      ++i;
-    }
-  }
-  return o;
-}
-
-Status ParseAttributes(const rapidjson::Value& obj, const std::string& prefix,
-                       const std::string& field, storage::Attributes* out) {
-  if (!obj.IsObject()) {
-    return Status::InvalidArgument(field + " must be an object", field);
-  }
-  for (const auto& m : obj.GetObject()) {
-    std::string key = prefix;
-    key.append(m.name.GetString(), m.name.GetStringLength());
-    if (m.value.IsObject()) {
-      Status s = ParseAttributes(m.value, key + ".", field, out);
-      if (!s.ok()) return s;
-      continue;
-    }
-    auto v = ToOwned(m.value, field + "." + key);
-    if (!v) return v.error();
-    (*out)[key] = std::move(*v);
-  }
-  return Status::Ok();
-}
-
 void WriteOwned(JsonWriter& w, const engine::OwnedValue& v) {
   switch (v.kind) {
     case engine::ValueKind::kNull: w.Null(); break;
@@ -198,7 +133,7 @@ Status ParseEntityBody(std::string_view body, bool resource,
   }
   if (auto it = doc.FindMember("attributes");
       it != doc.MemberEnd() && !it->value.IsNull()) {
-    return ParseAttributes(it->value, "", "attributes", attrs);
+    return ParseStoredAttributes(it->value, "attributes", attrs);
   }
   return Status::Ok();
 }
@@ -235,7 +170,7 @@ void WriteAccess(JsonWriter& w, const storage::AccessRecord& a,
 
 HttpResponse Api::WriteAndAnswer(
     const Call& call, const std::function<Status(storage::WriteTxn&)>& fn) {
-  if (store_ == nullptr) return ErrorResponse(NoStore());
+  if (store_ == nullptr) return NoStoreResponse();
   Result<storage::Revision> rev =
       store_->Write(call.policy->policy.get(), "", fn);
   if (!rev) return ErrorResponse(rev.error());
@@ -256,7 +191,7 @@ HttpResponse Api::PutResource(Call& call) {
 }
 
 HttpResponse Api::GetResource(Call& call) {
-  if (store_ == nullptr) return ErrorResponse(NoStore());
+  if (store_ == nullptr) return NoStoreResponse();
   auto view = store_->Read();
   if (!view) return ErrorResponse(view.error());
   auto rec = view->GetResourceRecord({call.params[0], call.params[1]});
@@ -303,7 +238,7 @@ HttpResponse Api::PutSubject(Call& call) {
 }
 
 HttpResponse Api::GetSubject(Call& call) {
-  if (store_ == nullptr) return ErrorResponse(NoStore());
+  if (store_ == nullptr) return NoStoreResponse();
   auto view = store_->Read();
   if (!view) return ErrorResponse(view.error());
   auto rec = view->GetSubjectRecord({call.params[0], call.params[1]});
@@ -359,7 +294,7 @@ namespace {
 HttpResponse ListAccess(storage::Store* store, const HttpRequest& req,
                         bool restrictions, size_t default_page,
                         size_t max_page) {
-  if (store == nullptr) return ErrorResponse(NoStore());
+  if (store == nullptr) return NoStoreResponse();
   std::optional<std::string> resource = req.QueryParam("resource");
   std::optional<std::string> subject = req.QueryParam("subject");
   if (resource.has_value() == subject.has_value()) {
@@ -440,7 +375,7 @@ HttpResponse Api::GetRestrictions(Call& call) {
 }
 
 HttpResponse Api::Changes(Call& call) {
-  if (store_ == nullptr) return ErrorResponse(NoStore());
+  if (store_ == nullptr) return NoStoreResponse();
   uint64_t since = 0;
   if (auto s = call.request.QueryParam("since")) {
     char* end = nullptr;
@@ -552,7 +487,7 @@ HttpResponse Api::Changes(Call& call) {
 }
 
 HttpResponse Api::Import(Call& call) {
-  if (store_ == nullptr) return ErrorResponse(NoStore());
+  if (store_ == nullptr) return NoStoreResponse();
   // Parse every line first (the same JSON Lines format and parser as
   // `portcullis import`), so that a bad line fails before any write; then
   // apply the whole body in one transaction.
@@ -597,7 +532,7 @@ HttpResponse Api::Import(Call& call) {
 }
 
 HttpResponse Api::Export(Call& call) {
-  if (store_ == nullptr) return ErrorResponse(NoStore());
+  if (store_ == nullptr) return NoStoreResponse();
   auto view = store_->Read();
   if (!view) return ErrorResponse(view.error());
   // The same format and order as `portcullis export`: parents before

@@ -29,4 +29,15 @@ HttpResponse ErrorResponse(const Status& status) {
   return r;
 }
 
+HttpResponse JsonResponse(const rapidjson::StringBuffer& buf) {
+  HttpResponse r;
+  r.body.assign(buf.GetString(), buf.GetSize());
+  return r;
+}
+
+HttpResponse NoStoreResponse() {
+  return ErrorResponse(
+      Status(StatusCode::kUnavailable, "no data store is configured"));
+}
+
 }  // namespace portcullis::server

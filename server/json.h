@@ -1,6 +1,7 @@
 // JSON helpers for the server: bounded parsing of request bodies, the error
-// body, and request attributes (context, AuthZEN properties) turned into the
-// engine's AttributeMap.
+// body, request attributes (context, AuthZEN properties) turned into the
+// engine's AttributeMap, and stored attributes (of resources, subjects,
+// groups) turned into the store's map.
 //
 // Thread safety: plain functions; an AttributeArena belongs to one request.
 #ifndef PORTCULLIS_SERVER_JSON_H_
@@ -18,6 +19,7 @@
 #include "common/status.h"
 #include "common/utf8.h"  // IsValidUtf8, ValidUtf8
 #include "engine/value.h"
+#include "storage/store.h"
 
 namespace portcullis::server {
 
@@ -59,6 +61,16 @@ Result<bool> OptionalBool(const rapidjson::Value& obj, const char* name,
 // A non-negative integer, or a string holding one (revisions are strings).
 Result<uint64_t> OptionalUint(const rapidjson::Value& obj, const char* name,
                               std::string_view field, uint64_t fallback);
+
+// Parses a JSON object of attributes to store (the "attributes" member of a
+// resource, subject or group; `field` names it) into *out: nested objects
+// flattened into dotted keys ("device.ip"); values null, booleans, integers
+// (int64), other numbers (double), strings, and arrays of those. Fails with
+// INVALID_ARGUMENT naming `field` when `obj` is not an object, and naming
+// "FIELD.KEY" when an array holds an object or an array.
+Status ParseStoredAttributes(const rapidjson::Value& obj,
+                             const std::string& field,
+                             storage::Attributes* out);
 
 // Owns the values behind an AttributeMap built from JSON. The JSON
 // document must outlive the arena (strings are viewed, not copied), except

@@ -11,11 +11,11 @@
 #include <string>
 #include <thread>
 
+#include "membership/membership.h"
 #include "policies/policy_compiler.h"
 #include "server/api.h"
 #include "server/http_server.h"
 #include "server/store_data_source.h"
-#include "server/workflows.h"
 #include "storage/store.h"
 
 namespace portcullis::server {
@@ -105,7 +105,7 @@ class LineLog {
   std::thread flusher_;
 };
 
-// Writes expired invitations as expired (server::ExpireInvitations) every
+// Writes expired invitations as expired (membership::ExpireInvitations) every
 // `interval`, from its own thread, until destroyed. Thread-safe: owns its
 // state; the store serializes its writes with the API's.
 class InvitationSweeper {
@@ -131,8 +131,9 @@ class InvitationSweeper {
     while (!stop_) {
       lock.unlock();
       const std::shared_ptr<const LoadedPolicy> policy = policy_->Current();
-      WorkflowContext ctx{store_, policy->policy.get(), NowMicros(), {}};
-      Result<size_t> n = ExpireInvitations(ctx);
+      membership::WorkflowContext ctx{
+          store_, policy->policy.get(), NowMicros(), {}};
+      Result<size_t> n = membership::ExpireInvitations(ctx);
       if (!n) {
         err_ << "portcullis: invitation sweep: " << n.error().message()
              << "\n";

@@ -1,22 +1,12 @@
 // The workflow endpoints of the native API (issue 5): HTTP to and from the
-// functions of server/workflows.h. The actor comes from the JSON body of
-// POST and PUT requests and from `?actor=` on GET and DELETE.
+// membership rules (membership/membership.h). The actor comes from the JSON
+// body of POST and PUT requests and from `?actor=` on GET and DELETE.
+#include "membership/membership.h"
 #include "server/api.h"
 #include "server/http_status.h"
-#include "server/workflows.h"
 
 namespace portcullis::server {
 namespace {
-
-Status NoStore() {
-  return Status(StatusCode::kUnavailable, "no data store is configured");
-}
-
-HttpResponse Answer(const rapidjson::StringBuffer& buf) {
-  HttpResponse r;
-  r.body.assign(buf.GetString(), buf.GetSize());
-  return r;
-}
 
 HttpResponse RevisionAnswer(storage::Revision revision) {
   HttpResponse r;
@@ -123,7 +113,8 @@ void WriteInvitation(JsonWriter& w, const storage::Invitation& inv,
   w.EndObject();
 }
 
-HttpResponse InvitationListAnswer(const InvitationList& list, Scope scope) {
+HttpResponse InvitationListAnswer(const membership::InvitationList& list,
+                                  Scope scope) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -136,10 +127,10 @@ HttpResponse InvitationListAnswer(const InvitationList& list, Scope scope) {
   w.Key("revision");
   w.String(std::to_string(list.revision));
   w.EndObject();
-  return Answer(buf);
+  return JsonResponse(buf);
 }
 
-HttpResponse InvitationAnswer(const InvitationResult& result) {
+HttpResponse InvitationAnswer(const membership::InvitationResult& result) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -152,70 +143,14 @@ HttpResponse InvitationAnswer(const InvitationResult& result) {
   w.Key("revision");
   w.String(std::to_string(result.revision));
   w.EndObject();
-  return Answer(buf);
-}
-
-// Flattens a JSON attributes object into the store's map (nested objects to
-// dotted keys; scalars and arrays of scalars).
-Status ToAttributes(const rapidjson::Value& obj, const std::string& prefix,
-                    storage::Attributes* out) {
-  if (!obj.IsObject()) {
-    return Status::InvalidArgument("attributes must be an object",
-                                   "attributes");
-  }
-  for (const auto& m : obj.GetObject()) {
-    const std::string key =
-        prefix + std::string(m.name.GetString(), m.name.GetStringLength());
-    const rapidjson::Value& v = m.value;
-    if (v.IsObject()) {
-      Status s = ToAttributes(v, key + ".", out);
-      if (!s.ok()) return s;
-      continue;
-    }
-    auto scalar = [&](const rapidjson::Value& x,
-                      engine::OwnedValue* o) -> bool {
-      if (x.IsNull()) {
-        o->kind = engine::ValueKind::kNull;
-      } else if (x.IsBool()) {
-        o->kind = engine::ValueKind::kBool;
-        o->b = x.GetBool();
-      } else if (x.IsInt64()) {
-        o->kind = engine::ValueKind::kInt;
-        o->i = x.GetInt64();
-      } else if (x.IsNumber()) {
-        o->kind = engine::ValueKind::kDouble;
-        o->d = x.GetDouble();
-      } else if (x.IsString()) {
-        o->kind = engine::ValueKind::kString;
-        o->s.assign(x.GetString(), x.GetStringLength());
-      } else {
-        return false;
-      }
-      return true;
-    };
-    engine::OwnedValue o;
-    if (v.IsArray()) {
-      o.kind = engine::ValueKind::kList;
-      for (const auto& e : v.GetArray()) {
-        engine::OwnedValue item;
-        if (!scalar(e, &item)) {
-          return Status::InvalidArgument(
-              "attributes." + key + " must hold scalars", "attributes." + key);
-        }
-        o.list.push_back(std::move(item));
-      }
-    } else {
-      scalar(v, &o);
-    }
-    (*out)[key] = std::move(o);
-  }
-  return Status::Ok();
+  return JsonResponse(buf);
 }
 
 }  // namespace
 
-WorkflowContext Api::Workflow(const Call& call) {
-  WorkflowContext ctx{store_, call.policy->policy.get(), NowMicros(), {}};
+membership::WorkflowContext Api::Workflow(const Call& call) {
+  membership::WorkflowContext ctx{
+      store_, call.policy->policy.get(), NowMicros(), {}};
   ctx.on_decision = [this, &call](std::string_view actor,
                                   std::string_view action,
                                   std::string_view resource,
@@ -228,11 +163,11 @@ WorkflowContext Api::Workflow(const Call& call) {
 }
 
 HttpResponse Api::CreateGroup(Call& call) {
-  if (store_ == nullptr) return ErrorResponse(NoStore());
+  if (store_ == nullptr) return NoStoreResponse();
   rapidjson::Document doc;
   Status s = ParseJsonObject(call.request.body, &doc);
   if (!s.ok()) return ErrorResponse(s);
-  CreateGroupRequest req;
+  membership::CreateGroupRequest req;
   for (auto [name, target] :
        {std::pair{"actor", &req.actor}, std::pair{"account", &req.account},
         std::pair{"id", &req.id}}) {
@@ -242,10 +177,10 @@ HttpResponse Api::CreateGroup(Call& call) {
   }
   if (auto it = doc.FindMember("attributes");
       it != doc.MemberEnd() && !it->value.IsNull()) {
-    s = ToAttributes(it->value, "", &req.attributes);
+    s = ParseStoredAttributes(it->value, "attributes", &req.attributes);
     if (!s.ok()) return ErrorResponse(s);
   }
-  auto r = server::CreateGroup(Workflow(call), req);
+  auto r = membership::CreateGroup(Workflow(call), req);
   if (!r) return ErrorResponse(r.error());
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
@@ -259,15 +194,15 @@ HttpResponse Api::CreateGroup(Call& call) {
   w.Key("revision");
   w.String(std::to_string(r->revision));
   w.EndObject();
-  return Answer(buf);
+  return JsonResponse(buf);
 }
 
 HttpResponse Api::InviteMembers(Call& call) {
-  if (store_ == nullptr) return ErrorResponse(NoStore());
+  if (store_ == nullptr) return NoStoreResponse();
   rapidjson::Document doc;
   Status s = ParseJsonObject(call.request.body, &doc);
   if (!s.ok()) return ErrorResponse(s);
-  InviteRequest req;
+  membership::InviteRequest req;
   req.group = call.params[0];
   auto actor = RequiredString(doc, "actor", "actor");
   if (!actor) return ErrorResponse(actor.error());
@@ -289,7 +224,7 @@ HttpResponse Api::InviteMembers(Call& call) {
     }
     req.expires_in_seconds = it->value.GetInt64();
   }
-  auto r = server::Invite(Workflow(call), req);
+  auto r = membership::Invite(Workflow(call), req);
   if (!r) return ErrorResponse(r.error());
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
@@ -300,7 +235,7 @@ HttpResponse Api::InviteMembers(Call& call) {
   w.EndArray();
   w.Key("conflicts");
   w.StartArray();
-  for (const InviteConflict& c : r->conflicts) {
+  for (const membership::InviteConflict& c : r->conflicts) {
     w.StartObject();
     w.Key("invitee");
     w.String(c.invitee);
@@ -314,42 +249,42 @@ HttpResponse Api::InviteMembers(Call& call) {
   w.Key("revision");
   w.String(std::to_string(r->revision));
   w.EndObject();
-  return Answer(buf);
+  return JsonResponse(buf);
 }
 
 HttpResponse Api::ListGroupInvitations(Call& call) {
-  if (store_ == nullptr) return ErrorResponse(NoStore());
+  if (store_ == nullptr) return NoStoreResponse();
   auto actor = QueryActor(call.request);
   if (!actor) return ErrorResponse(actor.error());
   auto state = StateParam(call.request);
   if (!state) return ErrorResponse(state.error());
-  auto r = server::ListGroupInvitations(Workflow(call), *actor, call.params[0],
-                                        *state);
+  auto r = membership::ListGroupInvitations(Workflow(call), *actor,
+                                            call.params[0], *state);
   if (!r) return ErrorResponse(r.error());
   return InvitationListAnswer(*r, call.scope);
 }
 
 HttpResponse Api::ListSubjectInvitations(Call& call) {
-  if (store_ == nullptr) return ErrorResponse(NoStore());
+  if (store_ == nullptr) return NoStoreResponse();
   auto state = StateParam(call.request);
   if (!state) return ErrorResponse(state.error());
-  auto r = server::ListInvitationsFor(
+  auto r = membership::ListInvitationsFor(
       Workflow(call), call.params[0] + ":" + call.params[1], *state);
   if (!r) return ErrorResponse(r.error());
   return InvitationListAnswer(*r, call.scope);
 }
 
 HttpResponse Api::AnswerInvitation(Call& call, bool accept) {
-  if (store_ == nullptr) return ErrorResponse(NoStore());
+  if (store_ == nullptr) return NoStoreResponse();
   rapidjson::Document doc;
   Status s = ParseJsonObject(call.request.body, &doc);
   if (!s.ok()) return ErrorResponse(s);
   auto subject = RequiredString(doc, "subject", "subject");
   if (!subject) return ErrorResponse(subject.error());
-  auto r =
-      accept
-          ? server::AcceptInvitation(Workflow(call), call.params[0], *subject)
-          : server::DeclineInvitation(Workflow(call), call.params[0], *subject);
+  auto r = accept ? membership::AcceptInvitation(Workflow(call), call.params[0],
+                                                 *subject)
+                  : membership::DeclineInvitation(Workflow(call),
+                                                  call.params[0], *subject);
   if (!r) return ErrorResponse(r.error());
   return InvitationAnswer(*r);
 }
@@ -363,16 +298,16 @@ HttpResponse Api::DeclineInvitation(Call& call) {
 }
 
 HttpResponse Api::RevokeInvitation(Call& call) {
-  if (store_ == nullptr) return ErrorResponse(NoStore());
+  if (store_ == nullptr) return NoStoreResponse();
   auto actor = QueryActor(call.request);
   if (!actor) return ErrorResponse(actor.error());
-  auto r = server::RevokeInvitation(Workflow(call), *actor, call.params[0]);
+  auto r = membership::RevokeInvitation(Workflow(call), *actor, call.params[0]);
   if (!r) return ErrorResponse(r.error());
   return InvitationAnswer(*r);
 }
 
 HttpResponse Api::PutMember(Call& call) {
-  if (store_ == nullptr) return ErrorResponse(NoStore());
+  if (store_ == nullptr) return NoStoreResponse();
   rapidjson::Document doc;
   Status s = ParseJsonObject(call.request.body, &doc);
   if (!s.ok()) return ErrorResponse(s);
@@ -380,28 +315,28 @@ HttpResponse Api::PutMember(Call& call) {
   if (!actor) return ErrorResponse(actor.error());
   auto roles = RequiredStrings(doc, "roles");
   if (!roles) return ErrorResponse(roles.error());
-  auto r = server::SetMemberRoles(Workflow(call), *actor, call.params[0],
-                                  call.params[1], *roles);
+  auto r = membership::SetMemberRoles(Workflow(call), *actor, call.params[0],
+                                      call.params[1], *roles);
   if (!r) return ErrorResponse(r.error());
   return RevisionAnswer(*r);
 }
 
 HttpResponse Api::DeleteMember(Call& call) {
-  if (store_ == nullptr) return ErrorResponse(NoStore());
+  if (store_ == nullptr) return NoStoreResponse();
   auto actor = QueryActor(call.request);
   if (!actor) return ErrorResponse(actor.error());
-  auto r = server::RemoveMember(Workflow(call), *actor, call.params[0],
-                                call.params[1]);
+  auto r = membership::RemoveMember(Workflow(call), *actor, call.params[0],
+                                    call.params[1]);
   if (!r) return ErrorResponse(r.error());
   return RevisionAnswer(*r);
 }
 
 HttpResponse Api::PutPermissions(Call& call) {
-  if (store_ == nullptr) return ErrorResponse(NoStore());
+  if (store_ == nullptr) return NoStoreResponse();
   rapidjson::Document doc;
   Status s = ParseJsonObject(call.request.body, &doc);
   if (!s.ok()) return ErrorResponse(s);
-  FilePermissionRequest req;
+  membership::FilePermissionRequest req;
   for (auto [name, target] :
        {std::pair{"actor", &req.actor}, std::pair{"subject", &req.subject},
         std::pair{"resource", &req.resource}}) {
@@ -415,61 +350,61 @@ HttpResponse Api::PutPermissions(Call& call) {
   auto restrict = OptionalStrings(doc, "restrict");
   if (!restrict) return ErrorResponse(restrict.error());
   req.restrict = std::move(*restrict);
-  auto r = server::SetFilePermissions(Workflow(call), req);
+  auto r = membership::SetFilePermissions(Workflow(call), req);
   if (!r) return ErrorResponse(r.error());
   return RevisionAnswer(*r);
 }
 
 HttpResponse Api::PutAccountAdministrator(Call& call) {
-  if (store_ == nullptr) return ErrorResponse(NoStore());
+  if (store_ == nullptr) return NoStoreResponse();
   rapidjson::Document doc;
   Status s = ParseJsonObject(call.request.body, &doc);
   if (!s.ok()) return ErrorResponse(s);
   auto actor = RequiredString(doc, "actor", "actor");
   if (!actor) return ErrorResponse(actor.error());
-  auto r = server::AddAccountAdministrator(Workflow(call), *actor,
-                                           call.params[0], call.params[1]);
+  auto r = membership::AddAccountAdministrator(Workflow(call), *actor,
+                                               call.params[0], call.params[1]);
   if (!r) return ErrorResponse(r.error());
   return RevisionAnswer(*r);
 }
 
 HttpResponse Api::DeleteAccountAdministrator(Call& call) {
-  if (store_ == nullptr) return ErrorResponse(NoStore());
+  if (store_ == nullptr) return NoStoreResponse();
   auto actor = QueryActor(call.request);
   if (!actor) return ErrorResponse(actor.error());
-  auto r = server::RemoveAccountAdministrator(Workflow(call), *actor,
-                                              call.params[0], call.params[1]);
+  auto r = membership::RemoveAccountAdministrator(
+      Workflow(call), *actor, call.params[0], call.params[1]);
   if (!r) return ErrorResponse(r.error());
   return RevisionAnswer(*r);
 }
 
 HttpResponse Api::DeleteAccount(Call& call) {
-  if (store_ == nullptr) return ErrorResponse(NoStore());
+  if (store_ == nullptr) return NoStoreResponse();
   auto actor = QueryActor(call.request);
   if (!actor) return ErrorResponse(actor.error());
-  auto r = server::DeleteAccount(Workflow(call), *actor, call.params[0]);
+  auto r = membership::DeleteAccount(Workflow(call), *actor, call.params[0]);
   if (!r) return ErrorResponse(r.error());
   return RevisionAnswer(*r);
 }
 
 HttpResponse Api::ListPeople(Call& call) {
-  if (store_ == nullptr) return ErrorResponse(NoStore());
+  if (store_ == nullptr) return NoStoreResponse();
   auto actor = QueryActor(call.request);
   if (!actor) return ErrorResponse(actor.error());
-  auto r = server::ListPeople(Workflow(call), *actor, call.params[0]);
+  auto r = membership::ListPeople(Workflow(call), *actor, call.params[0]);
   if (!r) return ErrorResponse(r.error());
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
   w.Key("people");
   w.StartArray();
-  for (const Person& p : r->people) {
+  for (const membership::Person& p : r->people) {
     w.StartObject();
     w.Key("subject");
     w.String(p.subject);
     w.Key("groups");
     w.StartArray();
-    for (const PersonMembership& m : p.memberships) {
+    for (const membership::PersonMembership& m : p.memberships) {
       w.StartObject();
       w.Key("group");
       w.String(m.group);
@@ -482,7 +417,7 @@ HttpResponse Api::ListPeople(Call& call) {
     // pending invitations' bindings, per-file raises and restrictions.
     w.Key("holdings");
     w.StartArray();
-    for (const PersonHolding& h : p.holdings) {
+    for (const membership::PersonHolding& h : p.holdings) {
       w.StartObject();
       w.Key("resource");
       w.String(h.resource);
@@ -505,7 +440,7 @@ HttpResponse Api::ListPeople(Call& call) {
   w.Key("revision");
   w.String(std::to_string(r->revision));
   w.EndObject();
-  return Answer(buf);
+  return JsonResponse(buf);
 }
 
 }  // namespace portcullis::server

@@ -1,6 +1,6 @@
-// The membership workflows over a real store holding the demo portal
+// The membership rules over a real store holding the demo portal
 // (policies/demo-data.jsonl) and the workspace policy, without HTTP.
-#include "server/workflows.h"
+#include "membership/membership.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -12,7 +12,7 @@
 #include "policies/test_file.h"
 #include "storage/jsonl.h"
 
-namespace portcullis::server {
+namespace portcullis::membership {
 namespace {
 
 const std::string kPolicies = PORTCULLIS_POLICIES_DIR;
@@ -400,11 +400,10 @@ TEST_F(WorkflowsTest, PeopleOfTheAccount) {
   for (const Person& p : people->people) subjects.push_back(p.subject);
   // Everyone who holds anything in the account: the account administrator,
   // the members, and heidi and grace, who are invited (pending).
-  EXPECT_EQ(subjects,
-            (std::vector<std::string>{
-                "email:grace@example.com", "user:alice", "user:bob",
-                "user:carol", "user:dave", "user:erin", "user:frank",
-                "user:heidi", "user:ivan", "user:olivia"}));
+  EXPECT_EQ(subjects, (std::vector<std::string>{
+                          "email:grace@example.com", "user:alice", "user:bob",
+                          "user:carol", "user:dave", "user:erin", "user:frank",
+                          "user:heidi", "user:ivan", "user:olivia"}));
   for (const Person& p : people->people) {
     if (p.subject == "user:heidi") {
       EXPECT_TRUE(p.memberships.empty());
@@ -534,4 +533,4 @@ TEST_F(WorkflowsTest, DemoDataYamlAndJsonLinesAgree) {
 }
 
 }  // namespace
-}  // namespace portcullis::server
+}  // namespace portcullis::membership

@@ -1,7 +1,9 @@
-// The portal's membership workflows (issue 5) as plain functions over the
+// The membership rules of the portal (issue 5) as plain functions over the
 // store and the evaluator: create a group, invite, accept, decline, revoke,
 // change or remove a member, per-file raises and restrictions, account
-// administrators, delete an account, list an account's people.
+// administrators, delete an account, list an account's people, and the
+// invitation expiry sweep. Nothing here knows HTTP or JSON: server/ turns
+// requests into these calls and their results into responses.
 //
 // The rules come from the policy's `workflows:` section
 // (engine::Workflows): each step names the action the acting user needs and
@@ -12,6 +14,10 @@
 //   - records one changelog entry naming the actor;
 //   - returns the new revision.
 // Reads (listings) check the actor on the same read snapshot they list.
+//
+// Where each area lives: groups.cc, invitations.cc (and the expiry sweep),
+// members.cc, file_permissions.cc, accounts.cc; the rules they share are in
+// rules.h.
 //
 // Rules that hold against the present, not the past (each checked in the
 // write transaction of the change):
@@ -49,8 +55,8 @@
 //
 // Thread safety: the functions may be called from any thread; writes are
 // serialized by the store.
-#ifndef PORTCULLIS_SERVER_WORKFLOWS_H_
-#define PORTCULLIS_SERVER_WORKFLOWS_H_
+#ifndef PORTCULLIS_MEMBERSHIP_MEMBERSHIP_H_
+#define PORTCULLIS_MEMBERSHIP_MEMBERSHIP_H_
 
 #include <functional>
 #include <optional>
@@ -64,7 +70,7 @@
 #include "engine/policy.h"
 #include "storage/store.h"
 
-namespace portcullis::server {
+namespace portcullis::membership {
 
 // Sees every authorization decision a workflow makes (the decision log):
 // who, which action, on what, the decision and its reason in words. Called
@@ -78,10 +84,9 @@ using DecisionObserver = std::function<void(
 struct WorkflowContext {
   storage::Store* store = nullptr;
   const engine::Policy* policy = nullptr;
-  TimestampMicros now = 0;  // the request time (expiry, created_at)
+  TimestampMicros now = 0;       // the request time (expiry, created_at)
   DecisionObserver on_decision;  // may be empty
 };
-
 
 // Invitations without `expires_in` expire after this long.
 inline constexpr int64_t kDefaultInvitationSeconds = 14 * 24 * 3600;
@@ -282,6 +287,6 @@ struct PeopleList {
 Result<PeopleList> ListPeople(const WorkflowContext& ctx,
                               std::string_view actor, std::string_view account);
 
-}  // namespace portcullis::server
+}  // namespace portcullis::membership
 
-#endif  // PORTCULLIS_SERVER_WORKFLOWS_H_
+#endif  // PORTCULLIS_MEMBERSHIP_MEMBERSHIP_H_
