@@ -73,9 +73,11 @@ struct StoreOptions {
   // write finds it full; the file on disk only holds the pages in use.
   uint64_t map_size = uint64_t{1} << 30;
   // The LMDB reader table: every concurrently open ReadView takes one slot.
-  // Size it for the server's threads: 126 + 2 * threads is the default.
-  int server_threads = 4;
-  unsigned max_readers = 0;  // 0: 126 + 2 * server_threads
+  // `max_reader_threads` is how many threads may hold read views at once (the
+  // server's worker threads); it sizes the table when max_readers is 0, as
+  // 126 + 2 * max_reader_threads. It sizes nothing else.
+  int max_reader_threads = 4;
+  unsigned max_readers = 0;  // 0: 126 + 2 * max_reader_threads
   // Changelog retention: entries older than the newest `changelog_retention`
   // revisions are deleted by the write that makes them so. 0 keeps all.
   uint64_t changelog_retention = 100000;
@@ -193,8 +195,9 @@ class Store;
 
 // One LMDB read transaction: a consistent snapshot of the store. Implements
 // engine::DataView: GetAccess() returns PackedNames viewing the map itself
-// (zero copy); list attributes are decoded into a scratch arena owned by the
-// view and reused by Refresh(), so warm lookups do not allocate.
+// (zero copy); list attributes are decoded into memory of the view's
+// ReadCache, kept by Refresh() and by the Store between views, so warm
+// lookups do not allocate.
 //
 // Move-only; one thread at a time. The destructor ends the transaction. A
 // view must be destroyed before its Store.
@@ -211,7 +214,7 @@ class ReadView final : public engine::DataView {
   Revision revision() const;
 
   // Moves the view to the newest snapshot, invalidating everything it
-  // returned before. Keeps the scratch arena's memory.
+  // returned before. Keeps the read cache's memory.
   Status Refresh();
 
   // engine::DataView.
@@ -311,13 +314,13 @@ class ReadView final : public engine::DataView {
  private:
   friend class Store;
   friend class WriteTxn;
-  struct Arena;
-  // `arena` may be null: the view then makes its own.
+  struct ReadCache;  // store_internal.h
+  // `cache` may be null: the view then makes its own.
   ReadView(Store* store, MDB_txn* txn, bool owns_txn,
-           std::unique_ptr<Arena> arena = nullptr);
+           std::unique_ptr<ReadCache> cache = nullptr);
   void MarkFailed(std::string_view what, int rc) const;
   void Release();
-  // Reads the subject's access records into the arena (see Arena) unless
+  // Reads the subject's access records into the cache (see ReadCache) unless
   // they are there already; false when they are too many to keep (or the
   // cursor could not be had): then read record by record.
   bool CacheSubjectAccess(engine::EntityRef subject) const;
@@ -326,7 +329,7 @@ class ReadView final : public engine::DataView {
   MDB_txn* txn_ = nullptr;
   bool owns_txn_ = true;  // false: a view of a WriteTxn's transaction
   mutable std::string failure_;
-  std::unique_ptr<Arena> arena_;
+  std::unique_ptr<ReadCache> cache_;
 };
 
 // One write transaction, handed to the function given to Store::Write().

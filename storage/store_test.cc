@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "storage/layout.h"
+#include "storage/store_internal.h"
 #include "storage/test_policy.h"
 
 namespace portcullis::storage {
@@ -799,6 +800,45 @@ TEST_F(StoreTest, RefreshSeesNewWritesAndKeepsArena) {
   ASSERT_TRUE(view->Refresh().ok());
   EXPECT_EQ(view->revision(), r0 + 1);
   EXPECT_TRUE(view->GetResource(R("group:g9")));
+}
+
+// Regression: the full scans once stopped early by returning kAlreadyExists
+// as a sentinel, so a callback's real kAlreadyExists was swallowed as "stop"
+// and the scan reported success. Stopping is now a ScanStep, not a Status.
+TEST_F(StoreTest, ScanAllSurfacesAnAlreadyExistsFromItsCallback) {
+  Seed();
+  auto view = store_->Read();
+  ASSERT_TRUE(view);
+  int calls = 0;
+  Status s = internal::ScanAll(
+      view->txn(), store_->dbis().resources,
+      [&](std::string_view, std::string_view) -> Result<internal::ScanStep> {
+        ++calls;
+        return Fail(Status::AlreadyExists("a real conflict"));
+      });
+  EXPECT_EQ(s.code(), StatusCode::kAlreadyExists) << s.ToString();
+  EXPECT_EQ(s.message(), "a real conflict");
+  EXPECT_EQ(calls, 1);
+
+  // Stopping ends the scan early, with OK.
+  calls = 0;
+  s = internal::ScanAll(
+      view->txn(), store_->dbis().resources,
+      [&](std::string_view, std::string_view) -> Result<internal::ScanStep> {
+        ++calls;
+        return internal::ScanStep::kStop;
+      });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(calls, 1);
+
+  // Through the public API: a callback that stops gets OK.
+  calls = 0;
+  EXPECT_TRUE(view->ForEachResourceRecord([&](const ResourceRecord&) {
+                    ++calls;
+                    return false;
+                  })
+                  .ok());
+  EXPECT_EQ(calls, 1);
 }
 
 }  // namespace
