@@ -68,12 +68,6 @@
 
 namespace portcullis::storage {
 
-struct Store::Dbis {
-  MDB_dbi meta, resources, subjects, access, access_by_resource, children,
-      resources_by_type, subjects_by_type, invitations, inv_by_resource,
-      inv_by_invitee, changelog;
-};
-
 namespace layout {
 
 inline constexpr uint8_t kHasBinding = 1;

@@ -286,7 +286,7 @@ Result<Store::Stats> Store::GetStats() {
   st.max_readers = info.me_maxreaders;
   auto count = [&](MDB_dbi dbi) -> uint64_t {
     MDB_stat s;
-    return mdb_stat(view->txn(), dbi, &s) == 0 ? s.ms_entries : 0;
+    return mdb_stat(view->txn_, dbi, &s) == 0 ? s.ms_entries : 0;
   };
   st.resources = count(dbis_->resources);
   st.subjects = count(dbis_->subjects);

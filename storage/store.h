@@ -51,10 +51,12 @@
 #include "engine/memory_data.h"  // engine::OwnedValue
 #include "engine/policy.h"
 
-// LMDB's handle types, so that callers need not include lmdb.h.
+// LMDB's opaque handle types, named only by the private members below: no
+// public function takes or returns one, so that callers neither include
+// lmdb.h nor reason about transactions. Code inside storage/ reaches them
+// through storage/store_internal.h.
 typedef struct MDB_env MDB_env;
 typedef struct MDB_txn MDB_txn;
-typedef unsigned int MDB_dbi;
 
 namespace portcullis::storage {
 
@@ -192,6 +194,9 @@ struct AccessRecord {
 };
 
 class Store;
+namespace internal {
+struct Handles;  // store_internal.h
+}  // namespace internal
 
 // One LMDB read transaction: a consistent snapshot of the store. Implements
 // engine::DataView: GetAccess() returns PackedNames viewing the map itself
@@ -308,12 +313,11 @@ class ReadView final : public engine::DataView {
   // The oldest revision still in the changelog (0 if it is empty).
   Revision OldestChange() const;
 
-  // For the store's own implementation.
-  MDB_txn* txn() const { return txn_; }
 
  private:
   friend class Store;
   friend class WriteTxn;
+  friend struct internal::Handles;
   struct ReadCache;  // store_internal.h
   // `cache` may be null: the view then makes its own.
   ReadView(Store* store, MDB_txn* txn, bool owns_txn,
@@ -437,14 +441,13 @@ class Store {
   const std::string& dir() const { return dir_; }
   const StoreOptions& options() const { return options_; }
 
-  // For tests and the consistency checker: the raw LMDB handles.
-  MDB_env* env() const { return env_; }
+  // The handles of the named databases (defined in store_internal.h).
   struct Dbis;
-  const Dbis& dbis() const { return *dbis_; }
 
  private:
   friend class ReadView;
   friend class WriteTxn;
+  friend struct internal::Handles;
   Store(std::string dir, StoreOptions options);
   Status Init();
   Status Grow();

@@ -168,6 +168,27 @@ Status CheckLimit(size_t limit);
 
 namespace portcullis::storage {
 
+// The handles of the named databases of layout.h, opened by Store::Init and
+// constant after it.
+struct Store::Dbis {
+  MDB_dbi meta, resources, subjects, access, access_by_resource, children,
+      resources_by_type, subjects_by_type, invitations, inv_by_resource,
+      inv_by_invitee, changelog;
+};
+
+namespace internal {
+
+// The raw LMDB handles behind a Store and a ReadView, for code in storage/
+// and its tests (which inspect or corrupt a store on purpose). Valid while
+// the Store (the view) is.
+struct Handles {
+  static MDB_txn* Txn(const ReadView& view) { return view.txn_; }
+  static MDB_env* Env(const Store& store) { return store.env_; }
+  static const Store::Dbis& Dbis(const Store& store) { return *store.dbis_; }
+};
+
+}  // namespace internal
+
 // The synchronization state of one Store, shared by all its threads.
 struct Store::Sync {
   std::mutex write_mu;  // one writer at a time (LMDB's own lock is per env)
@@ -309,7 +330,14 @@ class WriteTxn::Impl {
   void AddChange(std::string_view op, std::string_view entity,
                  std::string_view related = {});
 
-  // Record-level writes (write_txn.cc).
+  // Record-level reads and writes (write_txn.cc).
+  // kNotFound (field "resource") unless the resource `ref` exists.
+  Status CheckResourceExists(const std::string& ref);
+  // Reads the access record subject\0resource into *existing (nullopt if
+  // there is none) and decodes it into *a, whose views point into *existing.
+  Status ReadAccess(const std::string& subject, const std::string& resource,
+                    std::optional<std::string>* existing,
+                    layout::AccessValue* a);
   void EnsureSubject(std::string_view ref);
   // Writes (or deletes, when flags is 0) the access record subject\0resource.
   void WriteAccess(const std::string& subject, const std::string& resource,

@@ -277,7 +277,7 @@ Result<std::vector<std::string>> Store::Verify() {
   auto view_or = Read();
   if (!view_or) return Fail(view_or.error());
   ReadView& view = *view_or;
-  Verifier v(view.txn(), *dbis_);
+  Verifier v(view.txn_, *dbis_);
   using Check = Status (Verifier::*)();
   for (Check check :
        {&Verifier::CheckResources, &Verifier::CheckResourceIndexes,

@@ -88,6 +88,30 @@ void WriteTxn::Impl::AddChange(std::string_view op, std::string_view entity,
   }
 }
 
+Status WriteTxn::Impl::CheckResourceExists(const std::string& ref) {
+  if (Exists(d.resources, ref)) return Status::Ok();
+  if (!poisoned.ok()) return poisoned;
+  return Status(StatusCode::kNotFound, "resource " + ref + " does not exist",
+                "resource");
+}
+
+Status WriteTxn::Impl::ReadAccess(const std::string& subject,
+                                  const std::string& resource,
+                                  std::optional<std::string>* existing,
+                                  layout::AccessValue* a) {
+  std::string key = subject;
+  key.push_back('\0');
+  key += resource;
+  *existing = Get(d.access, key);
+  *a = layout::AccessValue();
+  if (*existing) {
+    auto dec = layout::DecodeAccess(**existing);
+    if (!dec) return Status::Internal("corrupt access record");
+    *a = *dec;  // views into **existing, which the caller keeps
+  }
+  return Status::Ok();
+}
+
 void WriteTxn::Impl::EnsureSubject(std::string_view ref) {
   if (Exists(d.subjects, ref)) return;
   std::string blob;
@@ -359,11 +383,7 @@ Status WriteTxn::SetBinding(const BindingRecord& b) {
       return s;
     }
   }
-  if (!m.Exists(m.d.resources, b.resource)) {
-    if (!m.poisoned.ok()) return m.poisoned;
-    return Status(StatusCode::kNotFound,
-                  "resource " + b.resource + " does not exist", "resource");
-  }
+  if (Status s = m.CheckResourceExists(b.resource); !s.ok()) return s;
   const EntityRef res = layout::SplitRef(b.resource);
   if (!b.roles.empty()) {
     if (Status s = m.CheckSubjectType(layout::SplitRef(b.subject).type);
@@ -372,15 +392,10 @@ Status WriteTxn::SetBinding(const BindingRecord& b) {
     }
     if (Status s = m.CheckRoles(b.roles, res.type); !s.ok()) return s;
   }
-  std::string key = b.subject;
-  key.push_back('\0');
-  key += b.resource;
-  auto existing = m.Get(m.d.access, key);
+  std::optional<std::string> existing;
   layout::AccessValue a;
-  if (existing) {
-    auto dec = layout::DecodeAccess(*existing);
-    if (!dec) return Status::Internal("corrupt access record");
-    a = *dec;  // views into *existing, which lives until the end
+  if (Status s = m.ReadAccess(b.subject, b.resource, &existing, &a); !s.ok()) {
+    return s;
   }
   const std::string roles = layout::Pack(b.roles);
   if (b.roles.empty()) {
@@ -411,11 +426,7 @@ Status WriteTxn::SetRestriction(const RestrictionRecord& r) {
   if (!m.poisoned.ok()) return m.poisoned;
   if (Status s = layout::CheckRef(r.subject, "subject"); !s.ok()) return s;
   if (Status s = layout::CheckRef(r.resource, "resource"); !s.ok()) return s;
-  if (!m.Exists(m.d.resources, r.resource)) {
-    if (!m.poisoned.ok()) return m.poisoned;
-    return Status(StatusCode::kNotFound,
-                  "resource " + r.resource + " does not exist", "resource");
-  }
+  if (Status s = m.CheckResourceExists(r.resource); !s.ok()) return s;
   const EntityRef res = layout::SplitRef(r.resource);
   if (Status s = Impl::CheckActionNames(r.actions); !s.ok()) return s;
   if (!r.actions.empty()) {
@@ -427,15 +438,10 @@ Status WriteTxn::SetRestriction(const RestrictionRecord& r) {
       return s;
     }
   }
-  std::string key = r.subject;
-  key.push_back('\0');
-  key += r.resource;
-  auto existing = m.Get(m.d.access, key);
+  std::optional<std::string> existing;
   layout::AccessValue a;
-  if (existing) {
-    auto dec = layout::DecodeAccess(*existing);
-    if (!dec) return Status::Internal("corrupt access record");
-    a = *dec;
+  if (Status s = m.ReadAccess(r.subject, r.resource, &existing, &a); !s.ok()) {
+    return s;
   }
   const std::string actions = layout::Pack(r.actions);
   if (r.actions.empty()) {
@@ -473,11 +479,7 @@ Status WriteTxn::CreateInvitation(Invitation* inv) {
     return Status::InvalidArgument("an invitation needs at least one role",
                                    "roles");
   }
-  if (!m.Exists(m.d.resources, inv->resource)) {
-    if (!m.poisoned.ok()) return m.poisoned;
-    return Status(StatusCode::kNotFound,
-                  "resource " + inv->resource + " does not exist", "resource");
-  }
+  if (Status s = m.CheckResourceExists(inv->resource); !s.ok()) return s;
   if (Status s = m.CheckRoles(inv->roles, layout::SplitRef(inv->resource).type);
       !s.ok()) {
     return s;
