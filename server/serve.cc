@@ -226,7 +226,7 @@ int RunServe(const ServeConfig& config, std::ostream& out, std::ostream& err) {
   }
 
   storage::StoreOptions store_options;
-  store_options.server_threads = config.threads;
+  store_options.max_reader_threads = config.threads;
   auto store = storage::Store::Open(config.data_dir, store_options);
   if (!store) {
     err << "portcullis serve: cannot open the store in " << config.data_dir

@@ -10,6 +10,7 @@
 
 #include "storage/layout.h"
 #include "storage/store.h"
+#include "storage/store_internal.h"
 #include "storage/test_policy.h"
 
 namespace portcullis::storage {
@@ -57,10 +58,12 @@ TEST(CliCommands, ImportExportVerify) {
     auto store = Store::Open(base + "/data");
     ASSERT_TRUE(store);
     MDB_txn* txn;
-    ASSERT_EQ(mdb_txn_begin((*store)->env(), nullptr, 0, &txn), 0);
+    ASSERT_EQ(mdb_txn_begin(internal::Handles::Env(**store), nullptr, 0, &txn),
+              0);
     MDB_val k{8, const_cast<char*>("group:g1")};
     MDB_val v{10, const_cast<char*>("file:ghost")};
-    ASSERT_EQ(mdb_put(txn, (*store)->dbis().children, &k, &v, 0), 0);
+    ASSERT_EQ(
+        mdb_put(txn, internal::Handles::Dbis(**store).children, &k, &v, 0), 0);
     ASSERT_EQ(mdb_txn_commit(txn), 0);
   }
   std::ostringstream bad;

@@ -24,6 +24,18 @@
 // earlier line); it applies records in transactions of `batch_size` records.
 // A bad line is reported with its line number and nothing of its batch is
 // applied; earlier batches stay committed (the error says how many records).
+//
+// Thread safety: the functions keep no state. ImportJsonl runs its writes
+// through Store::Write (serialized with other writers); ExportJsonl reads one
+// ReadView, which the calling thread must own for the duration.
+//
+// Invariants:
+//   1. FormatJsonlRecord(*ParseJsonlRecord(line)) == line for every line that
+//      export writes (one codec for the format, both directions).
+//   2. An export is one snapshot: every line comes from the view's revision,
+//      which ExportStats::revision reports.
+//   3. Import never applies part of a batch: a batch is one write
+//      transaction.
 #ifndef PORTCULLIS_STORAGE_JSONL_H_
 #define PORTCULLIS_STORAGE_JSONL_H_
 

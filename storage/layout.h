@@ -38,6 +38,21 @@
 //   ChangelogValue  i64 time, u8 truncated, u64 change_count, u32-length
 //                   actor, u32 n, then n times three u32-length strings
 //                   (op, entity, related)
+//
+// Thread safety: every function here is pure (no state, no locks) and safe
+// from any thread; a Writer or Reader belongs to the thread using it.
+//
+// Invariants:
+//   1. The encoding is the on-disk format version 1 (kFormatVersion): a change
+//      to any codec here is a format change and needs a new version.
+//   2. For every record type, Decode(Encode(x)) == x; a Decode* function
+//      returns nullopt (or false) on a short or malformed value, never reads
+//      past its input, and its string_views point into that input.
+//   3. Keys sort as the listings need: refs are "type:id" (checked by
+//      CheckRef before any write), access keys "subject\0resource", changelog
+//      keys big-endian so that revisions sort numerically.
+//   4. A Reader's ok() turns false on the first out-of-bounds read and stays
+//      false; reads after that return empty values.
 #ifndef PORTCULLIS_STORAGE_LAYOUT_H_
 #define PORTCULLIS_STORAGE_LAYOUT_H_
 
@@ -52,12 +67,6 @@
 #include "storage/store.h"
 
 namespace portcullis::storage {
-
-struct Store::Dbis {
-  MDB_dbi meta, resources, subjects, access, access_by_resource, children,
-      resources_by_type, subjects_by_type, invitations, inv_by_resource,
-      inv_by_invitee, changelog;
-};
 
 namespace layout {
 

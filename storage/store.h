@@ -51,10 +51,12 @@
 #include "engine/memory_data.h"  // engine::OwnedValue
 #include "engine/policy.h"
 
-// LMDB's handle types, so that callers need not include lmdb.h.
+// LMDB's opaque handle types, named only by the private members below: no
+// public function takes or returns one, so that callers neither include
+// lmdb.h nor reason about transactions. Code inside storage/ reaches them
+// through storage/store_internal.h.
 typedef struct MDB_env MDB_env;
 typedef struct MDB_txn MDB_txn;
-typedef unsigned int MDB_dbi;
 
 namespace portcullis::storage {
 
@@ -73,9 +75,11 @@ struct StoreOptions {
   // write finds it full; the file on disk only holds the pages in use.
   uint64_t map_size = uint64_t{1} << 30;
   // The LMDB reader table: every concurrently open ReadView takes one slot.
-  // Size it for the server's threads: 126 + 2 * threads is the default.
-  int server_threads = 4;
-  unsigned max_readers = 0;  // 0: 126 + 2 * server_threads
+  // `max_reader_threads` is how many threads may hold read views at once (the
+  // server's worker threads); it sizes the table when max_readers is 0, as
+  // 126 + 2 * max_reader_threads. It sizes nothing else.
+  int max_reader_threads = 4;
+  unsigned max_readers = 0;  // 0: 126 + 2 * max_reader_threads
   // Changelog retention: entries older than the newest `changelog_retention`
   // revisions are deleted by the write that makes them so. 0 keeps all.
   uint64_t changelog_retention = 100000;
@@ -190,11 +194,15 @@ struct AccessRecord {
 };
 
 class Store;
+namespace internal {
+struct Handles;  // store_internal.h
+}  // namespace internal
 
 // One LMDB read transaction: a consistent snapshot of the store. Implements
 // engine::DataView: GetAccess() returns PackedNames viewing the map itself
-// (zero copy); list attributes are decoded into a scratch arena owned by the
-// view and reused by Refresh(), so warm lookups do not allocate.
+// (zero copy); list attributes are decoded into memory of the view's
+// ReadCache, kept by Refresh() and by the Store between views, so warm
+// lookups do not allocate.
 //
 // Move-only; one thread at a time. The destructor ends the transaction. A
 // view must be destroyed before its Store.
@@ -211,7 +219,7 @@ class ReadView final : public engine::DataView {
   Revision revision() const;
 
   // Moves the view to the newest snapshot, invalidating everything it
-  // returned before. Keeps the scratch arena's memory.
+  // returned before. Keeps the read cache's memory.
   Status Refresh();
 
   // engine::DataView.
@@ -305,19 +313,18 @@ class ReadView final : public engine::DataView {
   // The oldest revision still in the changelog (0 if it is empty).
   Revision OldestChange() const;
 
-  // For the store's own implementation.
-  MDB_txn* txn() const { return txn_; }
 
  private:
   friend class Store;
   friend class WriteTxn;
-  struct Arena;
-  // `arena` may be null: the view then makes its own.
+  friend struct internal::Handles;
+  struct ReadCache;  // store_internal.h
+  // `cache` may be null: the view then makes its own.
   ReadView(Store* store, MDB_txn* txn, bool owns_txn,
-           std::unique_ptr<Arena> arena = nullptr);
+           std::unique_ptr<ReadCache> cache = nullptr);
   void MarkFailed(std::string_view what, int rc) const;
   void Release();
-  // Reads the subject's access records into the arena (see Arena) unless
+  // Reads the subject's access records into the cache (see ReadCache) unless
   // they are there already; false when they are too many to keep (or the
   // cursor could not be had): then read record by record.
   bool CacheSubjectAccess(engine::EntityRef subject) const;
@@ -326,7 +333,7 @@ class ReadView final : public engine::DataView {
   MDB_txn* txn_ = nullptr;
   bool owns_txn_ = true;  // false: a view of a WriteTxn's transaction
   mutable std::string failure_;
-  std::unique_ptr<Arena> arena_;
+  std::unique_ptr<ReadCache> cache_;
 };
 
 // One write transaction, handed to the function given to Store::Write().
@@ -434,14 +441,13 @@ class Store {
   const std::string& dir() const { return dir_; }
   const StoreOptions& options() const { return options_; }
 
-  // For tests and the consistency checker: the raw LMDB handles.
-  MDB_env* env() const { return env_; }
+  // The handles of the named databases (defined in store_internal.h).
   struct Dbis;
-  const Dbis& dbis() const { return *dbis_; }
 
  private:
   friend class ReadView;
   friend class WriteTxn;
+  friend struct internal::Handles;
   Store(std::string dir, StoreOptions options);
   Status Init();
   Status Grow();

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "storage/layout.h"
+#include "storage/store_internal.h"
 #include "storage/test_policy.h"
 
 namespace portcullis::storage {
@@ -688,19 +689,19 @@ TEST_F(StoreTest, ReadRenewsAReleasedTransactionAndSeesNewWrites) {
   {
     auto view = store_->Read();
     ASSERT_TRUE(view);
-    first = view->txn();
+    first = internal::Handles::Txn(*view);
     EXPECT_TRUE(view->GetResource(R("file:x")).has_value());
   }
   // A write between two reads: the renewed transaction is a new snapshot.
   ASSERT_TRUE(PutResource("file", "z", "group:g1").ok());
   auto view = store_->Read();
   ASSERT_TRUE(view);
-  EXPECT_EQ(view->txn(), first);  // renewed, not begun anew
+  EXPECT_EQ(internal::Handles::Txn(*view), first);  // renewed, not begun anew
   EXPECT_TRUE(view->GetResource(R("file:z")).has_value());
   // Two views at once use two transactions.
   auto other = store_->Read();
   ASSERT_TRUE(other);
-  EXPECT_NE(other->txn(), view->txn());
+  EXPECT_NE(internal::Handles::Txn(*other), internal::Handles::Txn(*view));
   EXPECT_TRUE(other->GetResource(R("file:z")).has_value());
 }
 
@@ -742,10 +743,12 @@ TEST(StoreFormat, UnknownVersionFailsClearly) {
     ASSERT_TRUE(store);
     // Rewrite the version record as a future build would.
     MDB_txn* txn;
-    ASSERT_EQ(mdb_txn_begin((*store)->env(), nullptr, 0, &txn), 0);
+    ASSERT_EQ(mdb_txn_begin(internal::Handles::Env(**store), nullptr, 0, &txn),
+              0);
     uint32_t v = 99;
     MDB_val k{14, const_cast<char*>("format_version")}, val{4, &v};
-    ASSERT_EQ(mdb_put(txn, (*store)->dbis().meta, &k, &val, 0), 0);
+    ASSERT_EQ(mdb_put(txn, internal::Handles::Dbis(**store).meta, &k, &val, 0),
+              0);
     ASSERT_EQ(mdb_txn_commit(txn), 0);
   }
   auto store = Store::Open(dir);
@@ -765,8 +768,9 @@ TEST_F(StoreTest, VerifyFindsACorruptedIndex) {
   ASSERT_TRUE(Bind("user:a", "group:g1", {"member"}).ok());
   EXPECT_TRUE(Problems().empty());
   MDB_txn* txn;
-  ASSERT_EQ(mdb_txn_begin(store_->env(), nullptr, 0, &txn), 0);
-  const Store::Dbis& d = store_->dbis();
+  ASSERT_EQ(mdb_txn_begin(internal::Handles::Env(*store_), nullptr, 0, &txn),
+            0);
+  const Store::Dbis& d = internal::Handles::Dbis(*store_);
   auto put = [&](MDB_dbi dbi, std::string_view k, std::string_view v) {
     MDB_val kk{k.size(), const_cast<char*>(k.data())};
     MDB_val vv{v.size(), const_cast<char*>(v.data())};
@@ -799,6 +803,45 @@ TEST_F(StoreTest, RefreshSeesNewWritesAndKeepsArena) {
   ASSERT_TRUE(view->Refresh().ok());
   EXPECT_EQ(view->revision(), r0 + 1);
   EXPECT_TRUE(view->GetResource(R("group:g9")));
+}
+
+// Regression: the full scans once stopped early by returning kAlreadyExists
+// as a sentinel, so a callback's real kAlreadyExists was swallowed as "stop"
+// and the scan reported success. Stopping is now a ScanStep, not a Status.
+TEST_F(StoreTest, ScanAllSurfacesAnAlreadyExistsFromItsCallback) {
+  Seed();
+  auto view = store_->Read();
+  ASSERT_TRUE(view);
+  int calls = 0;
+  Status s = internal::ScanAll(
+      internal::Handles::Txn(*view), internal::Handles::Dbis(*store_).resources,
+      [&](std::string_view, std::string_view) -> Result<internal::ScanStep> {
+        ++calls;
+        return Fail(Status::AlreadyExists("a real conflict"));
+      });
+  EXPECT_EQ(s.code(), StatusCode::kAlreadyExists) << s.ToString();
+  EXPECT_EQ(s.message(), "a real conflict");
+  EXPECT_EQ(calls, 1);
+
+  // Stopping ends the scan early, with OK.
+  calls = 0;
+  s = internal::ScanAll(
+      internal::Handles::Txn(*view), internal::Handles::Dbis(*store_).resources,
+      [&](std::string_view, std::string_view) -> Result<internal::ScanStep> {
+        ++calls;
+        return internal::ScanStep::kStop;
+      });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(calls, 1);
+
+  // Through the public API: a callback that stops gets OK.
+  calls = 0;
+  EXPECT_TRUE(view->ForEachResourceRecord([&](const ResourceRecord&) {
+                    ++calls;
+                    return false;
+                  })
+                  .ok());
+  EXPECT_EQ(calls, 1);
 }
 
 }  // namespace

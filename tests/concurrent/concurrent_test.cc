@@ -88,7 +88,7 @@ class InProcessDaemon {
             std::to_string(counter_++));
     std::filesystem::remove_all(dir_);
     storage::StoreOptions so;
-    so.server_threads = threads;
+    so.max_reader_threads = threads;
     auto store = storage::Store::Open(dir_.string(), so);
     EXPECT_TRUE(store.has_value()) << store.error().message();
     store_ = std::move(*store);

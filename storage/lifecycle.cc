@@ -1,0 +1,297 @@
+// The life cycle of a Store: open (environment, databases, format version),
+// read and write transactions (with map growth and retries), changelog
+// compaction, statistics and close.
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include "storage/store.h"
+#include "storage/store_internal.h"
+
+namespace portcullis::storage {
+
+using internal::GetRaw;
+using internal::LmdbError;
+using internal::V;
+
+namespace {
+
+constexpr int kWriteAttempts = 20;
+constexpr uint64_t kMinGrowth = uint64_t{64} << 20;
+constexpr auto kGrowLockTimeout = std::chrono::seconds(10);
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Store.
+
+Store::Store(std::string dir, StoreOptions options)
+    : dir_(std::move(dir)),
+      options_(options),
+      dbis_(std::make_unique<Dbis>()),
+      sync_(std::make_unique<Sync>()) {}
+
+Store::~Store() {
+  if (sync_ != nullptr) {
+    for (auto& [txn, cache] : sync_->idle) mdb_txn_abort(txn);
+    sync_->idle.clear();
+  }
+  if (env_ != nullptr) mdb_env_close(env_);
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& dir,
+                                           const StoreOptions& options) {
+  std::error_code ec;
+  if (options.must_exist || options.read_only) {
+    if (!std::filesystem::exists(std::filesystem::path(dir) / "data.mdb", ec)) {
+      return Fail(
+          Status::NotFound("no store in " + dir + " (data.mdb is missing)"));
+    }
+  } else {
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+      return Fail(
+          Status::Internal("cannot create " + dir + ": " + ec.message()));
+    }
+  }
+  std::unique_ptr<Store> store(new Store(dir, options));
+  if (Status s = store->Init(); !s.ok()) return Fail(s);
+  return store;
+}
+
+Status Store::Init() {
+  int rc = mdb_env_create(&env_);
+  if (rc) return LmdbError("mdb_env_create", rc);
+  const unsigned readers =
+      options_.max_readers ? options_.max_readers
+                           : 126 + 2 * std::max(1, options_.max_reader_threads);
+  if ((rc = mdb_env_set_maxreaders(env_, readers)) ||
+      (rc = mdb_env_set_maxdbs(env_, 16)) ||
+      (rc = mdb_env_set_mapsize(env_, options_.map_size))) {
+    return LmdbError("configure environment", rc);
+  }
+  unsigned flags = MDB_NOTLS;
+  if (options_.no_sync) flags |= MDB_NOSYNC;
+  if (options_.read_only) flags |= MDB_RDONLY;
+  rc = mdb_env_open(env_, dir_.c_str(), flags, 0644);
+  if (rc) return LmdbError("mdb_env_open " + dir_, rc);
+
+  MDB_txn* txn = nullptr;
+  rc = mdb_txn_begin(env_, nullptr, options_.read_only ? MDB_RDONLY : 0, &txn);
+  if (rc) return LmdbError("mdb_txn_begin", rc);
+  const unsigned create = options_.read_only ? 0 : MDB_CREATE;
+  struct {
+    const char* name;
+    MDB_dbi* dbi;
+    unsigned flags;
+  } dbs[] = {
+      {"meta", &dbis_->meta, 0},
+      {"resources", &dbis_->resources, 0},
+      {"subjects", &dbis_->subjects, 0},
+      {"access", &dbis_->access, 0},
+      {"access_by_resource", &dbis_->access_by_resource, MDB_DUPSORT},
+      {"children", &dbis_->children, MDB_DUPSORT},
+      {"resources_by_type", &dbis_->resources_by_type, MDB_DUPSORT},
+      {"subjects_by_type", &dbis_->subjects_by_type, MDB_DUPSORT},
+      {"invitations", &dbis_->invitations, 0},
+      {"invitations_by_resource", &dbis_->inv_by_resource, MDB_DUPSORT},
+      {"invitations_by_invitee", &dbis_->inv_by_invitee, MDB_DUPSORT},
+      {"changelog", &dbis_->changelog, 0},
+  };
+  // An unknown store is recognized by its meta database before anything
+  // else is created in it.
+  rc = mdb_dbi_open(txn, "meta", create, &dbis_->meta);
+  if (rc) {
+    mdb_txn_abort(txn);
+    return Status::FailedPrecondition(
+        dir_ + " does not hold a portcullis store: " + mdb_strerror(rc));
+  }
+  std::string_view version;
+  rc = GetRaw(txn, dbis_->meta, "format_version", &version);
+  if (rc == MDB_NOTFOUND) {
+    MDB_stat st;
+    mdb_stat(txn, dbis_->meta, &st);
+    if (st.ms_entries != 0 || options_.read_only) {
+      mdb_txn_abort(txn);
+      return Status::FailedPrecondition(dir_ +
+                                        ": store has no format version record");
+    }
+    const uint32_t v = kFormatVersion;
+    MDB_val k = V("format_version"), val{sizeof v, const_cast<uint32_t*>(&v)};
+    rc = mdb_put(txn, dbis_->meta, &k, &val, 0);
+    if (rc) {
+      mdb_txn_abort(txn);
+      return LmdbError("write format version", rc);
+    }
+  } else if (rc) {
+    mdb_txn_abort(txn);
+    return LmdbError("read format version", rc);
+  } else {
+    uint32_t v = 0;
+    if (version.size() == 4) std::memcpy(&v, version.data(), 4);
+    if (version.size() != 4 || v != kFormatVersion) {
+      mdb_txn_abort(txn);
+      return Status::FailedPrecondition(
+          dir_ + ": store has format version " +
+          (version.size() == 4 ? std::to_string(v) : "(unreadable)") +
+          "; this build of portcullis reads format version " +
+          std::to_string(kFormatVersion));
+    }
+  }
+  for (auto& db : dbs) {
+    rc = mdb_dbi_open(txn, db.name, create | db.flags, db.dbi);
+    if (rc) {
+      mdb_txn_abort(txn);
+      return LmdbError(std::string("open database ") + db.name, rc);
+    }
+  }
+  rc = mdb_txn_commit(txn);
+  if (rc) return LmdbError("commit open", rc);
+  return Status::Ok();
+}
+
+Status Store::Grow() {
+  MDB_envinfo info;
+  mdb_env_info(env_, &info);
+  const uint64_t cur = info.me_mapsize;
+  const uint64_t next = std::max(cur * 2, cur + kMinGrowth);
+  std::unique_lock lock(sync_->resize_mu, std::defer_lock);
+  if (!lock.try_lock_for(kGrowLockTimeout)) {
+    return Status(StatusCode::kUnavailable,
+                  "the store is full and could not grow: read transactions "
+                  "stayed open");
+  }
+  const int rc = mdb_env_set_mapsize(env_, next);
+  if (rc) return LmdbError("mdb_env_set_mapsize", rc);
+  return Status::Ok();
+}
+
+namespace {
+
+// Begins a transaction; adopts a map another process has grown.
+int BeginTxn(MDB_env* env, unsigned flags, MDB_txn** txn,
+             std::shared_timed_mutex* resize_mu, bool holding_shared) {
+  for (int attempt = 0;; ++attempt) {
+    const int rc = mdb_txn_begin(env, nullptr, flags, txn);
+    if (rc != MDB_MAP_RESIZED || attempt > 3) return rc;
+    if (holding_shared) resize_mu->unlock_shared();
+    {
+      std::unique_lock lock(*resize_mu);
+      mdb_env_set_mapsize(env, 0);
+    }
+    if (holding_shared) resize_mu->lock_shared();
+  }
+}
+
+}  // namespace
+
+Result<ReadView> Store::Read() {
+  sync_->resize_mu.lock_shared();
+  MDB_txn* txn = nullptr;
+  std::unique_ptr<ReadView::ReadCache> cache;
+  {
+    std::lock_guard lock(sync_->idle_mu);
+    if (!sync_->idle.empty()) {
+      txn = sync_->idle.back().first;
+      cache = std::move(sync_->idle.back().second);
+      sync_->idle.pop_back();
+    }
+  }
+  if (txn != nullptr) {
+    if (mdb_txn_renew(txn) == 0) {
+      cache->Reset();
+      return ReadView(this, txn, /*owns_txn=*/true, std::move(cache));
+    }
+    // E.g. MDB_MAP_RESIZED (another process grew the map): begin afresh,
+    // which adopts the new size.
+    mdb_txn_abort(txn);
+    txn = nullptr;
+  }
+  const int rc =
+      BeginTxn(env_, MDB_RDONLY, &txn, &sync_->resize_mu, /*holding=*/true);
+  if (rc) {
+    sync_->resize_mu.unlock_shared();
+    return Fail(LmdbError("begin read transaction", rc));
+  }
+  return ReadView(this, txn, /*owns_txn=*/true, std::move(cache));
+}
+
+Result<Revision> Store::Write(const engine::Policy* policy,
+                              std::string_view actor,
+                              const std::function<Status(WriteTxn&)>& fn) {
+  if (options_.read_only) {
+    return Fail(Status::FailedPrecondition("the store is open read-only"));
+  }
+  if (!actor.empty()) {
+    if (Status s = layout::CheckRef(actor, "actor"); !s.ok()) return Fail(s);
+  }
+  std::lock_guard write_lock(sync_->write_mu);
+  for (int attempt = 0; attempt < kWriteAttempts; ++attempt) {
+    MDB_txn* txn = nullptr;
+    const int rc =
+        BeginTxn(env_, 0, &txn, &sync_->resize_mu, /*holding=*/false);
+    if (rc) return Fail(LmdbError("begin write transaction", rc));
+    WriteTxn w(this, txn, policy, actor);
+    Status s = fn(w);
+    Result<Revision> rev = Fail(s);
+    if (s.ok()) rev = w.impl_->Finish();
+    if (w.impl_->map_full) {
+      mdb_txn_abort(txn);
+      w.impl_->txn = nullptr;
+      if (Status g = Grow(); !g.ok()) return Fail(g);
+      continue;
+    }
+    if (!rev) return rev;  // ~WriteTxn aborts
+    const int crc = mdb_txn_commit(txn);
+    w.impl_->txn = nullptr;  // committed or freed by the failed commit
+    if (crc == MDB_MAP_FULL) {
+      if (Status g = Grow(); !g.ok()) return Fail(g);
+      continue;
+    }
+    if (crc) return Fail(LmdbError("commit", crc));
+    return rev;
+  }
+  return Fail(Status::Internal("write did not fit after growing the map " +
+                               std::to_string(kWriteAttempts) + " times"));
+}
+
+Revision Store::revision() {
+  auto view = Read();
+  if (!view) return 0;
+  return view->revision();
+}
+
+Result<Revision> Store::CompactChangelog(Revision up_to) {
+  auto rev = Write(nullptr, {}, [&](WriteTxn& w) {
+    w.impl_->DeleteChangesUpTo(up_to);
+    w.impl_->AddChange("changelog.compact", {}, std::to_string(up_to));
+    return w.impl_->poisoned;
+  });
+  if (!rev) return rev;
+  auto view = Read();
+  if (!view) return Fail(view.error());
+  return view->OldestChange();
+}
+
+Result<Store::Stats> Store::GetStats() {
+  auto view = Read();
+  if (!view) return Fail(view.error());
+  Stats st;
+  MDB_envinfo info;
+  MDB_stat es;
+  mdb_env_info(env_, &info);
+  mdb_env_stat(env_, &es);
+  st.map_size = info.me_mapsize;
+  st.used_bytes = (info.me_last_pgno + 1) * uint64_t{es.ms_psize};
+  st.max_readers = info.me_maxreaders;
+  auto count = [&](MDB_dbi dbi) -> uint64_t {
+    MDB_stat s;
+    return mdb_stat(view->txn_, dbi, &s) == 0 ? s.ms_entries : 0;
+  };
+  st.resources = count(dbis_->resources);
+  st.subjects = count(dbis_->subjects);
+  st.access = count(dbis_->access);
+  st.invitations = count(dbis_->invitations);
+  return st;
+}
+}  // namespace portcullis::storage
