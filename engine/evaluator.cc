@@ -60,42 +60,84 @@ class Decider {
       : policy_(policy), req_(req), data_(data), type_(type), path_(path),
         trace_(trace) {}
 
+  // The decision for `action` on the walked path, in four steps: deny rules,
+  // the nearest covering restriction, role bindings nearest first, allow
+  // rules. Without a trace it stops at the first settled decision; with one it
+  // goes through every step so the trace names everything considered.
   Decision Decide(ActionId action) {
-    const std::string_view action_name = policy_.actions[action].name;
-    ConditionInputs in;
-    in.data = &data_;
-    in.subject = req_.subject;
-    in.resource = req_.resource;
-    in.action = action_name;
-    in.subject_properties = req_.subject_properties;
-    in.resource_properties = req_.resource_properties;
-    in.action_properties = req_.action_properties;
-    in.context = req_.context;
-    in.now = req_.now;
+    State s;
+    s.action = action;
+    s.action_name = policy_.actions[action].name;
+    s.in.data = &data_;
+    s.in.subject = req_.subject;
+    s.in.resource = req_.resource;
+    s.in.action = s.action_name;
+    s.in.subject_properties = req_.subject_properties;
+    s.in.resource_properties = req_.resource_properties;
+    s.in.action_properties = req_.action_properties;
+    s.in.context = req_.context;
+    s.in.now = req_.now;
 
+    if (ApplyDenyRules(&s)) return s.result;
+    FindRestriction(&s);
+    if (WalkBindings(&s)) return s.result;
+    if (ApplyAllowRules(&s)) return s.result;
+
+    if (data_.failed()) {
+      Decision d;
+      d.reason.code = ReasonCode::kStorageError;
+      return d;
+    }
+    s.Settle(false, s.fallback);
+    return s.result;
+  }
+
+ private:
+  // What one Decide() call knows so far. Lives on Decide()'s stack.
+  // Invariants:
+  //  1. Once `decided` is true, `result` never changes again.
+  //  2. `fallback` is the deny reason of the highest rank seen so far
+  //     (`fallback_rank`); a later reason of equal rank does not replace it.
+  struct State {
+    ActionId action = kNoAction;
+    std::string_view action_name;
+    ConditionInputs in;
+    int restriction_depth = INT_MAX;  // INT_MAX: no restriction covers action
     Decision result;
     bool decided = false;
-    auto settle = [&](bool allowed, Reason reason) {
+    Reason fallback;  // the most telling deny reason seen
+    int fallback_rank = 0;
+
+    void Settle(bool allowed, const Reason& reason) {
       if (!decided) {
         result.allowed = allowed;
         result.reason = reason;
         decided = true;
       }
-    };
+    }
+    void Consider(int rank, const Reason& r) {
+      if (rank > fallback_rank) {
+        fallback_rank = rank;
+        fallback = r;
+      }
+    }
+  };
 
-    // 1. Deny rules override everything.
-    for (const Rule* deny : policy_.DenyRules(type_, action)) {
+  // Step 1: deny rules override everything. Returns true if the decision is
+  // made and no trace is kept.
+  bool ApplyDenyRules(State* s) {
+    for (const Rule* deny : policy_.DenyRules(type_, s->action)) {
       const Rule& rule = *deny;
       ConditionResult r = ConditionResult::kTrue;
       EvalError err;
-      if (rule.when) r = rule.when->Evaluate(in, &err);
+      if (rule.when) r = rule.when->Evaluate(s->in, &err);
       if (trace_)
         Note("deny rule " + rule.name, OutcomeText(r, err), rule.location);
       if (r == ConditionResult::kTrue) {
         Reason reason;
         reason.code = ReasonCode::kDeniedByRule;
         reason.rule = &rule;
-        settle(false, reason);
+        s->Settle(false, reason);
       } else if (r == ConditionResult::kError) {
         // Fail closed: a deny rule we cannot evaluate denies.
         Reason reason;
@@ -103,209 +145,223 @@ class Decider {
         reason.rule = &rule;
         reason.condition = rule.when.get();
         reason.error = err;
-        settle(false, reason);
+        s->Settle(false, reason);
       }
-      if (decided && trace_ == nullptr) return result;
+      if (s->decided && trace_ == nullptr) return true;
     }
+    return false;
+  }
 
-    // 2. The nearest restriction on the path that covers this action.
-    int restriction_depth = INT_MAX;
+  // Step 2: sets s->restriction_depth to the depth of the nearest restriction
+  // on the path that covers the action.
+  void FindRestriction(State* s) {
     for (int d = 0; d < path_.size(); ++d) {
       const PathEntry& e = path_[d];
       if (!e.access.restriction) continue;
       const TypeId t = policy_.FindType(e.node.type);
       const bool applies = t != kNoType && policy_.types[t].restrictable &&
                            PackedContains(e.access.restriction->actions,
-                                          action_name);
+                                          s->action_name);
       if (trace_) {
         Note("restriction on " + e.node.ToString() + ": " +
                  PackedToString(e.access.restriction->actions),
-             applies ? "covers " + std::string(action_name)
-                     : "does not cover " + std::string(action_name),
+             applies ? "covers " + std::string(s->action_name)
+                     : "does not cover " + std::string(s->action_name),
              {});
       }
-      if (applies && restriction_depth == INT_MAX) restriction_depth = d;
+      if (applies && s->restriction_depth == INT_MAX) s->restriction_depth = d;
     }
-    auto removed_by_restriction = [&](int binding_depth) {
-      if (restriction_depth == INT_MAX) return false;
-      return policy_.precedence == Precedence::kRestrictionWins ||
-             restriction_depth <= binding_depth;
-    };
+  }
 
-    // 3. Role bindings, nearest first.
-    Reason fallback;  // the most telling deny reason seen
-    int fallback_rank = 0;
-    auto consider = [&](int rank, const Reason& r) {
-      if (rank > fallback_rank) {
-        fallback_rank = rank;
-        fallback = r;
-      }
-    };
+  // Whether the restriction found in step 2 takes away a grant from a
+  // binding at `binding_depth`.
+  bool RemovedByRestriction(const State& s, int binding_depth) const {
+    if (s.restriction_depth == INT_MAX) return false;
+    return policy_.precedence == Precedence::kRestrictionWins ||
+           s.restriction_depth <= binding_depth;
+  }
+
+  // Step 3: role bindings, nearest first. Returns true if the decision is
+  // made and no trace is kept.
+  bool WalkBindings(State* s) {
     {
       Reason r;  // kNoBinding
       r.at = req_.resource;
-      consider(1, r);
+      s->Consider(1, r);
     }
-
     for (int d = 0; d < path_.size(); ++d) {
       const PathEntry& e = path_[d];
       if (!e.access.binding) continue;
       const StoredBinding& b = *e.access.binding;
-      if (b.state == BindingState::kPending) {
-        if (trace_)
-          Note("binding on " + e.node.ToString() + ": " +
-                   PackedToString(b.roles),
-               "pending: grants nothing until accepted", {});
-        Reason r;
-        r.code = ReasonCode::kBindingPending;
-        r.at = e.node;
-        consider(3, r);
-        continue;
-      }
-      if (b.expires_at <= req_.now) {
-        if (trace_)
-          Note("binding on " + e.node.ToString() + ": " +
-                   PackedToString(b.roles),
-               "expired at " + FormatRfc3339(b.expires_at), {});
-        Reason r;
-        r.code = ReasonCode::kBindingExpired;
-        r.at = e.node;
-        consider(4, r);
-        continue;
-      }
+      if (!BindingInForce(s, e.node, b)) continue;
       {
         Reason r;
         r.code = ReasonCode::kNotGranted;
         r.at = e.node;
-        consider(2, r);
+        s->Consider(2, r);
       }
       b.roles.ForEach([&](std::string_view role_name) {
-        if (decided && trace_ == nullptr) return;
-        const RoleId role = policy_.FindRole(role_name);
-        if (role == kNoRole) {
-          if (trace_)
-            Note("binding on " + e.node.ToString() + ": role " +
-                     std::string(role_name),
-                 "ignored: the policy has no such role", {});
-          return;
-        }
-        const RoleDef& def = policy_.roles[role];
-        const Grant* granting = nullptr;
-        if (policy_.UnconditionalGrants(role, type_).Contains(action)) {
-          for (const Grant* g : def.grants) {
-            if (g->type == type_ && !g->when && g->actions.Contains(action)) {
-              granting = g;
-              break;
-            }
-          }
-        } else {
-          for (const Grant* g : policy_.ConditionalGrants(role, type_)) {
-            if (!g->actions.Contains(action)) continue;
-            EvalError err;
-            const ConditionResult cr = g->when->Evaluate(in, &err);
-            if (trace_)
-              Note("role " + def.name + " on " + e.node.ToString() +
-                       ": condition " + g->when->text(),
-                   OutcomeText(cr, err), g->location);
-            if (cr == ConditionResult::kTrue) {
-              granting = g;
-              break;
-            }
-            Reason r;
-            r.role = role;
-            r.grant = g;
-            r.at = e.node;
-            if (cr == ConditionResult::kError) {
-              r.code = ReasonCode::kEvaluationError;
-              r.condition = g->when.get();
-              r.error = err;
-              consider(6, r);
-            } else {
-              r.code = ReasonCode::kConditionFalse;
-              consider(5, r);
-            }
-          }
-        }
-        if (granting == nullptr) {
-          if (trace_)
-            Note("binding on " + e.node.ToString() + ": role " + def.name,
-                 "does not grant " + std::string(action_name) + " on " +
-                     policy_.types[type_].name,
-                 def.location);
-          return;
-        }
-        if (!def.exempt_from_restrictions && removed_by_restriction(d)) {
-          Reason r;
-          r.code = ReasonCode::kRestricted;
-          r.role = role;
-          r.grant = granting;
-          r.at = path_[restriction_depth].node;
-          if (trace_)
-            Note("binding on " + e.node.ToString() + ": role " + def.name,
-                 "grants " + std::string(action_name) +
-                     " but a restriction on " + r.at.ToString() +
-                     " takes it away",
-                 granting->location);
-          consider(7, r);
-          return;
-        }
-        if (trace_)
-          Note("binding on " + e.node.ToString() + ": role " + def.name,
-               "grants " + std::string(action_name), granting->location);
-        Reason r;
-        r.code = ReasonCode::kGrantedByRole;
-        r.role = role;
-        r.grant = granting;
-        r.at = e.node;
-        settle(true, r);
+        if (s->decided && trace_ == nullptr) return;
+        ApplyBoundRole(s, d, e.node, role_name);
       });
-      if (decided && trace_ == nullptr) return result;
+      if (s->decided && trace_ == nullptr) return true;
     }
-
-    // 4. Allow rules, which need no binding. A restriction on the path takes
-    // their grant away too.
-    if (policy_.HasAllowRuleFor(action, type_)) {
-      for (const Rule* allow : policy_.AllowRules(type_, action)) {
-        const Rule& rule = *allow;
-        ConditionResult cr = ConditionResult::kTrue;
-        EvalError err;
-        if (rule.when) cr = rule.when->Evaluate(in, &err);
-        if (trace_)
-          Note("allow rule " + rule.name, OutcomeText(cr, err), rule.location);
-        Reason r;
-        r.rule = &rule;
-        if (cr == ConditionResult::kTrue) {
-          if (restriction_depth != INT_MAX) {
-            r.code = ReasonCode::kRestricted;
-            r.at = path_[restriction_depth].node;
-            consider(7, r);
-            continue;
-          }
-          r.code = ReasonCode::kAllowedByRule;
-          settle(true, r);
-          if (trace_ == nullptr) return result;
-        } else if (cr == ConditionResult::kError) {
-          r.code = ReasonCode::kEvaluationError;
-          r.condition = rule.when.get();
-          r.error = err;
-          consider(6, r);
-        } else {
-          r.code = ReasonCode::kConditionFalse;
-          consider(5, r);
-        }
-      }
-    }
-
-    if (data_.failed()) {
-      Decision d;
-      d.reason.code = ReasonCode::kStorageError;
-      return d;
-    }
-    settle(false, fallback);
-    return result;
+    return false;
   }
 
- private:
+  // Whether binding `b` on `node` grants anything now: false (and a deny
+  // reason considered) if it is pending or expired.
+  bool BindingInForce(State* s, const EntityRef& node,
+                      const StoredBinding& b) {
+    if (b.state == BindingState::kPending) {
+      if (trace_)
+        Note("binding on " + node.ToString() + ": " + PackedToString(b.roles),
+             "pending: grants nothing until accepted", {});
+      Reason r;
+      r.code = ReasonCode::kBindingPending;
+      r.at = node;
+      s->Consider(3, r);
+      return false;
+    }
+    if (b.expires_at <= req_.now) {
+      if (trace_)
+        Note("binding on " + node.ToString() + ": " + PackedToString(b.roles),
+             "expired at " + FormatRfc3339(b.expires_at), {});
+      Reason r;
+      r.code = ReasonCode::kBindingExpired;
+      r.at = node;
+      s->Consider(4, r);
+      return false;
+    }
+    return true;
+  }
+
+  // One role of an in-force binding at depth `d` on `node`: settles an allow
+  // if the role grants the action and no restriction takes it away, else
+  // considers why not.
+  void ApplyBoundRole(State* s, int d, const EntityRef& node,
+                      std::string_view role_name) {
+    const RoleId role = policy_.FindRole(role_name);
+    if (role == kNoRole) {
+      if (trace_)
+        Note("binding on " + node.ToString() + ": role " +
+                 std::string(role_name),
+             "ignored: the policy has no such role", {});
+      return;
+    }
+    const RoleDef& def = policy_.roles[role];
+    const Grant* granting = FindGrant(s, role, def, node);
+    if (granting == nullptr) {
+      if (trace_)
+        Note("binding on " + node.ToString() + ": role " + def.name,
+             "does not grant " + std::string(s->action_name) + " on " +
+                 policy_.types[type_].name,
+             def.location);
+      return;
+    }
+    if (!def.exempt_from_restrictions && RemovedByRestriction(*s, d)) {
+      Reason r;
+      r.code = ReasonCode::kRestricted;
+      r.role = role;
+      r.grant = granting;
+      r.at = path_[s->restriction_depth].node;
+      if (trace_)
+        Note("binding on " + node.ToString() + ": role " + def.name,
+             "grants " + std::string(s->action_name) +
+                 " but a restriction on " + r.at.ToString() +
+                 " takes it away",
+             granting->location);
+      s->Consider(7, r);
+      return;
+    }
+    if (trace_)
+      Note("binding on " + node.ToString() + ": role " + def.name,
+           "grants " + std::string(s->action_name), granting->location);
+    Reason r;
+    r.code = ReasonCode::kGrantedByRole;
+    r.role = role;
+    r.grant = granting;
+    r.at = node;
+    s->Settle(true, r);
+  }
+
+  // The grant of `role` that gives the action on the resource's type: an
+  // unconditional one if there is one, else the first conditional one whose
+  // condition holds (considering why each other one did not). Returns
+  // nullptr if none does.
+  const Grant* FindGrant(State* s, RoleId role, const RoleDef& def,
+                         const EntityRef& node) {
+    if (policy_.UnconditionalGrants(role, type_).Contains(s->action)) {
+      for (const Grant* g : def.grants) {
+        if (g->type == type_ && !g->when && g->actions.Contains(s->action)) {
+          return g;
+        }
+      }
+      return nullptr;
+    }
+    for (const Grant* g : policy_.ConditionalGrants(role, type_)) {
+      if (!g->actions.Contains(s->action)) continue;
+      EvalError err;
+      const ConditionResult cr = g->when->Evaluate(s->in, &err);
+      if (trace_)
+        Note("role " + def.name + " on " + node.ToString() + ": condition " +
+                 g->when->text(),
+             OutcomeText(cr, err), g->location);
+      if (cr == ConditionResult::kTrue) return g;
+      Reason r;
+      r.role = role;
+      r.grant = g;
+      r.at = node;
+      if (cr == ConditionResult::kError) {
+        r.code = ReasonCode::kEvaluationError;
+        r.condition = g->when.get();
+        r.error = err;
+        s->Consider(6, r);
+      } else {
+        r.code = ReasonCode::kConditionFalse;
+        s->Consider(5, r);
+      }
+    }
+    return nullptr;
+  }
+
+  // Step 4: allow rules, which need no binding. A restriction on the path
+  // takes their grant away too. Returns true if the decision is made and no
+  // trace is kept.
+  bool ApplyAllowRules(State* s) {
+    if (!policy_.HasAllowRuleFor(s->action, type_)) return false;
+    for (const Rule* allow : policy_.AllowRules(type_, s->action)) {
+      const Rule& rule = *allow;
+      ConditionResult cr = ConditionResult::kTrue;
+      EvalError err;
+      if (rule.when) cr = rule.when->Evaluate(s->in, &err);
+      if (trace_)
+        Note("allow rule " + rule.name, OutcomeText(cr, err), rule.location);
+      Reason r;
+      r.rule = &rule;
+      if (cr == ConditionResult::kTrue) {
+        if (s->restriction_depth != INT_MAX) {
+          r.code = ReasonCode::kRestricted;
+          r.at = path_[s->restriction_depth].node;
+          s->Consider(7, r);
+          continue;
+        }
+        r.code = ReasonCode::kAllowedByRule;
+        s->Settle(true, r);
+        if (trace_ == nullptr) return true;
+      } else if (cr == ConditionResult::kError) {
+        r.code = ReasonCode::kEvaluationError;
+        r.condition = rule.when.get();
+        r.error = err;
+        s->Consider(6, r);
+      } else {
+        r.code = ReasonCode::kConditionFalse;
+        s->Consider(5, r);
+      }
+    }
+    return false;
+  }
+
   static std::string OutcomeText(ConditionResult r, const EvalError& err) {
     switch (r) {
       case ConditionResult::kTrue: return "condition true";
@@ -345,9 +401,10 @@ Decision Deny(ReasonCode code, EntityRef at = {}) {
 // contract), which saves a lookup on every check that finds one. The
 // outcomes are those of checking first: an unknown subject denies with
 // kUnknownSubject, before a too-deep path, whenever the view has not failed.
-std::optional<Decision> Resolve(const Policy& policy, const CheckRequest& req,
-                                const DataView& data, TypeId* type,
-                                Path* path) {
+std::optional<Decision> ResolvePath(const Policy& policy,
+                                    const CheckRequest& req,
+                                    const DataView& data, TypeId* type,
+                                    Path* path) {
   *type = policy.FindType(req.resource.type);
   if (*type == kNoType || policy.types[*type].is_subject) {
     return Deny(ReasonCode::kUnknownResourceType, req.resource);
@@ -393,7 +450,7 @@ Decision Evaluator::Check(const CheckRequest& req, const DataView& data,
   TypeId type;
   Path path;
   if (std::optional<Decision> early =
-          Resolve(policy_, req, data, &type, &path)) {
+          ResolvePath(policy_, req, data, &type, &path)) {
     return *early;
   }
   const ActionId action = policy_.FindAction(req.action);
@@ -417,7 +474,7 @@ ActionSet Evaluator::AllowedActions(const CheckRequest& req,
   TypeId type;
   Path path;
   if (std::optional<Decision> early =
-          Resolve(policy_, req, data, &type, &path)) {
+          ResolvePath(policy_, req, data, &type, &path)) {
     if (reason) *reason = early->reason;
     return allowed;
   }
