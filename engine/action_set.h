@@ -1,5 +1,15 @@
-// ActionSet and RoleSet: fixed-size bit sets over the ids a compiled policy
-// assigns to actions and roles. Plain values; no allocation.
+// ActionSet, RoleSet and TypeSet: fixed-size bit sets over the ids a
+// compiled policy assigns to actions, roles and types. Plain values; no
+// allocation.
+//
+// Thread safety: plain values with no shared state; a const set may be read
+// from any number of threads. Mutating one needs external synchronization.
+//
+// Invariants:
+//  1. Ids are dense and below kMaxActions, kMaxRoles and kMaxTypes
+//     respectively; the policy compiler rejects a policy that needs more.
+//  2. kNoType, kNoAction and kNoRole are never members of a set.
+//  3. ForEach visits members in increasing id order.
 #ifndef PORTCULLIS_ENGINE_ACTION_SET_H_
 #define PORTCULLIS_ENGINE_ACTION_SET_H_
 
@@ -31,6 +41,7 @@ class ActionSet {
     s.bits_[0] = s.bits_[1] = ~uint64_t{0};
     return s;
   }
+  // REQUIRES: a < kMaxActions (for Add, Remove and Contains).
   void Add(ActionId a) { bits_[a >> 6] |= uint64_t{1} << (a & 63); }
   void Remove(ActionId a) { bits_[a >> 6] &= ~(uint64_t{1} << (a & 63)); }
   bool Contains(ActionId a) const {
@@ -87,6 +98,7 @@ class ActionSet {
 class RoleSet {
  public:
   constexpr RoleSet() = default;
+  // REQUIRES: r < kMaxRoles (for Add and Contains).
   void Add(RoleId r) { bits_ |= uint64_t{1} << r; }
   bool Contains(RoleId r) const { return (bits_ >> r) & 1; }
   bool empty() const { return bits_ == 0; }
@@ -114,6 +126,7 @@ class RoleSet {
 class TypeSet {
  public:
   constexpr TypeSet() = default;
+  // REQUIRES: t < kMaxTypes. Contains() accepts any id (kNoType is absent).
   void Add(TypeId t) { bits_ |= uint64_t{1} << t; }
   bool Contains(TypeId t) const { return t < 64 && ((bits_ >> t) & 1); }
   bool empty() const { return bits_ == 0; }

@@ -1,7 +1,7 @@
 // DataView: the engine's window onto the data it decides on.
 //
 // The evaluator never sees how data is stored. Storage implements this
-// interface over one LMDB read transaction (storage/lmdb_data_view.h); tests
+// interface over one LMDB read transaction (storage::ReadView in storage/store.h); tests
 // and the CLI implement it in memory (engine/memory_data.h). Everything a
 // DataView returns (string_views, spans) is valid only while the view lives:
 // a decision must be turned into its reply before the view is released.

@@ -1,4 +1,16 @@
-// EntityRef: a non-owning reference to a subject or resource, "type:id".
+// EntityRef: a non-owning reference to a subject or resource, "type:id",
+// and the rule for which characters entity ids and type names may hold.
+//
+// Thread safety: EntityRef is a plain value; a const one may be read from
+// any number of threads. The functions here are pure.
+//
+// Invariants:
+//  1. An EntityRef owns nothing: `type` and `id` view memory that must
+//     outlive it.
+//  2. A stored `type` never contains ':' (storage::layout::CheckName refuses
+//     it), so "type:id" splits at its first colon and
+//     ParseEntityRef(ToString()) gives back the same ref when both halves are
+//     non-empty.
 #ifndef PORTCULLIS_ENGINE_ENTITY_H_
 #define PORTCULLIS_ENGINE_ENTITY_H_
 

@@ -11,7 +11,7 @@
 namespace portcullis::engine {
 namespace {
 
-// Builds a compiled Policy by hand, the way policies/compiler.cc does:
+// Builds a compiled Policy by hand, the way policies/policy_compiler.cc does:
 // one ActionDef per distinct action name, includes flattened into
 // RoleDef::grants, then Finalize().
 class PolicyBuilder {

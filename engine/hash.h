@@ -1,8 +1,16 @@
 // Fast non-cryptographic hashing of short strings and "type:id" keys, for the
 // engine's lookup tables. Not stable across versions: never persist a hash.
 //
-// HashRef(type, id) equals HashJoined("type:id"), so tables keyed by joined
-// strings can be probed with an EntityRef without building the key.
+// Thread safety: pure functions and stateless functors; safe from any
+// thread.
+//
+// Invariants:
+//  1. hash::Ref(type, id) == hash::Joined("type:id") for every type without
+//     ':', so tables keyed by joined strings can be probed with an EntityRef
+//     without building the key.
+//  2. RefHash and RefEq agree: an EntityRef and its joined key hash alike and
+//     compare equal (heterogeneous lookup in RefMap).
+//  3. Values depend only on the bytes hashed and kSeed, within one build.
 #ifndef PORTCULLIS_ENGINE_HASH_H_
 #define PORTCULLIS_ENGINE_HASH_H_
 
@@ -52,7 +60,8 @@ inline uint64_t Bytes(std::string_view s, uint64_t h = kSeed) {
   return Fold(h, w ^ (uint64_t{s.size()} << 56));
 }
 
-// The hash of "type:id" from its halves (a type never contains ':').
+// The hash of "type:id" from its halves.
+// REQUIRES: `type` contains no ':' (else it may differ from Joined()).
 inline uint64_t Ref(std::string_view type, std::string_view id) {
   return Bytes(id, Bytes(type));
 }

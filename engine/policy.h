@@ -1,6 +1,6 @@
 // Policy: the compiled, immutable form of a policy.
 //
-// policies/compiler.h builds one from YAML; the evaluator reads it. Once
+// policies/policy_compiler.h builds one from YAML; the evaluator reads it. Once
 // built and Finalize()d it is never modified: share it between threads as
 // std::shared_ptr<const Policy>. A reload builds a new one and swaps the
 // pointer; requests keep the one they started with.

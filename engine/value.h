@@ -1,5 +1,16 @@
 // Value: an attribute value as conditions see it, and AttributeMap, a
 // non-owning list of named values supplied with a request.
+//
+// Thread safety: plain values with no shared state; a const Value or
+// AttributeMap may be read from any number of threads at once.
+//
+// Invariants:
+//  1. Only the member that `kind` names is meaningful: `b` for kBool, `i` for
+//     kInt and kTimestamp (microseconds since the epoch, UTC), `d` for
+//     kDouble, `s` for kString, `list` for kList. The others keep their
+//     defaults when built by the factories below.
+//  2. A Value or AttributeMap owns nothing: `s`, `list` and attribute keys
+//     view memory of whoever produced them, and are valid only while it lives.
 #ifndef PORTCULLIS_ENGINE_VALUE_H_
 #define PORTCULLIS_ENGINE_VALUE_H_
 
@@ -86,8 +97,8 @@ struct Attribute {
 // objects are flattened by the producer into dotted keys ("device.ip").
 using AttributeMap = std::span<const Attribute>;
 
-// Returns the value of `key` in `attrs`, or nullptr. Linear: request maps
-// are small.
+// Returns the first value of `key` in `attrs`, or nullptr if there is none.
+// Linear: request maps are small. The pointer is valid while `attrs` is.
 inline const Value* FindAttribute(AttributeMap attrs, std::string_view key) {
   for (const Attribute& a : attrs) {
     if (a.key == key) return &a.value;
