@@ -147,6 +147,67 @@ struct Eval {
     return true;
   }
 
+  // kAnd and kOr, short-circuiting on the left operand.
+  bool RunLogical(const ExprNode& n, Value* out) {
+    Value l;
+    if (!Run(n.child[0], &l)) return false;
+    if (l.kind != ValueKind::kBool) {
+      return Fail(EvalErrorKind::kTypeMismatch, n);
+    }
+    if (n.op == ExprOp::kAnd && !l.b) {
+      *out = Value::Bool(false);
+      return true;
+    }
+    if (n.op == ExprOp::kOr && l.b) {
+      *out = Value::Bool(true);
+      return true;
+    }
+    Value r;
+    if (!Run(n.child[1], &r)) return false;
+    if (r.kind != ValueKind::kBool) {
+      return Fail(EvalErrorKind::kTypeMismatch, n);
+    }
+    *out = Value::Bool(r.b);
+    return true;
+  }
+
+  // kIn: a list node on the right is evaluated element by element and stops
+  // at the first equal one; any other right side must be a list value.
+  bool RunIn(const ExprNode& n, Value* out) {
+    Value l;
+    if (!Run(n.child[0], &l)) return false;
+    const ExprNode& rhs = cond.nodes()[n.child[1]];
+    if (rhs.op == ExprOp::kList) {
+      for (uint32_t c : rhs.list_children) {
+        Value e;
+        if (!Run(c, &e)) return false;
+        bool eq;
+        if (!Equal(l, e, n, &eq)) return false;
+        if (eq) {
+          *out = Value::Bool(true);
+          return true;
+        }
+      }
+      *out = Value::Bool(false);
+      return true;
+    }
+    Value r;
+    if (!Run(n.child[1], &r)) return false;
+    if (r.kind != ValueKind::kList) {
+      return Fail(EvalErrorKind::kTypeMismatch, n);
+    }
+    for (const Value& e : r.list) {
+      bool eq;
+      if (!Equal(l, e, n, &eq)) return false;
+      if (eq) {
+        *out = Value::Bool(true);
+        return true;
+      }
+    }
+    *out = Value::Bool(false);
+    return true;
+  }
+
   bool Run(uint32_t index, Value* out) {
     const ExprNode& n = cond.nodes()[index];
     switch (n.op) {
@@ -188,28 +249,8 @@ struct Eval {
         return true;
       }
       case ExprOp::kAnd:
-      case ExprOp::kOr: {
-        Value l;
-        if (!Run(n.child[0], &l)) return false;
-        if (l.kind != ValueKind::kBool) {
-          return Fail(EvalErrorKind::kTypeMismatch, n);
-        }
-        if (n.op == ExprOp::kAnd && !l.b) {
-          *out = Value::Bool(false);
-          return true;
-        }
-        if (n.op == ExprOp::kOr && l.b) {
-          *out = Value::Bool(true);
-          return true;
-        }
-        Value r;
-        if (!Run(n.child[1], &r)) return false;
-        if (r.kind != ValueKind::kBool) {
-          return Fail(EvalErrorKind::kTypeMismatch, n);
-        }
-        *out = Value::Bool(r.b);
-        return true;
-      }
+      case ExprOp::kOr:
+        return RunLogical(n, out);
       case ExprOp::kEq:
       case ExprOp::kNe: {
         Value l, r;
@@ -236,40 +277,8 @@ struct Eval {
         *out = Value::Bool(v);
         return true;
       }
-      case ExprOp::kIn: {
-        Value l;
-        if (!Run(n.child[0], &l)) return false;
-        const ExprNode& rhs = cond.nodes()[n.child[1]];
-        if (rhs.op == ExprOp::kList) {
-          for (uint32_t c : rhs.list_children) {
-            Value e;
-            if (!Run(c, &e)) return false;
-            bool eq;
-            if (!Equal(l, e, n, &eq)) return false;
-            if (eq) {
-              *out = Value::Bool(true);
-              return true;
-            }
-          }
-          *out = Value::Bool(false);
-          return true;
-        }
-        Value r;
-        if (!Run(n.child[1], &r)) return false;
-        if (r.kind != ValueKind::kList) {
-          return Fail(EvalErrorKind::kTypeMismatch, n);
-        }
-        for (const Value& e : r.list) {
-          bool eq;
-          if (!Equal(l, e, n, &eq)) return false;
-          if (eq) {
-            *out = Value::Bool(true);
-            return true;
-          }
-        }
-        *out = Value::Bool(false);
-        return true;
-      }
+      case ExprOp::kIn:
+        return RunIn(n, out);
     }
     return Fail(EvalErrorKind::kTypeMismatch, n);
   }
