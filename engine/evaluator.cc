@@ -159,9 +159,9 @@ class Decider {
       const PathEntry& e = path_[d];
       if (!e.access.restriction) continue;
       const TypeId t = policy_.FindType(e.node.type);
-      const bool applies = t != kNoType && policy_.types[t].restrictable &&
-                           PackedContains(e.access.restriction->actions,
-                                          s->action_name);
+      const bool applies =
+          t != kNoType && policy_.types[t].restrictable &&
+          PackedContains(e.access.restriction->actions, s->action_name);
       if (trace_) {
         Note("restriction on " + e.node.ToString() + ": " +
                  PackedToString(e.access.restriction->actions),
@@ -211,8 +211,7 @@ class Decider {
 
   // Whether binding `b` on `node` grants anything now: false (and a deny
   // reason considered) if it is pending or expired.
-  bool BindingInForce(State* s, const EntityRef& node,
-                      const StoredBinding& b) {
+  bool BindingInForce(State* s, const EntityRef& node, const StoredBinding& b) {
     if (b.state == BindingState::kPending) {
       if (trace_)
         Note("binding on " + node.ToString() + ": " + PackedToString(b.roles),
@@ -268,8 +267,7 @@ class Decider {
       if (trace_)
         Note("binding on " + node.ToString() + ": role " + def.name,
              "grants " + std::string(s->action_name) +
-                 " but a restriction on " + r.at.ToString() +
-                 " takes it away",
+                 " but a restriction on " + r.at.ToString() + " takes it away",
              granting->location);
       s->Consider(7, r);
       return;
