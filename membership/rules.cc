@@ -324,7 +324,9 @@ std::vector<std::string> OwnedAddresses(const engine::Policy& policy,
 Status CheckAnswerer(const engine::Policy& policy, const engine::DataView& view,
                      const storage::Invitation& inv, EntityRef subject,
                      std::string_view verb) {
-  if (verb == "decline" && inv.invitee == subject.ToString()) {
+  // An address declines its own invitation however its case is written.
+  if (verb == "decline" &&
+      inv.invitee == NormalizeSubject(policy, subject.ToString())) {
     return Status::Ok();
   }
   const engine::TypeId t = policy.FindType(subject.type);

@@ -328,9 +328,10 @@ TEST_F(MembershipSecurity, OnlyTheInviteeAnswersAnInvitation) {
   EXPECT_EQ(Revision(), before);
   EXPECT_EQ(Roles("email:grace@example.com", "group:project_x"),
             "pending:member");
-  // The address itself may decline its own invitation.
+  // The address itself may decline its own invitation, however its case is
+  // written.
   EXPECT_EQ(Call("POST", std::string("/v1/invitations/") + kGrace + "/decline",
-                 R"({"subject":"email:grace@example.com"})")
+                 R"({"subject":"email:Grace@Example.com"})")
                 .status,
             200);
 }
