@@ -73,12 +73,14 @@
 namespace portcullis::membership {
 
 // Sees every authorization decision a workflow makes (the decision log):
-// who, which action, on what, the decision and its reason in words. Called
+// who, which action, on what, the decision, its reason in words and the
+// revision of the snapshot it was made on. Called
 // on the calling thread, possibly inside a write transaction, and possibly
 // more than once for one call when the store reruns a transaction.
 using DecisionObserver = std::function<void(
     std::string_view actor, std::string_view action, std::string_view resource,
-    const engine::Decision& decision, std::string_view reason_message)>;
+    const engine::Decision& decision, std::string_view reason_message,
+    storage::Revision revision)>;
 
 // What every workflow call runs against.
 struct WorkflowContext {

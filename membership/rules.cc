@@ -68,7 +68,7 @@ Status CheckStep(const engine::Policy& policy, const WorkflowStep& step,
 }
 
 std::pair<engine::Decision, std::string> Decide(const WorkflowContext& ctx,
-                                                const engine::DataView& view,
+                                                const storage::ReadView& view,
                                                 EntityRef actor,
                                                 std::string_view action,
                                                 EntityRef resource) {
@@ -90,12 +90,13 @@ std::pair<engine::Decision, std::string> Decide(const WorkflowContext& ctx,
   }
   std::string message = engine::DescribeReason(*ctx.policy, d.reason, action);
   if (ctx.on_decision) {
-    ctx.on_decision(actor.ToString(), action, resource.ToString(), d, message);
+    ctx.on_decision(actor.ToString(), action, resource.ToString(), d, message,
+                    view.revision());
   }
   return {d, std::move(message)};
 }
 
-Status Authorize(const WorkflowContext& ctx, const engine::DataView& view,
+Status Authorize(const WorkflowContext& ctx, const storage::ReadView& view,
                  const WorkflowStep& step, std::string_view step_name,
                  std::string_view actor, EntityRef resource) {
   const engine::Policy& policy = *ctx.policy;
@@ -113,7 +114,7 @@ Status Authorize(const WorkflowContext& ctx, const engine::DataView& view,
 }
 
 Status AuthorizeOnExisting(const WorkflowContext& ctx,
-                           const engine::DataView& view,
+                           const storage::ReadView& view,
                            const WorkflowStep& step, std::string_view step_name,
                            std::string_view actor, EntityRef resource) {
   Status s = Authorize(ctx, view, step, step_name, actor, resource);

@@ -70,7 +70,7 @@ Status CheckRoles(const engine::Policy& policy,
 // not exist, as an unknown subject), so that the answer does not say
 // whether the resource exists.
 std::pair<engine::Decision, std::string> Decide(const WorkflowContext& ctx,
-                                                const engine::DataView& view,
+                                                const storage::ReadView& view,
                                                 engine::EntityRef actor,
                                                 std::string_view action,
                                                 engine::EntityRef resource);
@@ -78,14 +78,14 @@ std::pair<engine::Decision, std::string> Decide(const WorkflowContext& ctx,
 // Checks that `actor` may perform the step's guard action on `resource`.
 // The kPermissionDenied names the action, the resource, the step (with its
 // YAML location) and the evaluator's reason.
-Status Authorize(const WorkflowContext& ctx, const engine::DataView& view,
+Status Authorize(const WorkflowContext& ctx, const storage::ReadView& view,
                  const engine::WorkflowStep& step, std::string_view step_name,
                  std::string_view actor, engine::EntityRef resource);
 
 // Authorize, and then kNotFound (NotFoundError) if `resource` does not
 // exist: the actor learns whether it exists only once allowed to act there.
 Status AuthorizeOnExisting(const WorkflowContext& ctx,
-                           const engine::DataView& view,
+                           const storage::ReadView& view,
                            const engine::WorkflowStep& step,
                            std::string_view step_name, std::string_view actor,
                            engine::EntityRef resource);

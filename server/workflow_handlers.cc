@@ -155,9 +155,10 @@ membership::WorkflowContext Api::Workflow(const Call& call) {
                                   std::string_view action,
                                   std::string_view resource,
                                   const engine::Decision& decision,
-                                  std::string_view reason_message) {
+                                  std::string_view reason_message,
+                                  storage::Revision revision) {
     LogDecision(call, actor, action, resource, decision, reason_message,
-                store_ != nullptr ? store_->revision() : 0);
+                revision);
   };
   return ctx;
 }
