@@ -23,7 +23,7 @@
 
 #include "policies/policy_compiler.h"
 #include "server/api.h"
-#include "server/store_data_source.h"
+#include "server/json.h"
 #include "storage/jsonl.h"
 #include "storage/store.h"
 
@@ -45,7 +45,6 @@ struct Fixture {
   std::string dir;
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<PolicyHolder> holder;
-  std::unique_ptr<StoreDataSource> source;
   std::unique_ptr<Api> api;
 
   Fixture() {
@@ -74,10 +73,9 @@ struct Fixture {
       std::exit(1);
     }
     holder = std::make_unique<PolicyHolder>(std::move(*compiled));
-    source = std::make_unique<StoreDataSource>(store.get());
     ApiOptions options;
     options.auth_enabled = false;
-    api = std::make_unique<Api>(std::move(options), holder.get(), source.get(),
+    api = std::make_unique<Api>(std::move(options), holder.get(),
                                 store.get(), PolicyAdmin{});
     api->SetReady(true);
   }

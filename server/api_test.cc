@@ -1,10 +1,15 @@
 #include "server/api.h"
+#include "server/json.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 
-#include "server/test_policy.h"
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "tests/support/test_policies.h"
 
 namespace portcullis::server {
 namespace {
@@ -14,9 +19,23 @@ constexpr const char* kAdminToken = "admin-token-0123456789";
 
 class ApiTest : public ::testing::Test {
  protected:
-  ApiTest() : source_(&data_), holder_(testing::MakeTestPolicy()) {
-    testing::FillTestData(&data_);
+  ApiTest() : holder_(testing::MakeTestPolicy()) {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("portcullis_api_test_" + std::to_string(getpid()));
+    std::filesystem::remove_all(dir_);
+    storage::StoreOptions so;
+    so.no_sync = true;
+    auto store = storage::Store::Open(dir_.string(), so);
+    EXPECT_TRUE(store.has_value());
+    store_ = std::move(*store);
+    EXPECT_TRUE(
+        testing::LoadTestData(store_.get(), *holder_.Current()->policy).ok());
     api_ = MakeApi(true);
+  }
+  ~ApiTest() override {
+    api_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
   }
 
   std::unique_ptr<Api> MakeApi(bool auth) {
@@ -44,7 +63,7 @@ class ApiTest : public ::testing::Test {
       }
       return d;
     };
-    auto api = std::make_unique<Api>(std::move(o), &holder_, &source_, nullptr,
+    auto api = std::make_unique<Api>(std::move(o), &holder_, store_.get(),
                                      std::move(admin));
     api->SetReady(true);
     return api;
@@ -77,8 +96,8 @@ class ApiTest : public ::testing::Test {
     return "";
   }
 
-  engine::MemoryData data_;
-  MemoryDataSource source_;
+  std::filesystem::path dir_;
+  std::unique_ptr<storage::Store> store_;
   PolicyHolder holder_;
   std::unique_ptr<Api> api_;
   std::vector<std::string> decisions_;
@@ -91,7 +110,7 @@ TEST_F(ApiTest, CheckAllowsMemberWithReasonAndRevision) {
   ASSERT_EQ(r.status, 200) << r.body;
   auto d = Json(r);
   EXPECT_TRUE(d["allowed"].GetBool());
-  EXPECT_STREQ(d["revision"].GetString(), "0");
+  EXPECT_STREQ(d["revision"].GetString(), "1");  // the test data's write
   EXPECT_STREQ(d["policy_version"].GetString(), "v1");
   EXPECT_STREQ(d["reason"]["code"].GetString(), "granted_by_role");
   EXPECT_STREQ(d["reason"]["role"].GetString(), "member");
@@ -164,11 +183,16 @@ TEST_F(ApiTest, AtLeastRevisionFromTheFutureIsRefused) {
   HttpResponse r = Call("POST", "/v1/check",
                         R"({"subject":"user:alice","action":"view","resource":"file:f1","at_least_revision":"5"})");
   EXPECT_EQ(r.status, 409);
-  source_.Mutate([](engine::MemoryData&) {});
+  auto written = store_->Write(
+      holder_.Current()->policy.get(), "", [](storage::WriteTxn& txn) {
+        return txn.PutResource({"group", "g3", "", {}});
+      });
+  ASSERT_TRUE(written.has_value());
+  ASSERT_EQ(*written, 2u);
   r = Call("POST", "/v1/check",
-           R"({"subject":"user:alice","action":"view","resource":"file:f1","at_least_revision":"1"})");
+           R"({"subject":"user:alice","action":"view","resource":"file:f1","at_least_revision":"2"})");
   EXPECT_EQ(r.status, 200);
-  EXPECT_STREQ(Json(r)["revision"].GetString(), "1");
+  EXPECT_STREQ(Json(r)["revision"].GetString(), "2");
 }
 
 TEST_F(ApiTest, BatchAnswersInOrderWithPerItemErrors) {

@@ -3,7 +3,12 @@
 #include <gtest/gtest.h>
 
 #include "server/api.h"
-#include "server/test_policy.h"
+#include "server/json.h"
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "tests/support/test_policies.h"
 
 namespace portcullis::server {
 namespace {
@@ -173,14 +178,28 @@ TEST(AuthzenParse, BaseUrlAndMetadata) {
 
 class AuthzenApiTest : public ::testing::Test {
  protected:
-  AuthzenApiTest() : source_(&data_), holder_(testing::MakeTestPolicy()) {
-    testing::FillTestData(&data_);
+  AuthzenApiTest() : holder_(testing::MakeTestPolicy()) {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("portcullis_authzen_test_" + std::to_string(getpid()));
+    std::filesystem::remove_all(dir_);
+    storage::StoreOptions so;
+    so.no_sync = true;
+    auto store = storage::Store::Open(dir_.string(), so);
+    EXPECT_TRUE(store.has_value());
+    store_ = std::move(*store);
+    EXPECT_TRUE(
+        testing::LoadTestData(store_.get(), *holder_.Current()->policy).ok());
     ApiOptions o;
     o.tokens.Add(Scope::kCheck, kCheckToken);
     o.max_batch = 4;
-    api_ = std::make_unique<Api>(std::move(o), &holder_, &source_, nullptr,
+    api_ = std::make_unique<Api>(std::move(o), &holder_, store_.get(),
                                  PolicyAdmin{});
     api_->SetReady(true);
+  }
+  ~AuthzenApiTest() override {
+    api_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
   }
 
   HttpResponse Post(std::string path, std::string body,
@@ -203,8 +222,8 @@ class AuthzenApiTest : public ::testing::Test {
     return "";
   }
 
-  engine::MemoryData data_;
-  MemoryDataSource source_;
+  std::filesystem::path dir_;
+  std::unique_ptr<storage::Store> store_;
   PolicyHolder holder_;
   std::unique_ptr<Api> api_;
 };

@@ -15,7 +15,7 @@
 #include "policies/policy_compiler.h"
 #include "server/api.h"
 #include "server/http_server.h"
-#include "server/store_data_source.h"
+#include "server/json.h"
 #include "storage/store.h"
 
 namespace portcullis::server {
@@ -235,7 +235,6 @@ int RunServe(const ServeConfig& config, std::ostream& out, std::ostream& err) {
   }
 
   PolicyHolder holder(std::move(*compiled));
-  StoreDataSource source(store->get());
   PolicyAdmin admin;
   const std::string policy_path = config.policy_path;
   admin.load = [policy_path](std::vector<PolicyDiagnostic>* errors)
@@ -252,7 +251,7 @@ int RunServe(const ServeConfig& config, std::ostream& out, std::ostream& err) {
     if (r) return std::vector<PolicyDiagnostic>();
     return ToDiagnostics(r.error());
   };
-  Api api(std::move(options), &holder, &source, store->get(),
+  Api api(std::move(options), &holder, store->get(),
           std::move(admin));
 
   HttpServerOptions http;

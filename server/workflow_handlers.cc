@@ -1,9 +1,11 @@
 // The workflow endpoints of the native API (issue 5): HTTP to and from the
 // membership rules (membership/membership.h). The actor comes from the JSON
 // body of POST and PUT requests and from `?actor=` on GET and DELETE.
+#include "common/clock.h"
 #include "membership/membership.h"
-#include "server/api.h"
+#include "server/handlers.h"
 #include "server/http_status.h"
+#include "server/json.h"
 
 namespace portcullis::server {
 namespace {
@@ -146,25 +148,41 @@ HttpResponse InvitationAnswer(const membership::InvitationResult& result) {
   return JsonResponse(buf);
 }
 
-}  // namespace
-
-membership::WorkflowContext Api::Workflow(const Call& call) {
+// The context of a workflow call: its decisions go to the decision log.
+membership::WorkflowContext Workflow(const Call& call) {
   membership::WorkflowContext ctx{
-      store_, call.policy->policy.get(), NowMicros(), {}};
-  ctx.on_decision = [this, &call](std::string_view actor,
-                                  std::string_view action,
-                                  std::string_view resource,
-                                  const engine::Decision& decision,
-                                  std::string_view reason_message,
-                                  storage::Revision revision) {
-    LogDecision(call, actor, action, resource, decision, reason_message,
-                revision);
-  };
+      call.api.store, call.policy->policy.get(), NowMicros(), {}};
+  ctx.on_decision =
+      [&call](std::string_view actor, std::string_view action,
+              std::string_view resource, const engine::Decision& decision,
+              std::string_view reason_message, storage::Revision revision) {
+        LogDecision(call, actor, action, resource, decision, reason_message,
+                    revision);
+      };
   return ctx;
 }
 
-HttpResponse Api::CreateGroup(Call& call) {
-  if (store_ == nullptr) return NoStoreResponse();
+HttpResponse AnswerInvitation(Call& call, bool accept) {
+  if (call.api.store == nullptr) return NoStoreResponse();
+  rapidjson::Document doc;
+  Status s = ParseJsonObject(call.request.body, &doc);
+  if (!s.ok()) return ErrorResponse(s);
+  auto subject = RequiredString(doc, "subject", "subject");
+  if (!subject) return ErrorResponse(subject.error());
+  auto r = accept ? membership::AcceptInvitation(Workflow(call), call.params[0],
+                                                 *subject)
+                  : membership::DeclineInvitation(Workflow(call),
+                                                  call.params[0], *subject);
+  if (!r) return ErrorResponse(r.error());
+  return InvitationAnswer(*r);
+}
+
+}  // namespace
+
+namespace handlers {
+
+HttpResponse CreateGroup(Call& call) {
+  if (call.api.store == nullptr) return NoStoreResponse();
   rapidjson::Document doc;
   Status s = ParseJsonObject(call.request.body, &doc);
   if (!s.ok()) return ErrorResponse(s);
@@ -198,8 +216,8 @@ HttpResponse Api::CreateGroup(Call& call) {
   return JsonResponse(buf);
 }
 
-HttpResponse Api::InviteMembers(Call& call) {
-  if (store_ == nullptr) return NoStoreResponse();
+HttpResponse InviteMembers(Call& call) {
+  if (call.api.store == nullptr) return NoStoreResponse();
   rapidjson::Document doc;
   Status s = ParseJsonObject(call.request.body, &doc);
   if (!s.ok()) return ErrorResponse(s);
@@ -253,8 +271,8 @@ HttpResponse Api::InviteMembers(Call& call) {
   return JsonResponse(buf);
 }
 
-HttpResponse Api::ListGroupInvitations(Call& call) {
-  if (store_ == nullptr) return NoStoreResponse();
+HttpResponse ListGroupInvitations(Call& call) {
+  if (call.api.store == nullptr) return NoStoreResponse();
   auto actor = QueryActor(call.request);
   if (!actor) return ErrorResponse(actor.error());
   auto state = StateParam(call.request);
@@ -265,8 +283,8 @@ HttpResponse Api::ListGroupInvitations(Call& call) {
   return InvitationListAnswer(*r, call.scope);
 }
 
-HttpResponse Api::ListSubjectInvitations(Call& call) {
-  if (store_ == nullptr) return NoStoreResponse();
+HttpResponse ListSubjectInvitations(Call& call) {
+  if (call.api.store == nullptr) return NoStoreResponse();
   auto state = StateParam(call.request);
   if (!state) return ErrorResponse(state.error());
   auto r = membership::ListInvitationsFor(
@@ -275,31 +293,16 @@ HttpResponse Api::ListSubjectInvitations(Call& call) {
   return InvitationListAnswer(*r, call.scope);
 }
 
-HttpResponse Api::AnswerInvitation(Call& call, bool accept) {
-  if (store_ == nullptr) return NoStoreResponse();
-  rapidjson::Document doc;
-  Status s = ParseJsonObject(call.request.body, &doc);
-  if (!s.ok()) return ErrorResponse(s);
-  auto subject = RequiredString(doc, "subject", "subject");
-  if (!subject) return ErrorResponse(subject.error());
-  auto r = accept ? membership::AcceptInvitation(Workflow(call), call.params[0],
-                                                 *subject)
-                  : membership::DeclineInvitation(Workflow(call),
-                                                  call.params[0], *subject);
-  if (!r) return ErrorResponse(r.error());
-  return InvitationAnswer(*r);
-}
-
-HttpResponse Api::AcceptInvitation(Call& call) {
+HttpResponse AcceptInvitation(Call& call) {
   return AnswerInvitation(call, true);
 }
 
-HttpResponse Api::DeclineInvitation(Call& call) {
+HttpResponse DeclineInvitation(Call& call) {
   return AnswerInvitation(call, false);
 }
 
-HttpResponse Api::RevokeInvitation(Call& call) {
-  if (store_ == nullptr) return NoStoreResponse();
+HttpResponse RevokeInvitation(Call& call) {
+  if (call.api.store == nullptr) return NoStoreResponse();
   auto actor = QueryActor(call.request);
   if (!actor) return ErrorResponse(actor.error());
   auto r = membership::RevokeInvitation(Workflow(call), *actor, call.params[0]);
@@ -307,8 +310,8 @@ HttpResponse Api::RevokeInvitation(Call& call) {
   return InvitationAnswer(*r);
 }
 
-HttpResponse Api::PutMember(Call& call) {
-  if (store_ == nullptr) return NoStoreResponse();
+HttpResponse PutMember(Call& call) {
+  if (call.api.store == nullptr) return NoStoreResponse();
   rapidjson::Document doc;
   Status s = ParseJsonObject(call.request.body, &doc);
   if (!s.ok()) return ErrorResponse(s);
@@ -322,8 +325,8 @@ HttpResponse Api::PutMember(Call& call) {
   return RevisionAnswer(*r);
 }
 
-HttpResponse Api::DeleteMember(Call& call) {
-  if (store_ == nullptr) return NoStoreResponse();
+HttpResponse DeleteMember(Call& call) {
+  if (call.api.store == nullptr) return NoStoreResponse();
   auto actor = QueryActor(call.request);
   if (!actor) return ErrorResponse(actor.error());
   auto r = membership::RemoveMember(Workflow(call), *actor, call.params[0],
@@ -332,8 +335,8 @@ HttpResponse Api::DeleteMember(Call& call) {
   return RevisionAnswer(*r);
 }
 
-HttpResponse Api::PutPermissions(Call& call) {
-  if (store_ == nullptr) return NoStoreResponse();
+HttpResponse PutPermissions(Call& call) {
+  if (call.api.store == nullptr) return NoStoreResponse();
   rapidjson::Document doc;
   Status s = ParseJsonObject(call.request.body, &doc);
   if (!s.ok()) return ErrorResponse(s);
@@ -356,8 +359,8 @@ HttpResponse Api::PutPermissions(Call& call) {
   return RevisionAnswer(*r);
 }
 
-HttpResponse Api::PutAccountAdministrator(Call& call) {
-  if (store_ == nullptr) return NoStoreResponse();
+HttpResponse PutAccountAdministrator(Call& call) {
+  if (call.api.store == nullptr) return NoStoreResponse();
   rapidjson::Document doc;
   Status s = ParseJsonObject(call.request.body, &doc);
   if (!s.ok()) return ErrorResponse(s);
@@ -369,8 +372,8 @@ HttpResponse Api::PutAccountAdministrator(Call& call) {
   return RevisionAnswer(*r);
 }
 
-HttpResponse Api::DeleteAccountAdministrator(Call& call) {
-  if (store_ == nullptr) return NoStoreResponse();
+HttpResponse DeleteAccountAdministrator(Call& call) {
+  if (call.api.store == nullptr) return NoStoreResponse();
   auto actor = QueryActor(call.request);
   if (!actor) return ErrorResponse(actor.error());
   auto r = membership::RemoveAccountAdministrator(
@@ -379,8 +382,8 @@ HttpResponse Api::DeleteAccountAdministrator(Call& call) {
   return RevisionAnswer(*r);
 }
 
-HttpResponse Api::DeleteAccount(Call& call) {
-  if (store_ == nullptr) return NoStoreResponse();
+HttpResponse DeleteAccount(Call& call) {
+  if (call.api.store == nullptr) return NoStoreResponse();
   auto actor = QueryActor(call.request);
   if (!actor) return ErrorResponse(actor.error());
   auto r = membership::DeleteAccount(Workflow(call), *actor, call.params[0]);
@@ -388,8 +391,8 @@ HttpResponse Api::DeleteAccount(Call& call) {
   return RevisionAnswer(*r);
 }
 
-HttpResponse Api::ListPeople(Call& call) {
-  if (store_ == nullptr) return NoStoreResponse();
+HttpResponse ListPeople(Call& call) {
+  if (call.api.store == nullptr) return NoStoreResponse();
   auto actor = QueryActor(call.request);
   if (!actor) return ErrorResponse(actor.error());
   auto r = membership::ListPeople(Workflow(call), *actor, call.params[0]);
@@ -444,4 +447,5 @@ HttpResponse Api::ListPeople(Call& call) {
   return JsonResponse(buf);
 }
 
+}  // namespace handlers
 }  // namespace portcullis::server

@@ -7,7 +7,7 @@
 
 #include "policies/policy_compiler.h"
 #include "server/api.h"
-#include "server/store_data_source.h"
+#include "server/json.h"
 #include "storage/jsonl.h"
 
 namespace portcullis::server {
@@ -36,10 +36,9 @@ class WorkflowApiTest : public ::testing::Test {
     o.policy = holder_.Current()->policy.get();
     EXPECT_TRUE(
         storage::ImportJsonlFile(*store_, kPolicies + "/demo-data.jsonl", o));
-    source_ = std::make_unique<StoreDataSource>(store_.get());
     ApiOptions opts;
     opts.auth_enabled = false;
-    api_ = std::make_unique<Api>(std::move(opts), &holder_, source_.get(),
+    api_ = std::make_unique<Api>(std::move(opts), &holder_,
                                  store_.get(), PolicyAdmin{});
   }
   ~WorkflowApiTest() override {
@@ -75,7 +74,6 @@ class WorkflowApiTest : public ::testing::Test {
   std::filesystem::path dir_;
   PolicyHolder holder_;
   std::unique_ptr<storage::Store> store_;
-  std::unique_ptr<StoreDataSource> source_;
   std::unique_ptr<Api> api_;
 };
 

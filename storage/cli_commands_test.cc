@@ -11,7 +11,7 @@
 #include "storage/layout.h"
 #include "storage/store.h"
 #include "storage/store_internal.h"
-#include "storage/test_policy.h"
+#include "tests/support/test_policies.h"
 
 namespace portcullis::storage {
 namespace {

@@ -10,7 +10,7 @@
 #include "engine/evaluator.h"
 #include "engine/memory_data.h"
 #include "storage/store.h"
-#include "storage/test_policy.h"
+#include "tests/support/test_policies.h"
 
 namespace portcullis::storage {
 namespace {

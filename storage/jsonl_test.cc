@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "storage/test_policy.h"
+#include "tests/support/test_policies.h"
 
 namespace portcullis::storage {
 namespace {

@@ -186,6 +186,10 @@ int BeginTxn(MDB_env* env, unsigned flags, MDB_txn** txn,
 }  // namespace
 
 Result<ReadView> Store::Read() {
+  if (options_.read_fault && options_.read_fault("begin")) {
+    return Fail(Status(StatusCode::kUnavailable,
+                       "mdb_txn_begin: injected fault"));
+  }
   sync_->resize_mu.lock_shared();
   MDB_txn* txn = nullptr;
   std::unique_ptr<ReadView::ReadCache> cache;

@@ -80,6 +80,17 @@ void ReadView::MarkFailed(std::string_view what, int rc) const {
   failure_.append(rc == 0 ? "corrupt record" : mdb_strerror(rc));
 }
 
+bool ReadView::InjectedFault(std::string_view what) const {
+  const auto& fault = store_->options_.read_fault;
+  if (!fault || !fault(what)) return false;
+  if (failure_.empty()) {
+    failure_ = "storage read failed: ";
+    failure_.append(what);
+    failure_.append(": injected fault");
+  }
+  return true;
+}
+
 Revision ReadView::revision() const {
   std::string_view v;
   const int rc = GetRaw(txn_, store_->dbis_->meta, "revision", &v);
@@ -108,6 +119,7 @@ Status ReadView::Refresh() {
 
 std::optional<engine::ResourceInfo> ReadView::GetResource(
     EntityRef resource) const {
+  if (InjectedFault("resource")) return std::nullopt;
   std::string& key = cache_->key[0];
   key.clear();
   layout::AppendRef(&key, resource);
@@ -129,6 +141,7 @@ std::optional<engine::ResourceInfo> ReadView::GetResource(
 }
 
 bool ReadView::SubjectExists(EntityRef subject) const {
+  if (InjectedFault("subject")) return false;
   std::string& key = cache_->key[0];
   key.clear();
   layout::AppendRef(&key, subject);
@@ -177,6 +190,7 @@ bool ReadView::CacheSubjectAccess(EntityRef subject) const {
 
 engine::SubjectAccess ReadView::GetAccess(EntityRef subject,
                                           EntityRef resource) const {
+  if (InjectedFault("access")) return {};
   engine::SubjectAccess out;
   std::string_view v;
   if (owns_txn_ && CacheSubjectAccess(subject)) {
@@ -271,6 +285,7 @@ bool DecodeView(layout::Reader* r, Value* out, int depth,
 std::optional<Value> ReadView::GetAttribute(engine::EntityKind kind,
                                             EntityRef entity,
                                             std::string_view key) const {
+  if (InjectedFault("attribute")) return std::nullopt;
   std::string& k = cache_->key[0];
   k.clear();
   layout::AppendRef(&k, entity);
@@ -307,6 +322,7 @@ std::optional<Value> ReadView::GetAttribute(engine::EntityKind kind,
 
 void ReadView::ForEachChild(EntityRef parent,
                             const std::function<bool(EntityRef)>& fn) const {
+  if (InjectedFault("children")) return;
   std::string& key = cache_->key[1];
   key.clear();
   layout::AppendRef(&key, parent);
@@ -340,6 +356,7 @@ void ReadView::ForEachBindingOn(
     EntityRef resource,
     const std::function<bool(EntityRef, const engine::StoredBinding&)>& fn)
     const {
+  if (InjectedFault("bindings on resource")) return;
   std::string rkey;
   layout::AppendRef(&rkey, resource);
   std::string akey;
@@ -371,6 +388,7 @@ void ReadView::ForEachBindingOf(
     EntityRef subject,
     const std::function<bool(EntityRef, const engine::StoredBinding&)>& fn)
     const {
+  if (InjectedFault("bindings of subject")) return;
   std::string prefix;
   layout::AppendRef(&prefix, subject);
   prefix.push_back('\0');
@@ -406,6 +424,7 @@ int ForEachOfType(MDB_txn* txn, MDB_dbi index, std::string_view type,
 
 void ReadView::ForEachResourceOfType(
     std::string_view type, const std::function<bool(EntityRef)>& fn) const {
+  if (InjectedFault("resources by type")) return;
   const int rc =
       ForEachOfType(txn_, store_->dbis_->resources_by_type, type, fn);
   if (rc) MarkFailed("resources by type", rc);
@@ -413,6 +432,7 @@ void ReadView::ForEachResourceOfType(
 
 void ReadView::ForEachSubjectOfType(
     std::string_view type, const std::function<bool(EntityRef)>& fn) const {
+  if (InjectedFault("subjects by type")) return;
   const int rc = ForEachOfType(txn_, store_->dbis_->subjects_by_type, type, fn);
   if (rc) MarkFailed("subjects by type", rc);
 }

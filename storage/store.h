@@ -92,6 +92,15 @@ struct StoreOptions {
   // Skip fsync on commit (MDB_NOSYNC). Unsafe on power loss; off by default.
   bool no_sync = false;
   bool read_only = false;
+  // Fault injection, for tests of failing reads only (the daemon never sets
+  // it). Called before each read a decision makes through a ReadView, with
+  // what it reads ("resource", "subject", "access", "attribute", "children",
+  // "bindings on resource", "bindings of subject", "resources by type",
+  // "subjects by type"), and before Read() opens a view ("begin"). When it
+  // returns true, that read fails as an LMDB error would: the view is marked
+  // failed and the read finds nothing; for "begin", Read() answers
+  // kUnavailable. Must be thread-safe if views are read on several threads.
+  std::function<bool(std::string_view what)> read_fault;
 };
 
 // An attribute map, ordered by key. Nested JSON objects are flattened into
@@ -323,6 +332,9 @@ class ReadView final : public engine::DataView {
   ReadView(Store* store, MDB_txn* txn, bool owns_txn,
            std::unique_ptr<ReadCache> cache = nullptr);
   void MarkFailed(std::string_view what, int rc) const;
+  // Whether StoreOptions::read_fault fails this read (it then marks the
+  // view failed).
+  bool InjectedFault(std::string_view what) const;
   void Release();
   // Reads the subject's access records into the cache (see ReadCache) unless
   // they are there already; false when they are too many to keep (or the

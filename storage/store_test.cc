@@ -8,7 +8,7 @@
 
 #include "storage/layout.h"
 #include "storage/store_internal.h"
-#include "storage/test_policy.h"
+#include "tests/support/test_policies.h"
 
 namespace portcullis::storage {
 namespace {

@@ -31,7 +31,6 @@
 #include "server/api.h"
 #include "server/http_server.h"
 #include "server/json.h"
-#include "server/store_data_source.h"
 #include "storage/store.h"
 #include "tests/e2e/daemon.h"
 
@@ -92,7 +91,6 @@ class InProcessDaemon {
     auto store = storage::Store::Open(dir_.string(), so);
     EXPECT_TRUE(store.has_value()) << store.error().message();
     store_ = std::move(*store);
-    source_ = std::make_unique<server::StoreDataSource>(store_.get());
     holder_ = std::make_unique<PolicyHolder>(Compile(PolicyText("v0")));
 
     ApiOptions o;
@@ -111,7 +109,7 @@ class InProcessDaemon {
       }
       return *p;
     };
-    api_ = std::make_unique<Api>(std::move(o), holder_.get(), source_.get(),
+    api_ = std::make_unique<Api>(std::move(o), holder_.get(),
                                  store_.get(), std::move(admin));
     HttpServerOptions h;
     h.address = "127.0.0.1";
@@ -133,7 +131,6 @@ class InProcessDaemon {
     server_->Stop(std::chrono::milliseconds(2000));
     server_.reset();
     api_.reset();
-    source_.reset();
     store_.reset();
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
@@ -148,7 +145,6 @@ class InProcessDaemon {
   static inline std::atomic<int> counter_{0};
   std::filesystem::path dir_;
   std::unique_ptr<storage::Store> store_;
-  std::unique_ptr<server::StoreDataSource> source_;
   std::unique_ptr<PolicyHolder> holder_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> server_;

@@ -73,7 +73,6 @@ FuzzDaemon::FuzzDaemon() {
   auto store = storage::Store::Open(dir_ + "/data", so);
   if (!store) abort();
   store_ = std::move(*store);
-  source_ = std::make_unique<server::StoreDataSource>(store_.get());
   auto policy = policies::CompilePolicyFile(PORTCULLIS_SOURCE_DIR
                                             "/policies/workspace.yaml");
   if (!policy) abort();
@@ -96,8 +95,7 @@ FuzzDaemon::FuzzDaemon() {
     }
     return out;
   };
-  api_ = std::make_unique<server::Api>(std::move(o), holder_.get(),
-                                       source_.get(), store_.get(),
+  api_ = std::make_unique<server::Api>(std::move(o), holder_.get(), store_.get(),
                                        std::move(admin));
   api_->SetReady(true);
   // serve.cc's defaults (config.h), with a smaller import limit.

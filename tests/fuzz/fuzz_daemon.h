@@ -18,7 +18,6 @@
 
 #include "server/api.h"
 #include "server/http_server.h"
-#include "server/store_data_source.h"
 #include "storage/store.h"
 
 namespace portcullis::fuzz {
@@ -45,7 +44,6 @@ class FuzzDaemon {
   FuzzDaemon();
   std::string dir_;
   std::unique_ptr<storage::Store> store_;
-  std::unique_ptr<server::StoreDataSource> source_;
   std::unique_ptr<server::PolicyHolder> holder_;
   std::unique_ptr<server::Api> api_;
   server::HttpServerOptions http_;

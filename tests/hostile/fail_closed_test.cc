@@ -1,148 +1,78 @@
 // Fail-closed: a storage read that fails part-way through a decision, or a
-// data source that cannot open a snapshot at all, gives a deny or a 5xx,
+// store that cannot open a read view at all, gives a deny or a 5xx,
 // never an allow and never a silently shortened list. In process, through
-// server::Api, with a DataView that fails on its N-th read (for every N a
-// clean decision makes).
+// server::Api over a real LMDB store whose read views fail on their N-th
+// read (StoreOptions::read_fault), for every N a clean decision makes.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <string>
 
 #include "server/api.h"
-#include "server/data_source.h"
-#include "server/test_policy.h"
+#include "server/json.h"
+#include "tests/support/test_policies.h"
 
 namespace portcullis::server {
 namespace {
 
-// Forwards to a MemoryData until `fail_at` reads have been made, then fails
-// (sticky): every later read returns nothing and failed() is true.
-class FaultyView final : public engine::DataView {
- public:
-  FaultyView(const engine::MemoryData* data, int64_t fail_at)
-      : data_(data), fail_at_(fail_at) {}
+// Fails the `fail_at`-th read of every view the store hands out (-1:
+// never) through StoreOptions::read_fault; `unavailable` fails opening a
+// view. Records, per request, how many reads were made and whether one was
+// failed. Sticky like an LMDB error: a view, once failed, stays failed.
+struct ReadFaults {
+  std::atomic<int64_t> fail_at{-1};
+  std::atomic<bool> unavailable{false};
+  std::atomic<int64_t> last_reads{0};
+  std::atomic<bool> last_failed{false};
 
-  std::optional<engine::ResourceInfo> GetResource(
-      engine::EntityRef r) const override {
-    if (Fail()) return std::nullopt;
-    return data_->GetResource(r);
+  void StartRequest() {
+    last_reads = 0;
+    last_failed = false;
   }
-  bool SubjectExists(engine::EntityRef s) const override {
-    if (Fail()) return false;
-    return data_->SubjectExists(s);
+  bool Fault(std::string_view what) {
+    if (what == "begin") return unavailable.load();
+    const int64_t n = last_reads++;
+    if (fail_at >= 0 && n == fail_at) last_failed = true;
+    return fail_at >= 0 && n >= fail_at;
   }
-  engine::SubjectAccess GetAccess(engine::EntityRef s,
-                                  engine::EntityRef r) const override {
-    if (Fail()) return {};
-    return data_->GetAccess(s, r);
-  }
-  std::optional<engine::Value> GetAttribute(engine::EntityKind k,
-                                            engine::EntityRef e,
-                                            std::string_view key) const override {
-    if (Fail()) return std::nullopt;
-    return data_->GetAttribute(k, e, key);
-  }
-  void ForEachChild(engine::EntityRef p,
-                    const std::function<bool(engine::EntityRef)>& fn)
-      const override {
-    if (!Fail()) data_->ForEachChild(p, fn);
-  }
-  void ForEachBindingOn(
-      engine::EntityRef r,
-      const std::function<bool(engine::EntityRef, const engine::StoredBinding&)>&
-          fn) const override {
-    if (!Fail()) data_->ForEachBindingOn(r, fn);
-  }
-  void ForEachBindingOf(
-      engine::EntityRef s,
-      const std::function<bool(engine::EntityRef, const engine::StoredBinding&)>&
-          fn) const override {
-    if (!Fail()) data_->ForEachBindingOf(s, fn);
-  }
-  void ForEachResourceOfType(
-      std::string_view t,
-      const std::function<bool(engine::EntityRef)>& fn) const override {
-    if (!Fail()) data_->ForEachResourceOfType(t, fn);
-  }
-  void ForEachSubjectOfType(
-      std::string_view t,
-      const std::function<bool(engine::EntityRef)>& fn) const override {
-    if (!Fail()) data_->ForEachSubjectOfType(t, fn);
-  }
-  bool failed() const override { return failed_; }
-  std::string_view failure() const override {
-    return failed_ ? "injected read failure" : "";
-  }
-  int64_t reads() const { return reads_; }
-
- private:
-  bool Fail() const {
-    if (failed_) return true;
-    if (fail_at_ >= 0 && reads_ >= fail_at_) {
-      failed_ = true;
-      return true;
-    }
-    ++reads_;
-    return false;
-  }
-  const engine::MemoryData* data_;
-  int64_t fail_at_;
-  mutable int64_t reads_ = 0;
-  mutable bool failed_ = false;
-};
-
-// Hands out FaultyViews failing at `fail_at` (-1: never); `unavailable`
-// makes Snapshot() itself fail.
-class FaultySource final : public DataSource {
- public:
-  explicit FaultySource(const engine::MemoryData* data) : data_(data) {}
-  Result<std::unique_ptr<DataSnapshot>> Snapshot() override {
-    if (unavailable) {
-      return Fail(Status(StatusCode::kUnavailable,
-                         "mdb_txn_begin: MDB_READERS_FULL", ""));
-    }
-    auto snap = std::make_unique<Snap>(data_, fail_at, this);
-    return std::unique_ptr<DataSnapshot>(std::move(snap));
-  }
-  int64_t fail_at = -1;
-  bool unavailable = false;
-  // What the last snapshot's view saw, recorded when the request released
-  // it (the view itself does not outlive the request).
-  int64_t last_reads = 0;
-  bool last_failed = false;
-
- private:
-  struct Snap final : DataSnapshot {
-    Snap(const engine::MemoryData* d, int64_t f, FaultySource* source)
-        : view_(d, f), source_(source) {}
-    ~Snap() override {
-      source_->last_reads = view_.reads();
-      source_->last_failed = view_.failed();
-    }
-    const engine::DataView& view() const override { return view_; }
-    uint64_t revision() const override { return 7; }
-    FaultyView view_;
-    FaultySource* source_;
-  };
-  const engine::MemoryData* data_;
 };
 
 class FailClosedTest : public ::testing::Test {
  protected:
-  FailClosedTest() : source_(&data_), holder_(testing::MakeTestPolicy()) {
-    testing::FillTestData(&data_);
+  FailClosedTest() : holder_(testing::MakeTestPolicy()) {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("portcullis_fail_closed_" + std::to_string(getpid()));
+    std::filesystem::remove_all(dir_);
+    storage::StoreOptions so;
+    so.no_sync = true;
+    so.read_fault = [this](std::string_view what) {
+      return faults_.Fault(what);
+    };
+    auto store = storage::Store::Open(dir_.string(), so);
+    EXPECT_TRUE(store.has_value());
+    store_ = std::move(*store);
+    EXPECT_TRUE(
+        testing::LoadTestData(store_.get(), *holder_.Current()->policy).ok());
     ApiOptions o;
     o.auth_enabled = false;
-    api_ = std::make_unique<Api>(std::move(o), &holder_, &source_, nullptr,
+    api_ = std::make_unique<Api>(std::move(o), &holder_, store_.get(),
                                  PolicyAdmin{});
     api_->SetReady(true);
+  }
+  ~FailClosedTest() override {
+    api_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
   }
   HttpResponse Post(const std::string& path, const std::string& body) {
     HttpRequest r;
     r.method = "POST";
     r.target = r.path = path;
     r.body = body;
+    faults_.StartRequest();
     return api_->Handle(r);
   }
   static rapidjson::Document Json(const HttpResponse& r) {
@@ -151,9 +81,10 @@ class FailClosedTest : public ::testing::Test {
     return d;
   }
 
-  engine::MemoryData data_;
-  FaultySource source_;
+  std::filesystem::path dir_;
+  ReadFaults faults_;
   PolicyHolder holder_;
+  std::unique_ptr<storage::Store> store_;
   std::unique_ptr<Api> api_;
 };
 
@@ -175,16 +106,16 @@ std::vector<std::string> AllChecks() {
 TEST_F(FailClosedTest, AReadFailureAtAnyPointOfACheckDenies) {
   int allowed_clean = 0, injected = 0;
   for (const std::string& body : AllChecks()) {
-    source_.fail_at = -1;
+    faults_.fail_at = -1;
     HttpResponse clean = Post("/v1/check", body);
     ASSERT_EQ(clean.status, 200) << clean.body;
     const bool clean_allowed = Json(clean)["allowed"].GetBool();
     allowed_clean += clean_allowed;
-    const int64_t reads = source_.last_reads;
+    const int64_t reads = faults_.last_reads;
     for (int64_t k = 0; k <= reads; ++k) {
-      source_.fail_at = k;
+      faults_.fail_at = k;
       HttpResponse r = Post("/v1/check", body);
-      const bool failed = source_.last_failed;
+      const bool failed = faults_.last_failed;
       if (!failed) continue;  // the decision finished before read k
       ++injected;
       ASSERT_TRUE(r.status == 200 || r.status >= 500) << r.body;
@@ -207,14 +138,14 @@ TEST_F(FailClosedTest, AReadFailureInABatchDeniesThoseItems) {
   for (size_t i = 0; i < 20; ++i) batch += (i ? "," : "") + checks[i];
   batch += "]}";
   for (int64_t k = 0; k < 40; ++k) {
-    source_.fail_at = k;
+    faults_.fail_at = k;
     HttpResponse r = Post("/v1/check/batch", batch);
     ASSERT_TRUE(r.status == 200 || r.status >= 500) << r.body;
-    if (r.status != 200 || !source_.last_failed) continue;
+    if (r.status != 200 || !faults_.last_failed) continue;
     // Items decided after the failure must be denies; none may be allowed
     // because of a missing read. We cannot tell which items came after the
     // failure, so compare with the clean answers: no new allows.
-    source_.fail_at = -1;
+    faults_.fail_at = -1;
     rapidjson::Document clean = Json(Post("/v1/check/batch", batch));
     rapidjson::Document d = Json(r);
     for (rapidjson::SizeType i = 0; i < d["results"].Size(); ++i) {
@@ -228,22 +159,22 @@ TEST_F(FailClosedTest, AReadFailureInABatchDeniesThoseItems) {
 // Regression: lookup/subjects answered 404 "resource does not exist" when
 // the read of the resource itself failed (engine/lookup.cc).
 TEST_F(FailClosedTest, AReadFailureInALookupIsAnErrorNotAShortList) {
-  for (const std::string path : {"/v1/lookup/resources", "/v1/lookup/subjects",
-                                 "/v1/actions"}) {
+  for (const std::string path :
+       {"/v1/lookup/resources", "/v1/lookup/subjects", "/v1/actions"}) {
     const std::string body =
         path == "/v1/lookup/resources"
             ? R"({"subject":"user:alice","action":"view","type":"file"})"
         : path == "/v1/lookup/subjects"
             ? R"({"action":"view","resource":"file:f1"})"
             : R"({"subject":"user:alice","resource":"file:f1"})";
-    source_.fail_at = -1;
+    faults_.fail_at = -1;
     HttpResponse clean = Post(path, body);
     ASSERT_EQ(clean.status, 200) << clean.body;
-    const int64_t reads = source_.last_reads;
+    const int64_t reads = faults_.last_reads;
     for (int64_t k = 0; k <= reads; ++k) {
-      source_.fail_at = k;
+      faults_.fail_at = k;
       HttpResponse r = Post(path, body);
-      if (!source_.last_failed) continue;
+      if (!faults_.last_failed) continue;
       if (path == "/v1/actions" && r.status == 200) {
         // Fail-closed: no action at all, with the storage error as reason.
         EXPECT_NE(r.body.find("\"actions\":[]"), std::string::npos) << r.body;
@@ -251,22 +182,23 @@ TEST_F(FailClosedTest, AReadFailureInALookupIsAnErrorNotAShortList) {
         continue;
       }
       EXPECT_GE(r.status, 500) << path << " answered " << r.status
-                               << " after a read failure at read " << k
-                               << ": " << r.body << " (clean: " << clean.body
-                               << ")";
+                               << " after a read failure at read " << k << ": "
+                               << r.body << " (clean: " << clean.body << ")";
     }
   }
 }
 
 TEST_F(FailClosedTest, NoSnapshotIs503ForEveryDecisionEndpoint) {
-  source_.unavailable = true;
-  for (const auto& [path, body] : std::vector<std::pair<std::string, std::string>>{
+  faults_.unavailable = true;
+  for (const auto& [path, body] :
+       std::vector<std::pair<std::string, std::string>>{
            {"/v1/check", AllChecks()[0]},
            {"/v1/check/batch", "{\"checks\":[" + AllChecks()[0] + "]}"},
            {"/v1/actions", R"({"subject":"user:alice","resource":"file:f1"})"},
            {"/v1/lookup/resources",
             R"({"subject":"user:alice","action":"view","type":"file"})"},
-           {"/v1/lookup/subjects", R"({"action":"view","resource":"file:f1"})"}}) {
+           {"/v1/lookup/subjects",
+            R"({"action":"view","resource":"file:f1"})"}}) {
     HttpResponse r = Post(path, body);
     EXPECT_EQ(r.status, 503) << path << ": " << r.body;
     EXPECT_EQ(r.body.find("\"allowed\":true"), std::string::npos);

@@ -1,7 +1,13 @@
-// A workspace-shaped engine::Policy built in code, for storage tests and
-// benchmarks (the YAML compiler lives in policies/, which storage must not
-// depend on).
+// The test policies and data sets of the unit tests, built in code (the
+// YAML compiler lives in policies/, which storage's tests must not depend
+// on). Header-only; linked by tests as portcullis_test_support.
 //
+// MakeTestPolicy(): types user (subject), group, file (parent group).
+// Actions: view, edit on both. Roles: member (view), editor (view, edit).
+// Allow rule: public files (resource.public == true) may be viewed by
+// anyone; the condition is built by hand. LoadTestData() writes its data.
+//
+// WorkspacePolicy(): a workspace-shaped policy:
 //   account (root)        actions: view, manage, create_group
 //   group   (in account)  actions: view, invite, manage_members
 //   folder  (in group or folder)          actions: view, edit
@@ -13,23 +19,133 @@
 // edit only when subject.department is in resource.departments),
 // member (on group: view below). Allow rule "public": view on a file whose
 // resource.public == true.
-#ifndef PORTCULLIS_STORAGE_TEST_POLICY_H_
-#define PORTCULLIS_STORAGE_TEST_POLICY_H_
+//
+// Thread safety: plain functions; each returns a new immutable policy.
+#ifndef PORTCULLIS_TESTS_SUPPORT_TEST_POLICIES_H_
+#define PORTCULLIS_TESTS_SUPPORT_TEST_POLICIES_H_
 
 #include <initializer_list>
 #include <memory>
 #include <string>
 
 #include "engine/policy.h"
+#include "storage/store.h"
 
-namespace portcullis::storage::testing {
+namespace portcullis::testing {
+
+inline std::shared_ptr<const engine::Policy> MakeTestPolicy(
+    std::string version = "v1") {
+  using namespace engine;
+  auto p = std::make_shared<Policy>();
+  p->name = "test";
+  p->version = std::move(version);
+  p->source_files = {"test.yaml"};
+  p->actions.push_back({"view", {}, {}});
+  p->actions.push_back({"edit", {}, {}});
+  TypeDef user;
+  user.name = "user";
+  user.is_subject = true;
+  TypeDef group;
+  group.name = "group";
+  group.actions.Add(0);
+  group.actions.Add(1);
+  TypeDef file = group;
+  file.name = "file";
+  file.parents = {1};
+  file.restrictable = true;
+  p->types = {user, group, file};
+  p->actions[0].types.Add(1);
+  p->actions[0].types.Add(2);
+  p->actions[1].types.Add(1);
+  p->actions[1].types.Add(2);
+  for (RoleId r = 0; r < 2; ++r) {
+    RoleDef role;
+    role.name = r == 0 ? "member" : "editor";
+    role.bindable_on.Add(1);
+    role.bindable_on.Add(2);
+    for (TypeId t = 1; t <= 2; ++t) {
+      auto g = std::make_unique<Grant>();
+      g->role = r;
+      g->type = t;
+      g->actions.Add(0);
+      if (r == 1) g->actions.Add(1);
+      g->location = {"test.yaml", 10u + r, 5};
+      role.grants.push_back(g.get());
+      p->grants.push_back(std::move(g));
+    }
+    p->roles.push_back(std::move(role));
+  }
+  Rule rule;
+  rule.name = "public_files";
+  rule.effect = Effect::kAllow;
+  rule.actions.Add(0);
+  rule.types.Add(2);
+  auto cond = std::make_unique<Condition>();
+  ExprNode attr;
+  attr.op = ExprOp::kAttr;
+  attr.root = AttrRoot::kResource;
+  attr.key = cond->InternString("public");
+  ExprNode lit;
+  lit.op = ExprOp::kLiteral;
+  lit.literal = Value::Bool(true);
+  const uint32_t a = cond->AddNode(attr);
+  const uint32_t l = cond->AddNode(lit);
+  ExprNode eq;
+  eq.op = ExprOp::kEq;
+  eq.child[0] = a;
+  eq.child[1] = l;
+  cond->set_root(cond->AddNode(eq));
+  cond->set_text("resource.public == true");
+  rule.when = std::move(cond);
+  rule.location = {"test.yaml", 20, 3};
+  p->rules.push_back(std::move(rule));
+  p->Finalize();
+  return p;
+}
+
+// MakeTestPolicy's data, written in one transaction (revision 1):
+// group g1 with files f1, f2; group g2 with files f3, f4 (f4 public).
+// alice: member of g1; bob: editor of f2; carol: pending member of g1.
+inline Status LoadTestData(storage::Store* store,
+                           const engine::Policy& policy) {
+  auto written = store->Write(&policy, "", [](storage::WriteTxn& txn) {
+    engine::OwnedValue yes;
+    yes.kind = engine::ValueKind::kBool;
+    yes.b = true;
+    engine::OwnedValue no = yes;
+    no.b = false;
+    for (const char* g : {"g1", "g2"}) {
+      if (Status s = txn.PutResource({"group", g, "", {}}); !s.ok()) return s;
+    }
+    const char* files[][2] = {
+        {"f1", "g1"}, {"f2", "g1"}, {"f3", "g2"}, {"f4", "g2"}};
+    for (const auto& [file, group] : files) {
+      storage::ResourceRecord r{
+          "file", file, std::string("group:") + group, {}};
+      r.attributes["public"] = std::string(file) == "f4" ? yes : no;
+      if (Status s = txn.PutResource(r); !s.ok()) return s;
+    }
+    for (const char* u : {"alice", "bob", "carol"}) {
+      if (Status s = txn.PutSubject({"user", u, {}}); !s.ok()) return s;
+    }
+    storage::BindingRecord alice{"user:alice", "group:g1", {"member"}};
+    storage::BindingRecord bob{"user:bob", "file:f2", {"editor"}};
+    storage::BindingRecord carol{"user:carol", "group:g1", {"member"}};
+    carol.state = engine::BindingState::kPending;
+    for (const auto* b : {&alice, &bob, &carol}) {
+      if (Status s = txn.SetBinding(*b); !s.ok()) return s;
+    }
+    return Status::Ok();
+  });
+  return written ? Status::Ok() : written.error();
+}
 
 inline std::shared_ptr<const engine::Policy> WorkspacePolicy() {
   using namespace engine;
   auto p = std::make_shared<Policy>();
   p->name = "workspace-test";
   p->version = "test";
-  const char* action_names[] = {"view",   "manage", "create_group",
+  const char* action_names[] = {"view",   "manage",         "create_group",
                                 "invite", "manage_members", "edit",
                                 "delete"};
   for (const char* a : action_names) p->actions.push_back(ActionDef{a, {}, {}});
@@ -59,8 +175,7 @@ inline std::shared_ptr<const engine::Policy> WorkspacePolicy() {
   type("group", {kAccount}, set({"view", "invite", "manage_members"}), false,
        false);
   type("folder", {kGroup, kFolder}, set({"view", "edit"}), false, false);
-  type("file", {kGroup, kFolder}, set({"view", "edit", "delete"}), true,
-       false);
+  type("file", {kGroup, kFolder}, set({"view", "edit", "delete"}), true, false);
   type("user", {}, ActionSet(), false, true);
   for (size_t t = 0; t < p->types.size(); ++t) {
     p->types[t].actions.ForEach(
@@ -155,6 +270,6 @@ inline std::shared_ptr<const engine::Policy> WorkspacePolicy() {
   return p;
 }
 
-}  // namespace portcullis::storage::testing
+}  // namespace portcullis::testing
 
-#endif  // PORTCULLIS_STORAGE_TEST_POLICY_H_
+#endif  // PORTCULLIS_TESTS_SUPPORT_TEST_POLICIES_H_

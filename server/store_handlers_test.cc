@@ -4,8 +4,8 @@
 #include <filesystem>
 
 #include "server/api.h"
-#include "server/store_data_source.h"
-#include "server/test_policy.h"
+#include "server/json.h"
+#include "tests/support/test_policies.h"
 
 namespace portcullis::server {
 namespace {
@@ -20,10 +20,9 @@ class DataApiTest : public ::testing::Test {
     auto store = storage::Store::Open(dir_.string());
     EXPECT_TRUE(store.has_value());
     store_ = std::move(*store);
-    source_ = std::make_unique<StoreDataSource>(store_.get());
     ApiOptions o;
     o.auth_enabled = false;
-    api_ = std::make_unique<Api>(std::move(o), &holder_, source_.get(),
+    api_ = std::make_unique<Api>(std::move(o), &holder_,
                                  store_.get(), PolicyAdmin{});
   }
   ~DataApiTest() override {
@@ -72,7 +71,6 @@ class DataApiTest : public ::testing::Test {
   std::filesystem::path dir_;
   PolicyHolder holder_;
   std::unique_ptr<storage::Store> store_;
-  std::unique_ptr<StoreDataSource> source_;
   std::unique_ptr<Api> api_;
 };
 

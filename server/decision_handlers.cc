@@ -1,11 +1,14 @@
-// The decision endpoints of the native API: check, batch, actions, lookups.
+// The decision endpoints of the native API: check, batch, actions, lookups;
+// and the one lookup runner both dialects share (AnswerLookup).
 #include <algorithm>
 #include <array>
 
+#include "common/clock.h"
 #include "engine/lookup.h"
-#include "server/api.h"
 #include "server/decision_json.h"
+#include "server/handlers.h"
 #include "server/http_status.h"
+#include "server/json.h"
 
 namespace portcullis::server {
 namespace {
@@ -32,8 +35,9 @@ std::string FieldName(std::string_view prefix, std::string_view name) {
 // so that a well-formed batch item builds no strings.
 Status Prefixed(Status s, std::string_view prefix) {
   if (prefix.empty() || s.ok()) return s;
-  return Status(s.code(), FieldName(prefix, s.message()),
-                s.field().empty() ? std::string() : FieldName(prefix, s.field()));
+  return Status(
+      s.code(), FieldName(prefix, s.message()),
+      s.field().empty() ? std::string() : FieldName(prefix, s.field()));
 }
 
 Status ParseCheckInput(const rapidjson::Value& obj, std::string_view prefix,
@@ -88,11 +92,11 @@ Status ParseCheckInput(const rapidjson::Value& obj, std::string_view prefix,
 Status CheckRevision(const CheckInput& in, uint64_t revision,
                      std::string_view prefix) {
   if (in.at_least_revision <= revision) return Status::Ok();
-  return Status::FailedPrecondition(
-      "the store is at revision " + std::to_string(revision) +
-          ", older than at_least_revision " +
-          std::to_string(in.at_least_revision),
-      FieldName(prefix, "at_least_revision"));
+  return Status::FailedPrecondition("the store is at revision " +
+                                        std::to_string(revision) +
+                                        ", older than at_least_revision " +
+                                        std::to_string(in.at_least_revision),
+                                    FieldName(prefix, "at_least_revision"));
 }
 
 void WriteError(JsonWriter& w, const Status& s) {
@@ -209,7 +213,9 @@ Result<size_t> ParseLimit(const rapidjson::Value& obj, size_t fallback,
 
 }  // namespace
 
-HttpResponse Api::Check(Call& call) {
+namespace handlers {
+
+HttpResponse Check(Call& call) {
   PooledDocument pooled;
   rapidjson::Document& doc = pooled.doc();
   Status s = ParseJsonObject(call.request.body, &doc);
@@ -218,136 +224,137 @@ HttpResponse Api::Check(Call& call) {
   CheckInput in;
   s = ParseCheckInput(doc, "", /*needs_action=*/true, &arena, &in);
   if (!s.ok()) return ErrorResponse(s);
+  return WithReadView(call, [&](const storage::ReadView& view,
+                                const engine::Evaluator& evaluator) {
+    const engine::Policy& policy = evaluator.policy();
+    const uint64_t revision = view.revision();  // one read per request
+    Status stale = CheckRevision(in, revision, "");
+    if (!stale.ok()) return ErrorResponse(stale);
+    engine::Trace trace;
+    const engine::Decision d =
+        evaluator.Check(in.request, view, in.explain ? &trace : nullptr);
+    const std::string message =
+        engine::DescribeReason(policy, d.reason, in.action);
 
-  const engine::Policy& policy = *call.policy->policy;
-  auto opened = data_->Snapshot();
-  if (!opened) return ErrorResponse(opened.error());
-  std::unique_ptr<DataSnapshot> snap = std::move(*opened);
-  const uint64_t revision = snap->revision();  // one read per request
-  s = CheckRevision(in, revision, "");
-  if (!s.ok()) return ErrorResponse(s);
-  engine::Evaluator evaluator(policy);
-  engine::Trace trace;
-  const engine::Decision d =
-      evaluator.Check(in.request, snap->view(), in.explain ? &trace : nullptr);
-  const std::string message =
-      engine::DescribeReason(policy, d.reason, in.action);
-
-  rapidjson::StringBuffer buf(nullptr, kCheckAnswerBytes);
-  JsonWriter w(buf);
-  w.StartObject();
-  w.Key("allowed");
-  w.Bool(d.allowed);
-  w.Key("revision");
-  w.String(std::to_string(revision));
-  w.Key("policy_version");
-  w.String(policy.version);
-  w.Key("reason");
-  WriteReason(w, policy, d.reason, in.action, message);
-  if (in.explain) {
-    w.Key("trace");
-    WriteTrace(w, trace);
-  }
-  w.EndObject();
-  LogDecision(call, in.subject, in.action, in.resource, d, message, revision);
-  return JsonResponse(buf);
+    rapidjson::StringBuffer buf(nullptr, kCheckAnswerBytes);
+    JsonWriter w(buf);
+    w.StartObject();
+    w.Key("allowed");
+    w.Bool(d.allowed);
+    w.Key("revision");
+    w.String(std::to_string(revision));
+    w.Key("policy_version");
+    w.String(policy.version);
+    w.Key("reason");
+    WriteReason(w, policy, d.reason, in.action, message);
+    if (in.explain) {
+      w.Key("trace");
+      WriteTrace(w, trace);
+    }
+    w.EndObject();
+    LogDecision(call, in.subject, in.action, in.resource, d, message, revision);
+    return JsonResponse(buf);
+  });
 }
 
 // One read snapshot, one policy and one evaluator for the whole batch; the
 // document, the attribute arena, the input and the trace are reused across
 // items, and an item's field names ("checks[3].subject") are built only when
 // it is malformed.
-HttpResponse Api::CheckBatch(Call& call) {
+HttpResponse CheckBatch(Call& call) {
   PooledDocument pooled;
   rapidjson::Document& doc = pooled.doc();
   Status s = ParseJsonObject(call.request.body, &doc);
   if (!s.ok()) return ErrorResponse(s);
   auto checks = doc.FindMember("checks");
   if (checks == doc.MemberEnd()) {
-    return ErrorResponse(Status::InvalidArgument("checks is required", "checks"));
+    return ErrorResponse(
+        Status::InvalidArgument("checks is required", "checks"));
   }
   if (!checks->value.IsArray()) {
     return ErrorResponse(
         Status::InvalidArgument("checks must be an array", "checks"));
   }
-  if (checks->value.Size() > options_.max_batch) {
+  if (checks->value.Size() > call.api.options.max_batch) {
     return ErrorResponse(Status(
         StatusCode::kResourceExhausted,
-        "a batch holds at most " + std::to_string(options_.max_batch) +
+        "a batch holds at most " + std::to_string(call.api.options.max_batch) +
             " checks, got " + std::to_string(checks->value.Size()),
         "checks"));
   }
 
-  const engine::Policy& policy = *call.policy->policy;
-  auto opened = data_->Snapshot();
-  if (!opened) return ErrorResponse(opened.error());
-  std::unique_ptr<DataSnapshot> snap = std::move(*opened);
-  const uint64_t revision_number = snap->revision();  // one read per batch
-  const std::string revision = std::to_string(revision_number);
-  engine::Evaluator evaluator(policy);
-  rapidjson::StringBuffer buf(
-      nullptr, 64 + kBatchItemBytes * checks->value.Size());
-  JsonWriter w(buf);
-  w.StartObject();
-  w.Key("revision");
-  w.String(revision);
-  w.Key("policy_version");
-  w.String(policy.version);
-  w.Key("results");
-  w.StartArray();
-  AttributeArena arena;
-  CheckInput in;
-  engine::Trace trace;
-  ReasonCache reasons;
-  size_t index = 0;
-  for (const rapidjson::Value& item : checks->value.GetArray()) {
-    const size_t i = index++;
-    in.context.clear();
-    trace.steps.clear();
-    Status item_status;
-    if (!item.IsObject()) {
-      item_status = ParseCheckInput(item, ItemPrefix(i), true, &arena, &in);
-    } else {
-      item_status = ParseCheckInput(item, "", true, &arena, &in);
-      if (!item_status.ok()) item_status = Prefixed(item_status, ItemPrefix(i));
-    }
-    if (item_status.ok() && in.at_least_revision > revision_number) {
-      item_status = CheckRevision(in, revision_number, ItemPrefix(i));
-    }
+  return WithReadView(call, [&](const storage::ReadView& view,
+                                const engine::Evaluator& evaluator) {
+    const engine::Policy& policy = evaluator.policy();
+    const uint64_t revision_number = view.revision();  // one read per batch
+    const std::string revision = std::to_string(revision_number);
+    rapidjson::StringBuffer buf(nullptr,
+                                64 + kBatchItemBytes * checks->value.Size());
+    JsonWriter w(buf);
     w.StartObject();
-    w.Key("allowed");
-    if (!item_status.ok()) {
-      // A malformed item is a deny for that item, not a failed batch.
-      w.Bool(false);
-      WriteError(w, item_status);
-      w.EndObject();
-      metrics_->ObserveDecision(false);
-      continue;
-    }
-    const engine::Decision d = evaluator.Check(
-        in.request, snap->view(), in.explain ? &trace : nullptr);
-    const ReasonCache::Entry& reason = reasons.Get(policy, d.reason, in.action);
-    w.Bool(d.allowed);
     w.Key("revision");
     w.String(revision);
     w.Key("policy_version");
     w.String(policy.version);
-    w.Key("reason");
-    w.RawValue(reason.json.data(), reason.json.size(), rapidjson::kObjectType);
-    if (in.explain) {
-      w.Key("trace");
-      WriteTrace(w, trace);
+    w.Key("results");
+    w.StartArray();
+    AttributeArena arena;
+    CheckInput in;
+    engine::Trace trace;
+    ReasonCache reasons;
+    size_t index = 0;
+    for (const rapidjson::Value& item : checks->value.GetArray()) {
+      const size_t i = index++;
+      in.context.clear();
+      trace.steps.clear();
+      Status item_status;
+      if (!item.IsObject()) {
+        item_status = ParseCheckInput(item, ItemPrefix(i), true, &arena, &in);
+      } else {
+        item_status = ParseCheckInput(item, "", true, &arena, &in);
+        if (!item_status.ok())
+          item_status = Prefixed(item_status, ItemPrefix(i));
+      }
+      if (item_status.ok() && in.at_least_revision > revision_number) {
+        item_status = CheckRevision(in, revision_number, ItemPrefix(i));
+      }
+      w.StartObject();
+      w.Key("allowed");
+      if (!item_status.ok()) {
+        // A malformed item is a deny for that item, not a failed batch.
+        w.Bool(false);
+        WriteError(w, item_status);
+        w.EndObject();
+        call.api.metrics->ObserveDecision(false);
+        continue;
+      }
+      const engine::Decision d =
+          evaluator.Check(in.request, view, in.explain ? &trace : nullptr);
+      const ReasonCache::Entry& reason =
+          reasons.Get(policy, d.reason, in.action);
+      w.Bool(d.allowed);
+      w.Key("revision");
+      w.String(revision);
+      w.Key("policy_version");
+      w.String(policy.version);
+      w.Key("reason");
+      w.RawValue(reason.json.data(), reason.json.size(),
+                 rapidjson::kObjectType);
+      if (in.explain) {
+        w.Key("trace");
+        WriteTrace(w, trace);
+      }
+      w.EndObject();
+      LogDecision(call, in.subject, in.action, in.resource, d, reason.message,
+                  revision_number);
     }
+    w.EndArray();
     w.EndObject();
-    LogDecision(call, in.subject, in.action, in.resource, d, reason.message,
-                revision_number);
-  }
-  w.EndArray();
-  w.EndObject();
-  return JsonResponse(buf);
+    return JsonResponse(buf);
+  });
 }
 
-HttpResponse Api::Actions(Call& call) {
+HttpResponse Actions(Call& call) {
   rapidjson::Document doc;
   Status s = ParseJsonObject(call.request.body, &doc);
   if (!s.ok()) return ErrorResponse(s);
@@ -355,35 +362,37 @@ HttpResponse Api::Actions(Call& call) {
   CheckInput in;
   s = ParseCheckInput(doc, "", /*needs_action=*/false, &arena, &in);
   if (!s.ok()) return ErrorResponse(s);
-  const engine::Policy& policy = *call.policy->policy;
-  auto opened = data_->Snapshot();
-  if (!opened) return ErrorResponse(opened.error());
-  std::unique_ptr<DataSnapshot> snap = std::move(*opened);
-  s = CheckRevision(in, snap->revision(), "");
-  if (!s.ok()) return ErrorResponse(s);
-  engine::Evaluator evaluator(policy);
-  engine::Reason reason;
-  const engine::ActionSet actions =
-      evaluator.AllowedActions(in.request, snap->view(), &reason);
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
-  w.StartObject();
-  w.Key("actions");
-  w.StartArray();
-  actions.ForEach([&](engine::ActionId a) { w.String(policy.actions[a].name); });
-  w.EndArray();
-  w.Key("revision");
-  w.String(std::to_string(snap->revision()));
-  w.Key("policy_version");
-  w.String(policy.version);
-  if (actions.empty()) {
-    w.Key("reason");
-    WriteReason(w, policy, reason, "",
-                engine::DescribeReason(policy, reason, ""));
-  }
-  w.EndObject();
-  return JsonResponse(buf);
+  return WithReadView(call, [&](const storage::ReadView& view,
+                                const engine::Evaluator& evaluator) {
+    const engine::Policy& policy = evaluator.policy();
+    Status stale = CheckRevision(in, view.revision(), "");
+    if (!stale.ok()) return ErrorResponse(stale);
+    engine::Reason reason;
+    const engine::ActionSet actions =
+        evaluator.AllowedActions(in.request, view, &reason);
+    rapidjson::StringBuffer buf;
+    JsonWriter w(buf);
+    w.StartObject();
+    w.Key("actions");
+    w.StartArray();
+    actions.ForEach(
+        [&](engine::ActionId a) { w.String(policy.actions[a].name); });
+    w.EndArray();
+    w.Key("revision");
+    w.String(std::to_string(view.revision()));
+    w.Key("policy_version");
+    w.String(policy.version);
+    if (actions.empty()) {
+      w.Key("reason");
+      WriteReason(w, policy, reason, "",
+                  engine::DescribeReason(policy, reason, ""));
+    }
+    w.EndObject();
+    return JsonResponse(buf);
+  });
 }
+
+}  // namespace handlers
 
 namespace {
 
@@ -412,8 +421,53 @@ Status ParseLookupPaging(const rapidjson::Value& doc, size_t fallback,
   return Status::Ok();
 }
 
-HttpResponse LookupAnswer(const char* key, const engine::LookupPage& page,
-                          uint64_t revision) {
+// The engine names no field; the request's field for its errors.
+Status WithField(Status s, std::string_view fallback) {
+  if (!s.field().empty()) return s;
+  std::string field(fallback);
+  const std::string& m = s.message();
+  if (m.find("limit") != std::string::npos)
+    field = "limit";
+  else if (m.find("action") != std::string::npos)
+    field = "action";
+  else if (m.find("token") != std::string::npos)
+    field = "page_token";
+  return Status(s.code(), s.message(), field);
+}
+
+// {"results":[{"type","id"}...],"page":{"next_token"}}
+HttpResponse AuthzenResults(const engine::LookupPage* page) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("results");
+  w.StartArray();
+  for (size_t i = 0; page != nullptr && i < page->refs.size(); ++i) {
+    const std::optional<engine::EntityRef> r =
+        engine::ParseEntityRef(page->refs[i]);
+    if (!r) continue;
+    w.StartObject();
+    w.Key("type");
+    w.String(r->type.data(), r->type.size());
+    w.Key("id");
+    w.String(r->id.data(), r->id.size());
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("page");
+  w.StartObject();
+  w.Key("next_token");
+  w.String(page == nullptr || page->next_page_token.empty()
+               ? std::string()
+               : EncodePageToken(page->next_page_token));
+  w.EndObject();
+  w.EndObject();
+  return JsonResponse(buf);
+}
+
+// {"resources"|"subjects":[...],"next_page_token","revision"}
+HttpResponse NativeResults(const char* key, const engine::LookupPage& page,
+                           uint64_t revision) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -429,20 +483,34 @@ HttpResponse LookupAnswer(const char* key, const engine::LookupPage& page,
   return JsonResponse(buf);
 }
 
-// The engine names no field; the request's field for its errors.
-Status WithField(Status s, std::string_view fallback) {
-  if (!s.field().empty()) return s;
-  std::string field(fallback);
-  const std::string& m = s.message();
-  if (m.find("limit") != std::string::npos) field = "limit";
-  else if (m.find("action") != std::string::npos) field = "action";
-  else if (m.find("token") != std::string::npos) field = "page_token";
-  return Status(s.code(), s.message(), field);
-}
-
 }  // namespace
 
-HttpResponse Api::LookupResources(Call& call) {
+HttpResponse AnswerLookup(const Call& call, LookupQuery& query) {
+  const bool authzen = query.dialect == LookupQuery::Dialect::kAuthzen;
+  query.resources.now = query.subjects.now = NowMicros();
+  return WithReadView(call, [&](const storage::ReadView& view,
+                                const engine::Evaluator& evaluator) {
+    Result<engine::LookupPage> page =
+        query.of_subjects
+            ? engine::LookupSubjects(evaluator, view, query.subjects)
+            : engine::LookupResources(evaluator, view, query.resources);
+    if (!page) {
+      if (authzen && page.error().code() == StatusCode::kNotFound) {
+        return AuthzenResults(nullptr);
+      }
+      if (authzen) return ErrorResponse(page.error());
+      return ErrorResponse(
+          WithField(page.error(), query.of_subjects ? "resource" : "type"));
+    }
+    if (authzen) return AuthzenResults(&*page);
+    return NativeResults(query.of_subjects ? "subjects" : "resources", *page,
+                         view.revision());
+  });
+}
+
+namespace handlers {
+
+HttpResponse LookupResources(Call& call) {
   rapidjson::Document doc;
   Status s = ParseJsonObject(call.request.body, &doc);
   if (!s.ok()) return ErrorResponse(s);
@@ -456,7 +524,8 @@ HttpResponse Api::LookupResources(Call& call) {
   if (!type) return ErrorResponse(type.error());
   auto under_text = OptionalString(doc, "under", "under");
   if (!under_text) return ErrorResponse(under_text.error());
-  engine::LookupResourcesRequest req;
+  LookupQuery query;
+  engine::LookupResourcesRequest& req = query.resources;
   if (!under_text->empty()) {
     auto u = ParseRef(*under_text, "under");
     if (!u) return ErrorResponse(u.error());
@@ -464,7 +533,8 @@ HttpResponse Api::LookupResources(Call& call) {
   }
   AttributeArena arena;
   LookupPaging paging;
-  s = ParseLookupPaging(doc, options_.default_page, options_.max_page, &arena,
+  const ApiOptions& options = call.api.options;
+  s = ParseLookupPaging(doc, options.default_page, options.max_page, &arena,
                         &paging);
   if (!s.ok()) return ErrorResponse(s);
   req.subject = *subject;
@@ -473,19 +543,10 @@ HttpResponse Api::LookupResources(Call& call) {
   req.limit = paging.limit;
   req.page_token = paging.page_token;
   req.context = paging.context;
-  req.now = NowMicros();
-
-  auto opened = data_->Snapshot();
-  if (!opened) return ErrorResponse(opened.error());
-  std::unique_ptr<DataSnapshot> snap = std::move(*opened);
-  engine::Evaluator evaluator(*call.policy->policy);
-  Result<engine::LookupPage> page =
-      engine::LookupResources(evaluator, snap->view(), req);
-  if (!page) return ErrorResponse(WithField(page.error(), "type"));
-  return LookupAnswer("resources", *page, snap->revision());
+  return AnswerLookup(call, query);
 }
 
-HttpResponse Api::LookupSubjects(Call& call) {
+HttpResponse LookupSubjects(Call& call) {
   rapidjson::Document doc;
   Status s = ParseJsonObject(call.request.body, &doc);
   if (!s.ok()) return ErrorResponse(s);
@@ -499,26 +560,21 @@ HttpResponse Api::LookupSubjects(Call& call) {
   if (!type) return ErrorResponse(type.error());
   AttributeArena arena;
   LookupPaging paging;
-  s = ParseLookupPaging(doc, options_.default_page, options_.max_page, &arena,
+  const ApiOptions& options = call.api.options;
+  s = ParseLookupPaging(doc, options.default_page, options.max_page, &arena,
                         &paging);
   if (!s.ok()) return ErrorResponse(s);
-  engine::LookupSubjectsRequest req;
+  LookupQuery query;
+  query.of_subjects = true;
+  engine::LookupSubjectsRequest& req = query.subjects;
   req.action = *action;
   req.resource = *resource;
   req.subject_type = *type;
   req.limit = paging.limit;
   req.page_token = paging.page_token;
   req.context = paging.context;
-  req.now = NowMicros();
-
-  auto opened = data_->Snapshot();
-  if (!opened) return ErrorResponse(opened.error());
-  std::unique_ptr<DataSnapshot> snap = std::move(*opened);
-  engine::Evaluator evaluator(*call.policy->policy);
-  Result<engine::LookupPage> page =
-      engine::LookupSubjects(evaluator, snap->view(), req);
-  if (!page) return ErrorResponse(WithField(page.error(), "resource"));
-  return LookupAnswer("subjects", *page, snap->revision());
+  return AnswerLookup(call, query);
 }
 
+}  // namespace handlers
 }  // namespace portcullis::server

@@ -8,10 +8,11 @@
 #include <filesystem>
 #include <sstream>
 
-#include "server/api.h"
 #include "server/decision_json.h"
 #include "server/export_stream.h"
+#include "server/handlers.h"
 #include "server/http_status.h"
+#include "server/json.h"
 #include "storage/jsonl.h"
 
 namespace portcullis::server {
@@ -19,12 +20,24 @@ namespace {
 
 void WriteOwned(JsonWriter& w, const engine::OwnedValue& v) {
   switch (v.kind) {
-    case engine::ValueKind::kNull: w.Null(); break;
-    case engine::ValueKind::kBool: w.Bool(v.b); break;
-    case engine::ValueKind::kInt: w.Int64(v.i); break;
-    case engine::ValueKind::kDouble: w.Double(v.d); break;
-    case engine::ValueKind::kString: w.String(v.s); break;
-    case engine::ValueKind::kTimestamp: w.String(FormatRfc3339(v.i)); break;
+    case engine::ValueKind::kNull:
+      w.Null();
+      break;
+    case engine::ValueKind::kBool:
+      w.Bool(v.b);
+      break;
+    case engine::ValueKind::kInt:
+      w.Int64(v.i);
+      break;
+    case engine::ValueKind::kDouble:
+      w.Double(v.d);
+      break;
+    case engine::ValueKind::kString:
+      w.String(v.s);
+      break;
+    case engine::ValueKind::kTimestamp:
+      w.String(FormatRfc3339(v.i));
+      break;
     case engine::ValueKind::kList:
       w.StartArray();
       for (const auto& e : v.list) WriteOwned(w, e);
@@ -46,8 +59,8 @@ Result<std::vector<std::string>> StringList(const rapidjson::Value& obj,
                                             const char* name) {
   auto it = obj.FindMember(name);
   if (it == obj.MemberEnd()) {
-    return Fail(Status::InvalidArgument(std::string(name) + " is required",
-                                        name));
+    return Fail(
+        Status::InvalidArgument(std::string(name) + " is required", name));
   }
   if (!it->value.IsArray()) {
     return Fail(Status::InvalidArgument(
@@ -92,8 +105,8 @@ Result<storage::BindingRecord> ParseBinding(const rapidjson::Value& obj) {
   if (*state == "pending") {
     b.state = engine::BindingState::kPending;
   } else if (!state->empty() && *state != "active") {
-    return Fail(Status::InvalidArgument("state must be active or pending",
-                                        "state"));
+    return Fail(
+        Status::InvalidArgument("state must be active or pending", "state"));
   }
   b.created_at = NowMicros();
   return b;
@@ -166,36 +179,40 @@ void WriteAccess(JsonWriter& w, const storage::AccessRecord& a,
   w.EndObject();
 }
 
-}  // namespace
-
-HttpResponse Api::WriteAndAnswer(
+// Runs a write and answers {"revision": "N"} or the error.
+HttpResponse WriteAndAnswer(
     const Call& call, const std::function<Status(storage::WriteTxn&)>& fn) {
-  if (store_ == nullptr) return NoStoreResponse();
+  if (call.api.store == nullptr) return NoStoreResponse();
   Result<storage::Revision> rev =
-      store_->Write(call.policy->policy.get(), "", fn);
+      call.api.store->Write(call.policy->policy.get(), "", fn);
   if (!rev) return ErrorResponse(rev.error());
   HttpResponse r;
   r.body = "{\"revision\":\"" + std::to_string(*rev) + "\"}";
   return r;
 }
 
-HttpResponse Api::PutResource(Call& call) {
+}  // namespace
+
+namespace handlers {
+
+HttpResponse PutResource(Call& call) {
   storage::ResourceRecord rec;
   rec.type = call.params[0];
   rec.id = call.params[1];
-  Status s = ParseEntityBody(call.request.body, true, &rec.parent,
-                             &rec.attributes);
+  Status s =
+      ParseEntityBody(call.request.body, true, &rec.parent, &rec.attributes);
   if (!s.ok()) return ErrorResponse(s);
   return WriteAndAnswer(
       call, [&](storage::WriteTxn& txn) { return txn.PutResource(rec); });
 }
 
-HttpResponse Api::GetResource(Call& call) {
-  if (store_ == nullptr) return NoStoreResponse();
-  auto view = store_->Read();
+HttpResponse GetResource(Call& call) {
+  if (call.api.store == nullptr) return NoStoreResponse();
+  auto view = call.api.store->Read();
   if (!view) return ErrorResponse(view.error());
   auto rec = view->GetResourceRecord({call.params[0], call.params[1]});
-  if (view->failed()) return ErrorResponse(Status::Internal(std::string(view->failure())));
+  if (view->failed())
+    return ErrorResponse(Status::Internal(std::string(view->failure())));
   if (!rec) {
     return ErrorResponse(Status::NotFound("no resource " + call.params[0] +
                                           ":" + call.params[1]));
@@ -219,32 +236,32 @@ HttpResponse Api::GetResource(Call& call) {
   return JsonResponse(buf);
 }
 
-HttpResponse Api::DeleteResource(Call& call) {
+HttpResponse DeleteResource(Call& call) {
   const engine::EntityRef ref{call.params[0], call.params[1]};
   return WriteAndAnswer(
       call, [&](storage::WriteTxn& txn) { return txn.DeleteResource(ref); });
 }
 
-HttpResponse Api::PutSubject(Call& call) {
+HttpResponse PutSubject(Call& call) {
   storage::SubjectRecord rec;
   rec.type = call.params[0];
   rec.id = call.params[1];
   std::string unused;
-  Status s = ParseEntityBody(call.request.body, false, &unused,
-                             &rec.attributes);
+  Status s =
+      ParseEntityBody(call.request.body, false, &unused, &rec.attributes);
   if (!s.ok()) return ErrorResponse(s);
   return WriteAndAnswer(
       call, [&](storage::WriteTxn& txn) { return txn.PutSubject(rec); });
 }
 
-HttpResponse Api::GetSubject(Call& call) {
-  if (store_ == nullptr) return NoStoreResponse();
-  auto view = store_->Read();
+HttpResponse GetSubject(Call& call) {
+  if (call.api.store == nullptr) return NoStoreResponse();
+  auto view = call.api.store->Read();
   if (!view) return ErrorResponse(view.error());
   auto rec = view->GetSubjectRecord({call.params[0], call.params[1]});
   if (!rec) {
-    return ErrorResponse(Status::NotFound("no subject " + call.params[0] +
-                                          ":" + call.params[1]));
+    return ErrorResponse(Status::NotFound("no subject " + call.params[0] + ":" +
+                                          call.params[1]));
   }
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
@@ -261,13 +278,13 @@ HttpResponse Api::GetSubject(Call& call) {
   return JsonResponse(buf);
 }
 
-HttpResponse Api::DeleteSubject(Call& call) {
+HttpResponse DeleteSubject(Call& call) {
   const engine::EntityRef ref{call.params[0], call.params[1]};
   return WriteAndAnswer(
       call, [&](storage::WriteTxn& txn) { return txn.DeleteSubject(ref); });
 }
 
-HttpResponse Api::PutBinding(Call& call) {
+HttpResponse PutBinding(Call& call) {
   rapidjson::Document doc;
   Status s = ParseJsonObject(call.request.body, &doc);
   if (!s.ok()) return ErrorResponse(s);
@@ -277,7 +294,7 @@ HttpResponse Api::PutBinding(Call& call) {
       call, [&](storage::WriteTxn& txn) { return txn.SetBinding(*b); });
 }
 
-HttpResponse Api::PutRestriction(Call& call) {
+HttpResponse PutRestriction(Call& call) {
   rapidjson::Document doc;
   Status s = ParseJsonObject(call.request.body, &doc);
   if (!s.ok()) return ErrorResponse(s);
@@ -286,6 +303,8 @@ HttpResponse Api::PutRestriction(Call& call) {
   return WriteAndAnswer(
       call, [&](storage::WriteTxn& txn) { return txn.SetRestriction(*r); });
 }
+
+}  // namespace handlers
 
 namespace {
 
@@ -339,8 +358,8 @@ HttpResponse ListAccess(storage::Store* store, const HttpRequest& req,
                          : view->ListAccessOf(*ref, cursor, limit);
     if (!page) return ErrorResponse(page.error());
     for (const storage::AccessRecord& a : page->items) {
-      const bool wanted = restrictions ? a.restriction.has_value()
-                                       : a.binding.has_value();
+      const bool wanted =
+          restrictions ? a.restriction.has_value() : a.binding.has_value();
       if (!wanted) continue;
       if (found == limit) {
         more = true;
@@ -364,18 +383,20 @@ HttpResponse ListAccess(storage::Store* store, const HttpRequest& req,
 
 }  // namespace
 
-HttpResponse Api::GetBindings(Call& call) {
-  return ListAccess(store_, call.request, false, options_.default_page,
-                    options_.max_page);
+namespace handlers {
+
+HttpResponse GetBindings(Call& call) {
+  return ListAccess(call.api.store, call.request, false,
+                    call.api.options.default_page, call.api.options.max_page);
 }
 
-HttpResponse Api::GetRestrictions(Call& call) {
-  return ListAccess(store_, call.request, true, options_.default_page,
-                    options_.max_page);
+HttpResponse GetRestrictions(Call& call) {
+  return ListAccess(call.api.store, call.request, true,
+                    call.api.options.default_page, call.api.options.max_page);
 }
 
-HttpResponse Api::Changes(Call& call) {
-  if (store_ == nullptr) return NoStoreResponse();
+HttpResponse Changes(Call& call) {
+  if (call.api.store == nullptr) return NoStoreResponse();
   uint64_t since = 0;
   if (auto s = call.request.QueryParam("since")) {
     char* end = nullptr;
@@ -391,9 +412,9 @@ HttpResponse Api::Changes(Call& call) {
     // took "inf", "nan" and 1e308, whose conversion to milliseconds is
     // undefined behaviour).
     const double max_seconds =
-        std::chrono::duration<double>(options_.max_wait).count();
-    const auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(),
-                                           wait_seconds);
+        std::chrono::duration<double>(call.api.options.max_wait).count();
+    const auto [end, ec] =
+        std::from_chars(s->data(), s->data() + s->size(), wait_seconds);
     if (s->empty() || ec != std::errc() || end != s->data() + s->size() ||
         !std::isfinite(wait_seconds) || wait_seconds < 0 ||
         wait_seconds > max_seconds) {
@@ -404,18 +425,19 @@ HttpResponse Api::Changes(Call& call) {
           "wait"));
     }
   }
-  size_t limit = options_.default_page;
+  size_t limit = call.api.options.default_page;
   if (auto l = call.request.QueryParam("limit")) {
     char* end = nullptr;
     const unsigned long v = strtoul(l->c_str(), &end, 10);
-    if (l->empty() || *end != '\0' || v == 0 || v > options_.max_page) {
-      return ErrorResponse(Status::InvalidArgument(
-          "limit must be between 1 and " + std::to_string(options_.max_page),
-          "limit"));
+    if (l->empty() || *end != '\0' || v == 0 || v > call.api.options.max_page) {
+      return ErrorResponse(
+          Status::InvalidArgument("limit must be between 1 and " +
+                                      std::to_string(call.api.options.max_page),
+                                  "limit"));
     }
     limit = v;
   }
-  storage::Store* store = store_;
+  storage::Store* store = call.api.store;
   // An invitation's id accepts it (for an address, the id alone does): only
   // the admin scope sees them; for others the entity is null.
   const bool show_invitation_ids = call.scope >= Scope::kAdmin;
@@ -478,7 +500,7 @@ HttpResponse Api::Changes(Call& call) {
   if (std::optional<HttpResponse> now = answer(false)) return std::move(*now);
   const auto wait = std::min<std::chrono::milliseconds>(
       std::chrono::milliseconds(static_cast<int64_t>(wait_seconds * 1000)),
-      options_.max_wait);
+      call.api.options.max_wait);
   HttpResponse r;
   r.long_poll = std::make_shared<LongPoll>();
   r.long_poll->poll = answer;
@@ -486,8 +508,8 @@ HttpResponse Api::Changes(Call& call) {
   return r;
 }
 
-HttpResponse Api::Import(Call& call) {
-  if (store_ == nullptr) return NoStoreResponse();
+HttpResponse Import(Call& call) {
+  if (call.api.store == nullptr) return NoStoreResponse();
   // Parse every line first (the same JSON Lines format and parser as
   // `portcullis import`), so that a bad line fails before any write; then
   // apply the whole body in one transaction.
@@ -507,8 +529,8 @@ HttpResponse Api::Import(Call& call) {
     ++line_no;
     const size_t nl = body.find('\n');
     std::string_view line = body.substr(0, nl);
-    body = nl == std::string_view::npos ? std::string_view()
-                                        : body.substr(nl + 1);
+    body =
+        nl == std::string_view::npos ? std::string_view() : body.substr(nl + 1);
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
       line.remove_suffix(1);
     }
@@ -531,9 +553,9 @@ HttpResponse Api::Import(Call& call) {
   return r;
 }
 
-HttpResponse Api::Export(Call& call) {
-  if (store_ == nullptr) return NoStoreResponse();
-  auto view = store_->Read();
+HttpResponse Export(Call& call) {
+  if (call.api.store == nullptr) return NoStoreResponse();
+  auto view = call.api.store->Read();
   if (!view) return ErrorResponse(view.error());
   // The same format and order as `portcullis export`: parents before
   // children, every record kind, byte-identical across export and import.
@@ -551,4 +573,5 @@ HttpResponse Api::Export(Call& call) {
   return r;
 }
 
+}  // namespace handlers
 }  // namespace portcullis::server

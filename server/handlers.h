@@ -1,0 +1,205 @@
+// The handlers of the HTTP API: plain functions from one request (a Call)
+// to its response, listed here by the file that holds them. The route table
+// (server/routes.cc) maps method and path to these functions; Api (api.h)
+// admits a request, builds its Call and calls one of them. Unit tests call
+// them through Api::Handle, without sockets.
+//
+// A handler parses and validates the request, calls the engine, the store
+// or the membership rules, and writes the JSON answer. It holds no policy
+// logic and never throws: every failure is an error response.
+//
+// Thread safety: handlers run on many I/O threads at once. ApiContext is
+// shared by them; everything in it is either immutable after start-up or
+// safe to use from any thread (PolicyHolder, Store, Metrics, the atomics,
+// reload_mu). A Call belongs to one request and one thread.
+#ifndef PORTCULLIS_SERVER_HANDLERS_H_
+#define PORTCULLIS_SERVER_HANDLERS_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/evaluator.h"
+#include "engine/lookup.h"
+#include "server/auth.h"
+#include "server/http_server.h"
+#include "server/http_status.h"
+#include "server/metrics.h"
+#include "server/policy_holder.h"
+#include "storage/store.h"
+
+namespace portcullis::server {
+
+// One problem found in a policy text.
+struct PolicyDiagnostic {
+  std::string file;
+  uint32_t line = 0;
+  uint32_t column = 0;
+  std::string message;
+};
+
+// The control-plane operations the API exposes. Each may be empty, and the
+// endpoint then answers 503 naming what is not configured.
+struct PolicyAdmin {
+  // Compiles the configured policy file(s). On failure returns the
+  // diagnostics (never empty).
+  std::function<std::shared_ptr<const engine::Policy>(
+      std::vector<PolicyDiagnostic>* errors)>
+      load;
+  // Compiles YAML text without publishing it; returns its diagnostics
+  // (empty when valid).
+  std::function<std::vector<PolicyDiagnostic>(std::string_view yaml)> validate;
+};
+
+struct ApiOptions {
+  bool auth_enabled = true;
+  TokenSet tokens;
+  size_t max_batch = 1000;  // checks per batch request
+  size_t max_page = 10000;  // items per lookup page
+  size_t default_page = 100;
+  // The base URL the AuthZEN metadata names ("https://pdp.example.com");
+  // empty: "http://" + the request's Host header.
+  std::string public_url;
+  std::chrono::milliseconds max_wait{30000};  // long-poll bound
+  // Lines of JSON; empty functions log nothing. Called from I/O threads,
+  // must be thread-safe.
+  std::function<void(std::string_view line)> access_log;
+  std::function<void(std::string_view line)> decision_log;
+};
+
+// What the handlers act on: the daemon's configured parts. Owned by Api.
+// Invariants: `policy` and `metrics` are never null; `store` may be null
+// only in tests of routing and documents, and every endpoint that reads or
+// writes data then answers 503 (NoStoreResponse).
+struct ApiContext {
+  ApiOptions options;
+  PolicyHolder* policy = nullptr;
+  storage::Store* store = nullptr;
+  PolicyAdmin admin;
+  std::unique_ptr<Metrics> metrics;
+  std::atomic<bool> ready{false};
+  std::mutex reload_mu;  // one policy reload at a time
+};
+
+// One request on its way through a handler.
+struct Call {
+  ApiContext& api;
+  HttpRequest& request;
+  std::vector<std::string> params;  // the {param} segments, decoded, in order
+  std::string request_id;
+  Scope scope = Scope::kNone;
+  std::shared_ptr<const LoadedPolicy> policy;  // one snapshot per request
+};
+
+using Handler = HttpResponse (*)(Call& call);
+
+// Reloads the policy through PolicyAdmin::load and publishes it if it
+// compiles; otherwise the running policy stays. Used by SIGHUP (Api::Reload)
+// and POST /v1/policy/reload.
+Status ReloadPolicy(ApiContext& api, std::vector<PolicyDiagnostic>* errors);
+
+// Counts the decision and writes its decision-log line (when a decision log
+// is configured). `reason_message` is the reason as text.
+void LogDecision(const Call& call, std::string_view subject,
+                 std::string_view action, std::string_view resource,
+                 const engine::Decision& decision,
+                 std::string_view reason_message, uint64_t revision);
+
+// Opens one read view of the store for a decision endpoint and returns
+// `fn(view, evaluator)` over it and the request's policy; or the error
+// response when no view can be opened (503 without a store or with the
+// reader table full). The view lives on this frame and is released when
+// `fn` returns: no view outlives the handler or crosses a wait.
+template <typename Fn>
+HttpResponse WithReadView(const Call& call, Fn&& fn) {
+  if (call.api.store == nullptr) return NoStoreResponse();
+  Result<storage::ReadView> view = call.api.store->Read();
+  if (!view) return ErrorResponse(view.error());
+  const engine::Evaluator evaluator(*call.policy->policy);
+  return fn(static_cast<const storage::ReadView&>(*view), evaluator);
+}
+
+// One page of a lookup, native or AuthZEN: the engine request of either
+// direction, run over one read view; the two dialects differ only in how
+// they parse the request and write the answer.
+struct LookupQuery {
+  enum class Dialect { kNative, kAuthzen };
+  Dialect dialect = Dialect::kNative;
+  bool of_subjects = false;  // who may act on a resource, else which resources
+  engine::LookupResourcesRequest resources;  // when !of_subjects
+  engine::LookupSubjectsRequest subjects;    // when of_subjects
+};
+// Runs `query` (stamping its time) and answers it in its dialect: native
+// {"resources"|"subjects", "next_page_token", "revision"}; AuthZEN
+// {"results":[{"type","id"}], "page":{"next_token"}}, where an unknown
+// entity matches nothing.
+HttpResponse AnswerLookup(const Call& call, LookupQuery& query);
+
+namespace handlers {
+
+// Operations (operations_handlers.cc).
+HttpResponse Healthz(Call& call);
+HttpResponse Readyz(Call& call);
+HttpResponse MetricsText(Call& call);
+HttpResponse GetPolicy(Call& call);
+HttpResponse ValidatePolicy(Call& call);
+HttpResponse ReloadPolicy(Call& call);
+
+// Decisions (decision_handlers.cc).
+HttpResponse Check(Call& call);
+HttpResponse CheckBatch(Call& call);
+HttpResponse Actions(Call& call);
+HttpResponse LookupResources(Call& call);
+HttpResponse LookupSubjects(Call& call);
+
+// OpenID AuthZEN 1.0 (authzen_handlers.cc).
+HttpResponse AuthzenEvaluation(Call& call);
+HttpResponse AuthzenEvaluations(Call& call);
+HttpResponse AuthzenSearchSubject(Call& call);
+HttpResponse AuthzenSearchResource(Call& call);
+HttpResponse AuthzenSearchAction(Call& call);
+HttpResponse AuthzenConfiguration(Call& call);
+
+// Records of the store: entities, access, changes, import, export
+// (store_handlers.cc).
+HttpResponse PutResource(Call& call);
+HttpResponse GetResource(Call& call);
+HttpResponse DeleteResource(Call& call);
+HttpResponse PutSubject(Call& call);
+HttpResponse GetSubject(Call& call);
+HttpResponse DeleteSubject(Call& call);
+HttpResponse PutBinding(Call& call);
+HttpResponse GetBindings(Call& call);
+HttpResponse PutRestriction(Call& call);
+HttpResponse GetRestrictions(Call& call);
+HttpResponse Changes(Call& call);
+HttpResponse Import(Call& call);
+HttpResponse Export(Call& call);
+
+// Membership workflows (workflow_handlers.cc).
+HttpResponse CreateGroup(Call& call);
+HttpResponse InviteMembers(Call& call);
+HttpResponse ListGroupInvitations(Call& call);
+HttpResponse ListSubjectInvitations(Call& call);
+HttpResponse AcceptInvitation(Call& call);
+HttpResponse DeclineInvitation(Call& call);
+HttpResponse RevokeInvitation(Call& call);
+HttpResponse PutMember(Call& call);
+HttpResponse DeleteMember(Call& call);
+HttpResponse PutPermissions(Call& call);
+HttpResponse PutAccountAdministrator(Call& call);
+HttpResponse DeleteAccountAdministrator(Call& call);
+HttpResponse DeleteAccount(Call& call);
+HttpResponse ListPeople(Call& call);
+
+}  // namespace handlers
+}  // namespace portcullis::server
+
+#endif  // PORTCULLIS_SERVER_HANDLERS_H_
