@@ -36,64 +36,6 @@ Status TypeError(std::string_view field, const char* expected) {
       std::string(field) + " must be " + expected, std::string(field));
 }
 
-// JSON value -> stored value. Objects are flattened by the caller.
-Result<engine::OwnedValue> StoredValueOf(const rapidjson::Value& v,
-                                         const std::string& field) {
-  engine::OwnedValue o;
-  if (v.IsNull()) {
-    o.kind = engine::ValueKind::kNull;
-  } else if (v.IsBool()) {
-    o.kind = engine::ValueKind::kBool;
-    o.b = v.GetBool();
-  } else if (v.IsInt64()) {
-    o.kind = engine::ValueKind::kInt;
-    o.i = v.GetInt64();
-  } else if (v.IsNumber()) {
-    o.kind = engine::ValueKind::kDouble;
-    o.d = v.GetDouble();
-  } else if (v.IsString()) {
-    o.kind = engine::ValueKind::kString;
-    o.s.assign(v.GetString(), v.GetStringLength());
-  } else if (v.IsArray()) {
-    o.kind = engine::ValueKind::kList;
-    size_t i = 0;
-    for (const auto& e : v.GetArray()) {
-      if (e.IsObject() || e.IsArray()) {
-        return Fail(Status::InvalidArgument(
-            field + "[" + std::to_string(i) + "] must be a scalar", field));
-      }
-      auto item = StoredValueOf(e, field);
-      if (!item) return item;
-      o.list.push_back(std::move(*item));
-      ++i;
-    }
-  }
-  return o;
-}
-
-// Flattens `obj` into *out under `prefix` (ParseStoredAttributes).
-Status FlattenStoredAttributes(const rapidjson::Value& obj,
-                               const std::string& prefix,
-                               const std::string& field,
-                               storage::Attributes* out) {
-  if (!obj.IsObject()) {
-    return Status::InvalidArgument(field + " must be an object", field);
-  }
-  for (const auto& m : obj.GetObject()) {
-    std::string key = prefix;
-    key.append(m.name.GetString(), m.name.GetStringLength());
-    if (m.value.IsObject()) {
-      Status s = FlattenStoredAttributes(m.value, key + ".", field, out);
-      if (!s.ok()) return s;
-      continue;
-    }
-    auto v = StoredValueOf(m.value, field + "." + key);
-    if (!v) return v.error();
-    (*out)[key] = std::move(*v);
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 Status ParseJson(std::string_view body, rapidjson::Document* doc,
@@ -248,10 +190,5 @@ engine::Value AttributeArena::ToValue(const rapidjson::Value& v) {
   return engine::Value::Null();
 }
 
-Status ParseStoredAttributes(const rapidjson::Value& obj,
-                             const std::string& field,
-                             storage::Attributes* out) {
-  return FlattenStoredAttributes(obj, "", field, out);
-}
 
 }  // namespace portcullis::server

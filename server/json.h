@@ -62,16 +62,6 @@ Result<bool> OptionalBool(const rapidjson::Value& obj, const char* name,
 Result<uint64_t> OptionalUint(const rapidjson::Value& obj, const char* name,
                               std::string_view field, uint64_t fallback);
 
-// Parses a JSON object of attributes to store (the "attributes" member of a
-// resource, subject or group; `field` names it) into *out: nested objects
-// flattened into dotted keys ("device.ip"); values null, booleans, integers
-// (int64), other numbers (double), strings, and arrays of those. Fails with
-// INVALID_ARGUMENT naming `field` when `obj` is not an object, and naming
-// "FIELD.KEY" when an array holds an object or an array.
-Status ParseStoredAttributes(const rapidjson::Value& obj,
-                             const std::string& field,
-                             storage::Attributes* out);
-
 // Owns the values behind an AttributeMap built from JSON. The JSON
 // document must outlive the arena (strings are viewed, not copied), except
 // for the dotted keys, which the arena owns.

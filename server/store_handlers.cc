@@ -13,47 +13,11 @@
 #include "server/handlers.h"
 #include "server/http_status.h"
 #include "server/json.h"
+#include "storage/attributes_json.h"
 #include "storage/jsonl.h"
 
 namespace portcullis::server {
 namespace {
-
-void WriteOwned(JsonWriter& w, const engine::OwnedValue& v) {
-  switch (v.kind) {
-    case engine::ValueKind::kNull:
-      w.Null();
-      break;
-    case engine::ValueKind::kBool:
-      w.Bool(v.b);
-      break;
-    case engine::ValueKind::kInt:
-      w.Int64(v.i);
-      break;
-    case engine::ValueKind::kDouble:
-      w.Double(v.d);
-      break;
-    case engine::ValueKind::kString:
-      w.String(v.s);
-      break;
-    case engine::ValueKind::kTimestamp:
-      w.String(FormatRfc3339(v.i));
-      break;
-    case engine::ValueKind::kList:
-      w.StartArray();
-      for (const auto& e : v.list) WriteOwned(w, e);
-      w.EndArray();
-      break;
-  }
-}
-
-void WriteAttributes(JsonWriter& w, const storage::Attributes& attrs) {
-  w.StartObject();
-  for (const auto& [k, v] : attrs) {
-    w.Key(k.data(), k.size());
-    WriteOwned(w, v);
-  }
-  w.EndObject();
-}
 
 Result<std::vector<std::string>> StringList(const rapidjson::Value& obj,
                                             const char* name) {
@@ -146,7 +110,7 @@ Status ParseEntityBody(std::string_view body, bool resource,
   }
   if (auto it = doc.FindMember("attributes");
       it != doc.MemberEnd() && !it->value.IsNull()) {
-    return ParseStoredAttributes(it->value, "attributes", attrs);
+    return storage::ParseAttributesJson(it->value, "attributes", attrs);
   }
   return Status::Ok();
 }
@@ -229,7 +193,7 @@ HttpResponse GetResource(Call& call) {
     w.String(rec->parent);
   }
   w.Key("attributes");
-  WriteAttributes(w, rec->attributes);
+  storage::WriteAttributesJson(w, rec->attributes);
   w.Key("revision");
   w.String(std::to_string(view->revision()));
   w.EndObject();
@@ -271,7 +235,7 @@ HttpResponse GetSubject(Call& call) {
   w.Key("id");
   w.String(rec->id);
   w.Key("attributes");
-  WriteAttributes(w, rec->attributes);
+  storage::WriteAttributesJson(w, rec->attributes);
   w.Key("revision");
   w.String(std::to_string(view->revision()));
   w.EndObject();

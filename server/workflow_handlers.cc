@@ -6,6 +6,7 @@
 #include "server/handlers.h"
 #include "server/http_status.h"
 #include "server/json.h"
+#include "storage/attributes_json.h"
 
 namespace portcullis::server {
 namespace {
@@ -196,7 +197,8 @@ HttpResponse CreateGroup(Call& call) {
   }
   if (auto it = doc.FindMember("attributes");
       it != doc.MemberEnd() && !it->value.IsNull()) {
-    s = ParseStoredAttributes(it->value, "attributes", &req.attributes);
+    s = storage::ParseAttributesJson(it->value, "attributes",
+                                      &req.attributes);
     if (!s.ok()) return ErrorResponse(s);
   }
   auto r = membership::CreateGroup(Workflow(call), req);

@@ -12,6 +12,7 @@
 #include <ostream>
 
 #include "common/json_keys.h"
+#include "storage/attributes_json.h"
 
 namespace portcullis::storage {
 namespace {
@@ -39,63 +40,6 @@ bool DepthAtMost(const JsonValue& v, int limit) {
     }
   }
   return true;
-}
-
-Status ToOwned(const JsonValue& v, std::string_view field, OwnedValue* out) {
-  if (v.IsNull()) {
-    out->kind = ValueKind::kNull;
-  } else if (v.IsBool()) {
-    out->kind = ValueKind::kBool;
-    out->b = v.GetBool();
-  } else if (v.IsInt64()) {
-    out->kind = ValueKind::kInt;
-    out->i = v.GetInt64();
-  } else if (v.IsUint64()) {
-    return FieldError(field, "integer out of range");
-  } else if (v.IsDouble()) {
-    out->kind = ValueKind::kDouble;
-    out->d = v.GetDouble();
-  } else if (v.IsString()) {
-    out->kind = ValueKind::kString;
-    out->s.assign(v.GetString(), v.GetStringLength());
-  } else if (v.IsArray()) {
-    out->kind = ValueKind::kList;
-    for (auto& e : v.GetArray()) {
-      if (e.IsObject()) {
-        return FieldError(field, "objects inside lists are not supported");
-      }
-      out->list.emplace_back();
-      if (Status s = ToOwned(e, field, &out->list.back()); !s.ok()) return s;
-    }
-  } else {
-    return FieldError(field, "unsupported value");
-  }
-  return Status::Ok();
-}
-
-Status Flatten(const JsonValue& obj, const std::string& prefix,
-               Attributes* out) {
-  for (auto& m : obj.GetObject()) {
-    std::string key = prefix;
-    key.append(m.name.GetString(), m.name.GetStringLength());
-    if (key.empty() || key.size() > 255 ||
-        key.find('\0') != std::string::npos) {
-      return FieldError("attributes", "invalid attribute name");
-    }
-    if (m.value.IsObject()) {
-      if (Status s = Flatten(m.value, key + ".", out); !s.ok()) return s;
-      continue;
-    }
-    OwnedValue v;
-    if (Status s = ToOwned(m.value, "attributes." + key, &v); !s.ok()) {
-      return s;
-    }
-    if (!out->emplace(key, std::move(v)).second) {
-      return FieldError("attributes", "duplicate attribute '" + key + "'");
-    }
-  }
-  if (out->size() > 65535) return FieldError("attributes", "too many");
-  return Status::Ok();
 }
 
 // Reads the fields of one record object, checking types and unknown keys.
@@ -173,8 +117,7 @@ class Fields {
   Status Attrs(Attributes* out) {
     const JsonValue* v = Find("attributes");
     if (v == nullptr) return Status::Ok();
-    if (!v->IsObject()) return FieldError("attributes", "must be an object");
-    return Flatten(*v, "", out);
+    return ParseAttributesJson(*v, "attributes", out);
   }
 
  private:
@@ -188,28 +131,6 @@ class Fields {
   } while (0)
 
 // Writing.
-
-void WriteOwned(JsonWriter& w, const OwnedValue& v) {
-  switch (v.kind) {
-    case ValueKind::kNull: w.Null(); break;
-    case ValueKind::kBool: w.Bool(v.b); break;
-    case ValueKind::kInt: w.Int64(v.i); break;
-    case ValueKind::kDouble: w.Double(v.d); break;
-    case ValueKind::kString:
-      w.String(v.s.data(), static_cast<rapidjson::SizeType>(v.s.size()));
-      break;
-    case ValueKind::kTimestamp: {
-      const std::string t = FormatRfc3339(v.i);
-      w.String(t.data(), static_cast<rapidjson::SizeType>(t.size()));
-      break;
-    }
-    case ValueKind::kList:
-      w.StartArray();
-      for (const OwnedValue& e : v.list) WriteOwned(w, e);
-      w.EndArray();
-      break;
-  }
-}
 
 void Key(JsonWriter& w, std::string_view k) {
   w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
@@ -230,12 +151,7 @@ void Names(JsonWriter& w, std::string_view k,
 void Attrs(JsonWriter& w, const Attributes& attrs) {
   if (attrs.empty()) return;
   Key(w, "attributes");
-  w.StartObject();
-  for (const auto& [k, v] : attrs) {
-    Key(w, k);
-    WriteOwned(w, v);
-  }
-  w.EndObject();
+  WriteAttributesJson(w, attrs);
 }
 void Time(JsonWriter& w, std::string_view k, TimestampMicros t) {
   if (t != 0) Str(w, k, FormatRfc3339(t));
