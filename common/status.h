@@ -1,8 +1,9 @@
 // Status and Result: how the data plane reports failure without exceptions.
 //
 // A Status is either OK or carries a code and a message. Result<T> is a value
-// or the Status explaining why there is none. Both are cheap to move and safe
-// to share between threads once built (they are plain values).
+// or the Status explaining why there is none. Both are cheap to move.
+//
+// Thread safety: plain values; safe to share between threads once built.
 #ifndef PORTCULLIS_COMMON_STATUS_H_
 #define PORTCULLIS_COMMON_STATUS_H_
 

@@ -5,8 +5,8 @@
 // parsed by policies/condition_parser.h; this header holds the compiled form
 // and its evaluation, which allocates nothing.
 //
-// A Condition is immutable after it is built and may be evaluated from many
-// threads at once.
+// Thread safety: a Condition is immutable after it is built and may be
+// evaluated from many threads at once.
 #ifndef PORTCULLIS_ENGINE_CONDITION_H_
 #define PORTCULLIS_ENGINE_CONDITION_H_
 

@@ -267,48 +267,25 @@ LookupPage Paginate(const Evaluator& evaluator, const DataView& data,
   return page;
 }
 
-}  // namespace
-
-Result<LookupPage> LookupResources(const Evaluator& evaluator,
-                                   const DataView& data,
-                                   const LookupResourcesRequest& request) {
-  const Policy& policy = evaluator.policy();
-  const TypeId type = policy.FindType(request.type);
-  if (type == kNoType || policy.types[type].is_subject) {
-    return Fail(Status::InvalidArgument(
-        "unknown resource type '" + std::string(request.type) + "'", "type"));
-  }
-  const ActionId action = policy.FindAction(request.action);
-  if (action == kNoAction || !policy.types[type].actions.Contains(action)) {
-    return Fail(Status::InvalidArgument("'" + std::string(request.action) +
-                                            "' is not an action of type '" +
-                                            std::string(request.type) + "'",
-                                        "action"));
-  }
-  if (Status s = CheckLimit(request.limit); !s.ok()) return Fail(s);
-  const bool has_under = !request.under.empty();
-  if (has_under && !data.GetResource(request.under)) {
-    if (data.failed()) {  // a failed read is not a missing resource
-      return Fail(Status::Internal("storage error: " +
-                                   std::string(data.failure())));
-    }
-    return Fail(Status::NotFound("resource '" + request.under.ToString() +
-                                 "' does not exist"));
-  }
-
-  ParentMemo memo(data);
+// Puts into *candidates (nodes of *forest) the resources of the request's
+// type a lookup must check: with an allow rule that may grant without any
+// binding, every resource of the type (under `under`); otherwise only what
+// the subject's active bindings reach, each subtree traversed once.
+void CollectCandidates(const Policy& policy, const DataView& data,
+                       ParentMemo& memo, const LookupResourcesRequest& request,
+                       ActionId action, TypeId type, Forest* forest,
+                       std::vector<uint32_t>* candidates) {
   const ParentTypes parents(policy);
-  Forest forest;
-  std::vector<uint32_t> candidates;  // forest nodes of the wanted type
+  const bool has_under = !request.under.empty();
   if (policy.HasAllowRuleFor(action, type)) {
     // A rule may allow without any binding: every resource of the type is a
     // candidate.
     if (has_under) {
-      CollectSubtree(data, parents, request.under, request.type, &forest,
-                     &candidates);
+      CollectSubtree(data, parents, request.under, request.type, forest,
+                     candidates);
     } else {
       data.ForEachResourceOfType(request.type, [&](EntityRef r) {
-        candidates.push_back(forest.Add(r, Forest::kNone));
+        candidates->push_back(forest->Add(r, Forest::kNone));
         return true;
       });
     }
@@ -347,22 +324,26 @@ Result<LookupPage> LookupResources(const Evaluator& evaluator,
       }
     }
     if (whole_under) {
-      CollectSubtree(data, parents, request.under, request.type, &forest,
-                     &candidates);
+      CollectSubtree(data, parents, request.under, request.type, forest,
+                     candidates);
     } else {
       for (const std::string& root_key : roots) {
         const EntityRef root = *ParseEntityRef(root_key);
         if (has_under && !IsAtOrBelow(memo, root, request.under)) continue;
         if (below_another_root(root_key)) continue;
-        CollectSubtree(data, parents, root, request.type, &forest, &candidates);
+        CollectSubtree(data, parents, root, request.type, forest, candidates);
       }
     }
   }
-  if (data.failed()) {
-    return Fail(Status::Internal("storage error: " +
-                                 std::string(data.failure())));
-  }
+}
 
+// Checks the candidates after the request's page token in key order and
+// returns the page (limit allowed keys, and the token of the next page when
+// there is one more).
+LookupPage PageInKeyOrder(const Evaluator& evaluator, ParentMemo& memo,
+                          const Forest& forest,
+                          std::vector<uint32_t> candidates,
+                          const LookupResourcesRequest& request) {
   // The page: candidates after the token in key order, checked in that
   // order until limit + 1 are allowed. Only as many candidates as the page
   // may need are put in order (nth_element, then sort of that chunk), so a
@@ -388,8 +369,7 @@ Result<LookupPage> LookupResources(const Evaluator& evaluator,
     }
     sorted.push_back({prefix, c});
   }
-  candidates.clear();
-  candidates.shrink_to_fit();
+  candidates = std::vector<uint32_t>();  // release it before checking
   auto less = [&](const Candidate& a, const Candidate& b) {
     if (a.prefix != b.prefix) return a.prefix < b.prefix;
     return forest.Key(a.node) < forest.Key(b.node);
@@ -432,6 +412,50 @@ Result<LookupPage> LookupResources(const Evaluator& evaluator,
     }
     begin += chunk;
   }
+  return page;
+}
+
+}  // namespace
+
+Result<LookupPage> LookupResources(const Evaluator& evaluator,
+                                   const DataView& data,
+                                   const LookupResourcesRequest& request) {
+  const Policy& policy = evaluator.policy();
+  const TypeId type = policy.FindType(request.type);
+  if (type == kNoType || policy.types[type].is_subject) {
+    return Fail(Status::InvalidArgument(
+        "unknown resource type '" + std::string(request.type) + "'", "type"));
+  }
+  const ActionId action = policy.FindAction(request.action);
+  if (action == kNoAction || !policy.types[type].actions.Contains(action)) {
+    return Fail(Status::InvalidArgument("'" + std::string(request.action) +
+                                            "' is not an action of type '" +
+                                            std::string(request.type) + "'",
+                                        "action"));
+  }
+  if (Status s = CheckLimit(request.limit); !s.ok()) return Fail(s);
+  const bool has_under = !request.under.empty();
+  if (has_under && !data.GetResource(request.under)) {
+    if (data.failed()) {  // a failed read is not a missing resource
+      return Fail(Status::Internal("storage error: " +
+                                   std::string(data.failure())));
+    }
+    return Fail(Status::NotFound("resource '" + request.under.ToString() +
+                                 "' does not exist"));
+  }
+
+  ParentMemo memo(data);
+  Forest forest;
+  std::vector<uint32_t> candidates;  // forest nodes of the wanted type
+  CollectCandidates(policy, data, memo, request, action, type, &forest,
+                    &candidates);
+  if (data.failed()) {
+    return Fail(Status::Internal("storage error: " +
+                                 std::string(data.failure())));
+  }
+
+  LookupPage page = PageInKeyOrder(evaluator, memo, forest,
+                                   std::move(candidates), request);
   if (data.failed()) {
     return Fail(Status::Internal("storage error: " +
                                  std::string(data.failure())));

@@ -35,17 +35,6 @@ std::string JoinKey(std::string_view type, std::string_view id) {
 
 }  // namespace
 
-OwnedValue OwnedValue::FromValue(const Value& v) {
-  OwnedValue o;
-  o.kind = v.kind;
-  o.b = v.b;
-  o.i = v.i;
-  o.d = v.d;
-  o.s = std::string(v.s);
-  for (const Value& e : v.list) o.list.push_back(FromValue(e));
-  return o;
-}
-
 size_t MemoryData::AccessHash::operator()(const AccessKey& k) const {
   return Fold(Fold(kSeed, RefHash()(k.subject)), RefHash()(k.resource));
 }

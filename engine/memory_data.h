@@ -1,5 +1,7 @@
-// MemoryData: an in-memory DataView, for tests, the policy test runner and
-// the CLI. It owns its data; the views it returns point into it and stay
+// MemoryData: an in-memory DataView: the data of policy test files
+// (`portcullis test`, policies/test_file.h), of the CLI's one-off checks
+// and of the engine's own tests. The daemon never uses it: it reads LMDB
+// (storage::ReadView). It owns its data; the views it returns point into it and stay
 // valid until the next mutation.
 //
 // Thread safety: not synchronized. Mutate from one thread, then read from
@@ -18,18 +20,6 @@
 #include "engine/hash.h"
 
 namespace portcullis::engine {
-
-// An owned attribute value, the counterpart of Value.
-struct OwnedValue {
-  ValueKind kind = ValueKind::kNull;
-  bool b = false;
-  int64_t i = 0;
-  double d = 0;
-  std::string s;
-  std::vector<OwnedValue> list;
-
-  static OwnedValue FromValue(const Value& v);
-};
 
 class MemoryData final : public DataView {
  public:

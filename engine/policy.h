@@ -1,8 +1,9 @@
 // Policy: the compiled, immutable form of a policy.
 //
-// policies/policy_compiler.h builds one from YAML; the evaluator reads it. Once
-// built and Finalize()d it is never modified: share it between threads as
-// std::shared_ptr<const Policy>. A reload builds a new one and swaps the
+// policies/policy_compiler.h builds one from YAML; the evaluator reads it.
+//
+// Thread safety: once built and Finalize()d a Policy is never modified:
+// share it between threads as std::shared_ptr<const Policy>. A reload builds a new one and swaps the
 // pointer; requests keep the one they started with.
 //
 // Ids are dense: TypeId indexes types, ActionId indexes actions (one id per

@@ -1,4 +1,7 @@
 // SourceLocation: where in which policy file a construct was written.
+//
+// Thread safety: a plain value. Invariant: line and column are 1-based, and
+// 0 means unknown (a construct built in code, not read from a file).
 #ifndef PORTCULLIS_ENGINE_SOURCE_LOCATION_H_
 #define PORTCULLIS_ENGINE_SOURCE_LOCATION_H_
 

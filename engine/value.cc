@@ -47,4 +47,15 @@ std::string Value::ToString() const {
   return "?";
 }
 
+OwnedValue OwnedValue::FromValue(const Value& v) {
+  OwnedValue o;
+  o.kind = v.kind;
+  o.b = v.b;
+  o.i = v.i;
+  o.d = v.d;
+  o.s = std::string(v.s);
+  for (const Value& e : v.list) o.list.push_back(FromValue(e));
+  return o;
+}
+
 }  // namespace portcullis::engine

@@ -18,6 +18,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/clock.h"
 
@@ -105,6 +106,18 @@ inline const Value* FindAttribute(AttributeMap attrs, std::string_view key) {
   }
   return nullptr;
 }
+
+// An owned attribute value, the counterpart of Value.
+struct OwnedValue {
+  ValueKind kind = ValueKind::kNull;
+  bool b = false;
+  int64_t i = 0;
+  double d = 0;
+  std::string s;
+  std::vector<OwnedValue> list;
+
+  static OwnedValue FromValue(const Value& v);
+};
 
 }  // namespace portcullis::engine
 

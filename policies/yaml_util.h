@@ -24,7 +24,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "engine/memory_data.h"
+#include "engine/value.h"
 #include "engine/source_location.h"
 #include "policies/policy_error.h"
 

@@ -10,6 +10,9 @@
 //   timeouts: {read_ms, write_ms, idle_ms, long_poll_ms, invitation_sweep_ms}
 //   log:      {access: PATH|"-"|"", decisions: PATH|"-"|""}
 //   public_url: "https://pdp.example.com"  (AuthZEN metadata base URL)
+//
+// Thread safety: plain values and functions; a ServeConfig is built once at
+// start-up and then only read.
 #ifndef PORTCULLIS_SERVER_CONFIG_H_
 #define PORTCULLIS_SERVER_CONFIG_H_
 

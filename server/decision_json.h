@@ -1,5 +1,7 @@
 // Shared pieces of the decision endpoints (native and AuthZEN): parsing
 // entity references and writing decisions, reasons and traces as JSON.
+//
+// Thread safety: plain functions; a JsonWriter belongs to one request.
 #ifndef PORTCULLIS_SERVER_DECISION_JSON_H_
 #define PORTCULLIS_SERVER_DECISION_JSON_H_
 

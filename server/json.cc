@@ -158,14 +158,19 @@ void AttributeArena::FlattenInto(const rapidjson::Value& obj,
                                  const std::string& prefix,
                                  std::vector<engine::Attribute>* out) {
   for (const auto& m : obj.GetObject()) {
-    std::string key = prefix;
-    key.append(m.name.GetString(), m.name.GetStringLength());
+    const std::string_view name(m.name.GetString(), m.name.GetStringLength());
     if (m.value.IsObject()) {
-      FlattenInto(m.value, key + ".", out);
+      std::string nested = prefix;
+      nested.append(name).push_back('.');
+      FlattenInto(m.value, nested, out);
       continue;
     }
-    keys_.push_back(std::move(key));
-    out->push_back(engine::Attribute{keys_.back(), ToValue(m.value)});
+    std::string_view key = name;  // a top-level key is viewed in the JSON
+    if (!prefix.empty()) {
+      keys_.emplace_front(prefix).append(name);
+      key = keys_.front();
+    }
+    out->push_back(engine::Attribute{key, ToValue(m.value)});
   }
 }
 
@@ -184,8 +189,8 @@ engine::Value AttributeArena::ToValue(const rapidjson::Value& v) {
       if (e.IsObject()) continue;
       items.push_back(ToValue(e));
     }
-    lists_.push_back(std::move(items));
-    return engine::Value::List(lists_.back());
+    lists_.push_front(std::move(items));
+    return engine::Value::List(lists_.front());
   }
   return engine::Value::Null();
 }

@@ -7,7 +7,7 @@
 #ifndef PORTCULLIS_SERVER_JSON_H_
 #define PORTCULLIS_SERVER_JSON_H_
 
-#include <deque>
+#include <forward_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,8 +78,10 @@ class AttributeArena {
                    std::vector<engine::Attribute>* out);
   engine::Value ToValue(const rapidjson::Value& v);
 
-  std::deque<std::string> keys_;
-  std::deque<std::vector<engine::Value>> lists_;
+  // Node-based, so references stay valid as they grow, and empty without
+  // allocating: a request without attributes costs nothing here.
+  std::forward_list<std::string> keys_;  // dotted keys only
+  std::forward_list<std::vector<engine::Value>> lists_;
 };
 
 }  // namespace portcullis::server

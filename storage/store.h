@@ -48,7 +48,7 @@
 
 #include "common/status.h"
 #include "engine/data_view.h"
-#include "engine/memory_data.h"  // engine::OwnedValue
+#include "engine/value.h"
 #include "engine/policy.h"
 
 // LMDB's opaque handle types, named only by the private members below: no
