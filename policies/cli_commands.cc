@@ -2,13 +2,10 @@
 
 #include <optional>
 
-#include <yaml-cpp/yaml.h>
-
 #include "engine/evaluator.h"
 #include "policies/policy_compiler.h"
 #include "policies/test_file.h"
 #include "policies/test_runner.h"
-#include "policies/yaml_util.h"
 
 namespace portcullis::policies {
 
@@ -87,18 +84,8 @@ std::optional<Query> Prepare(const QueryArgs& args, std::ostream& err) {
       continue;
     }
     const std::string key = kv.substr(0, eq);
-    PolicyErrors errors;
-    ErrorSink sink("--context " + key, &errors);
-    try {
-      YAML::Node value = YAML::Load(kv.substr(eq + 1));
-      if (value.IsMap()) {
-        FlattenAttributes(value, key, "context", sink, &ctx);
-      } else if (auto v = ToOwnedValue(value, key, sink)) {
-        ctx.emplace_back(key, std::move(*v));
-      }
-    } catch (const YAML::Exception& e) {
-      sink.Add(e.mark, "the value is not a YAML scalar: " + e.msg);
-    }
+    const PolicyErrors errors = ReadContextValue(
+        key, std::string_view(kv).substr(eq + 1), "--context " + key, &ctx);
     for (const PolicyError& e : errors) {
       err << e.file << ": " << e.message << "\n";
       ok = false;
