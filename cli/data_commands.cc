@@ -1,4 +1,4 @@
-#include "storage/cli_commands.h"
+#include "cli/data_commands.h"
 
 #include <unistd.h>
 
@@ -8,7 +8,10 @@
 #include "storage/jsonl.h"
 #include "storage/store.h"
 
-namespace portcullis::storage {
+namespace portcullis::cli {
+
+using storage::Store;
+using storage::StoreOptions;
 
 int RunImportCommand(const std::string& file, const std::string& data_dir,
                      const engine::Policy* policy, std::ostream& out,
@@ -18,11 +21,11 @@ int RunImportCommand(const std::string& file, const std::string& data_dir,
     err << "portcullis import: " << store.error().ToString() << "\n";
     return 1;
   }
-  ImportOptions opts;
+  storage::ImportOptions opts;
   opts.policy = policy;
   opts.progress = ::isatty(STDERR_FILENO) == 1;
-  auto stats = file == "-" ? ImportJsonl(**store, std::cin, opts)
-                           : ImportJsonlFile(**store, file, opts);
+  auto stats = file == "-" ? storage::ImportJsonl(**store, std::cin, opts)
+                           : storage::ImportJsonlFile(**store, file, opts);
   if (!stats) {
     err << "portcullis import: " << (file == "-" ? "stdin" : file) << ": "
         << stats.error().ToString() << "\n";
@@ -48,7 +51,7 @@ int RunExportCommand(const std::string& data_dir, std::ostream& out,
     err << "portcullis export: " << view.error().ToString() << "\n";
     return 1;
   }
-  auto stats = ExportJsonl(*view, out);
+  auto stats = storage::ExportJsonl(*view, out);
   if (!stats) {
     err << "portcullis export: " << stats.error().ToString() << "\n";
     return 1;
@@ -86,4 +89,4 @@ int RunVerifyCommand(const std::string& data_dir, std::ostream& out,
   return 2;
 }
 
-}  // namespace portcullis::storage
+}  // namespace portcullis::cli

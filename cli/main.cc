@@ -1,5 +1,5 @@
 // portcullis: the command-line entry point. Only wires subcommands to their
-// implementations (policies/cli_commands.h); no logic lives here.
+// implementations (cli/*_commands.h, cli/serve.h); no logic lives here.
 #include <algorithm>
 #include <iostream>
 #include <string>
@@ -7,14 +7,15 @@
 
 #include <CLI/CLI.hpp>
 
-#include "policies/cli_commands.h"
-#include "server/config.h"
-#include "server/invite_command.h"
-#include "server/serve.h"
+#include "cli/data_commands.h"
+#include "cli/invite_command.h"
+#include "cli/policy_commands.h"
+#include "cli/serve.h"
 #include "policies/policy_compiler.h"
-#include "storage/cli_commands.h"
+#include "server/config.h"
 
 int main(int argc, char** argv) {
+  namespace cli = portcullis::cli;
   namespace pp = portcullis::policies;
   CLI::App app{"Portcullis: authorization decisions from a YAML policy"};
   app.require_subcommand(1);
@@ -30,7 +31,7 @@ int main(int argc, char** argv) {
   test->add_option("PATH", test_paths, "test files or directories")
       ->required();
 
-  pp::QueryArgs query;
+  cli::QueryArgs query;
   auto add_query = [&](CLI::App* cmd) {
     cmd->add_option("--policy", query.policy, "policy file")
         ->capture_default_str();
@@ -73,7 +74,7 @@ int main(int argc, char** argv) {
   serve->add_flag("--no-auth", no_auth,
                   "run without authentication (says so at start-up)");
   // Storage: bulk import and export in JSON Lines, and the consistency
-  // checker (storage/cli_commands.h).
+  // checker (cli/data_commands.h).
   std::string data_dir = "portcullis-data";
   std::string import_file;
   std::string import_policy;
@@ -94,7 +95,7 @@ int main(int argc, char** argv) {
   verify_cmd->add_option("--data", data_dir, "store directory")
       ->capture_default_str();
 
-  ps::InviteArgs invite_args;
+  cli::InviteArgs invite_args;
   CLI::App* invite = app.add_subcommand(
       "invite", "Invite the people of a contacts CSV into a group, through "
                 "the daemon");
@@ -121,7 +122,7 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
-    return rc == 0 ? 0 : pp::kExitError;
+    return rc == 0 ? 0 : cli::kExitError;
   }
   if (*serve) {
     ps::ServeConfig config;
@@ -129,7 +130,7 @@ int main(int argc, char** argv) {
       portcullis::Status s = ps::LoadConfigFile(config_file, &config);
       if (!s.ok()) {
         std::cerr << "portcullis serve: " << s.message() << "\n";
-        return pp::kExitError;
+        return cli::kExitError;
       }
     }
     if (*listen_opt) config.listen = flags.listen;
@@ -138,29 +139,28 @@ int main(int argc, char** argv) {
     if (*threads_opt) config.threads = std::max(1, flags.threads);
     if (*tokens_opt) config.tokens_file = flags.tokens_file;
     if (no_auth) config.auth = false;
-    return ps::RunServe(config, std::cout, std::cerr) == 0 ? 0
-                                                          : pp::kExitError;
+    return cli::RunServe(config, std::cout, std::cerr) == 0 ? 0
+                                                           : cli::kExitError;
   }
-  if (*invite) return ps::RunInviteCommand(invite_args, std::cout, std::cerr);
-  if (*lint) return pp::LintCommand(lint_files, std::cout);
-  if (*test) return pp::TestCommand(test_paths, std::cout);
-  if (*check) return pp::CheckCommand(query, std::cout, std::cerr);
-  if (*explain) return pp::ExplainCommand(query, std::cout, std::cerr);
-  namespace st = portcullis::storage;
+  if (*invite) return cli::RunInviteCommand(invite_args, std::cout, std::cerr);
+  if (*lint) return cli::LintCommand(lint_files, std::cout);
+  if (*test) return cli::TestCommand(test_paths, std::cout);
+  if (*check) return cli::CheckCommand(query, std::cout, std::cerr);
+  if (*explain) return cli::ExplainCommand(query, std::cout, std::cerr);
   if (*import_cmd) {
     std::shared_ptr<const portcullis::engine::Policy> policy;
     if (!import_policy.empty()) {
       auto compiled = pp::CompilePolicyFile(import_policy);
       if (!compiled) {
         for (const auto& e : compiled.error()) std::cerr << e.ToString() << "\n";
-        return pp::kExitError;
+        return cli::kExitError;
       }
       policy = *compiled;
     }
-    return st::RunImportCommand(import_file, data_dir, policy.get(), std::cout,
+    return cli::RunImportCommand(import_file, data_dir, policy.get(), std::cout,
                                 std::cerr);
   }
-  if (*export_cmd) return st::RunExportCommand(data_dir, std::cout, std::cerr);
-  if (*verify_cmd) return st::RunVerifyCommand(data_dir, std::cout, std::cerr);
-  return pp::kExitError;
+  if (*export_cmd) return cli::RunExportCommand(data_dir, std::cout, std::cerr);
+  if (*verify_cmd) return cli::RunVerifyCommand(data_dir, std::cout, std::cerr);
+  return cli::kExitError;
 }

@@ -14,8 +14,8 @@
 // when the header row has no comma (some locales' exports).
 //
 // Thread safety: plain functions.
-#ifndef PORTCULLIS_SERVER_INVITE_COMMAND_H_
-#define PORTCULLIS_SERVER_INVITE_COMMAND_H_
+#ifndef PORTCULLIS_CLI_INVITE_COMMAND_H_
+#define PORTCULLIS_CLI_INVITE_COMMAND_H_
 
 #include <iosfwd>
 #include <string>
@@ -24,7 +24,7 @@
 
 #include "common/status.h"
 
-namespace portcullis::server {
+namespace portcullis::cli {
 
 struct Contact {
   std::string email;  // lowercased domain, as written otherwise
@@ -80,6 +80,6 @@ struct HttpResult {
 Result<HttpResult> HttpPost(const std::string& url, std::string_view token,
                             std::string_view json_body);
 
-}  // namespace portcullis::server
+}  // namespace portcullis::cli
 
-#endif  // PORTCULLIS_SERVER_INVITE_COMMAND_H_
+#endif  // PORTCULLIS_CLI_INVITE_COMMAND_H_

@@ -1,13 +1,20 @@
-#include "policies/cli_commands.h"
+#include "cli/policy_commands.h"
 
 #include <optional>
 
+#include "common/clock.h"
 #include "engine/evaluator.h"
 #include "policies/policy_compiler.h"
 #include "policies/test_file.h"
 #include "policies/test_runner.h"
 
-namespace portcullis::policies {
+namespace portcullis::cli {
+
+using policies::CompilePolicyFile;
+using policies::FormatErrors;
+using policies::PolicyError;
+using policies::PolicyErrors;
+using policies::PolicyResult;
 
 int LintCommand(const std::vector<std::string>& files, std::ostream& out) {
   if (files.empty()) {
@@ -31,7 +38,7 @@ int LintCommand(const std::vector<std::string>& files, std::ostream& out) {
 }
 
 int TestCommand(const std::vector<std::string>& paths, std::ostream& out) {
-  return RunPolicyTests(paths, out);
+  return policies::RunPolicyTests(paths, out);
 }
 
 namespace {
@@ -40,7 +47,7 @@ namespace {
 struct Query {
   std::shared_ptr<const engine::Policy> policy;
   std::unique_ptr<engine::MemoryData> data;
-  OwnedAttributes context;
+  policies::OwnedAttributes context;
   engine::CheckRequest request;
 };
 
@@ -52,7 +59,7 @@ std::optional<Query> Prepare(const QueryArgs& args, std::ostream& err) {
     return std::nullopt;
   }
   q.policy = *p;
-  auto d = LoadDataFile(args.data, *q.policy);
+  auto d = policies::LoadDataFile(args.data, *q.policy);
   if (!d) {
     err << FormatErrors(d.error());
     return std::nullopt;
@@ -84,7 +91,7 @@ std::optional<Query> Prepare(const QueryArgs& args, std::ostream& err) {
       continue;
     }
     const std::string key = kv.substr(0, eq);
-    const PolicyErrors errors = ReadContextValue(
+    const PolicyErrors errors = policies::ReadContextValue(
         key, std::string_view(kv).substr(eq + 1), "--context " + key, &ctx);
     for (const PolicyError& e : errors) {
       err << e.file << ": " << e.message << "\n";
@@ -102,7 +109,7 @@ std::optional<Query> Prepare(const QueryArgs& args, std::ostream& err) {
     }
   }
   if (!ok) return std::nullopt;
-  q.context = OwnedAttributes(std::move(ctx));
+  q.context = policies::OwnedAttributes(std::move(ctx));
   // The views below point into `args` and `q.context`, which outlive them.
   q.request.subject = *subject;
   q.request.resource = *resource;
@@ -154,4 +161,4 @@ int ExplainCommand(const QueryArgs& args, std::ostream& out,
   return Answer(args, out, err, /*explain=*/true);
 }
 
-}  // namespace portcullis::policies
+}  // namespace portcullis::cli

@@ -1,4 +1,4 @@
-#include "server/serve.h"
+#include "cli/serve.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -18,8 +18,24 @@
 #include "server/store_data_source.h"
 #include "storage/store.h"
 
-namespace portcullis::server {
+namespace portcullis::cli {
 namespace {
+
+using server::Api;
+using server::ApiOptions;
+using server::ErrorJson;
+using server::HttpRequest;
+using server::HttpRequestHead;
+using server::HttpServer;
+using server::HttpServerOptions;
+using server::LoadedPolicy;
+using server::ParseListen;
+using server::PolicyAdmin;
+using server::PolicyDiagnostic;
+using server::PolicyHolder;
+using server::ServeConfig;
+using server::StoreDataSource;
+using server::TokenSet;
 
 // A JSON-lines sink: stderr ("-") or an appended file. Thread-safe.
 //
@@ -328,4 +344,4 @@ int RunServe(const ServeConfig& config, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
-}  // namespace portcullis::server
+}  // namespace portcullis::cli

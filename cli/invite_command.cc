@@ -1,4 +1,4 @@
-#include "server/invite_command.h"
+#include "cli/invite_command.h"
 
 #include <netdb.h>
 #include <sys/socket.h>
@@ -14,8 +14,11 @@
 
 #include "server/json.h"
 
-namespace portcullis::server {
+namespace portcullis::cli {
 namespace {
+
+using server::JsonWriter;
+using server::ParseJsonObject;
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -457,4 +460,4 @@ int RunInviteCommand(const InviteArgs& args, std::ostream& out,
   return not_invited == 0 ? 0 : 2;
 }
 
-}  // namespace portcullis::server
+}  // namespace portcullis::cli

@@ -1,0 +1,26 @@
+// `portcullis serve`: compiles the policy, opens the store, starts the HTTP
+// server and runs until SIGTERM or SIGINT, reloading the policy on SIGHUP.
+// Start-up prints one line naming where it listens, the policy version and
+// the store revision; a policy that fails to compile, a missing tokens file
+// or an unusable store stop it before it listens.
+//
+// Thread safety: RunServe is called once per process, from the main thread
+// (it owns the process's signal handling while it runs); the daemon's own
+// threads are started and joined inside it.
+#ifndef PORTCULLIS_CLI_SERVE_H_
+#define PORTCULLIS_CLI_SERVE_H_
+
+#include <ostream>
+
+#include "server/config.h"
+
+namespace portcullis::cli {
+
+// Returns the process exit code: 0 after a clean shutdown, 1 on a start-up
+// error (printed to `err`).
+int RunServe(const server::ServeConfig& config, std::ostream& out,
+             std::ostream& err);
+
+}  // namespace portcullis::cli
+
+#endif  // PORTCULLIS_CLI_SERVE_H_
