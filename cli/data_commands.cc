@@ -3,8 +3,12 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <memory>
 #include <ostream>
 
+#include <CLI/CLI.hpp>
+
+#include "policies/policy_compiler.h"
 #include "storage/jsonl.h"
 #include "storage/store.h"
 
@@ -87,6 +91,64 @@ int RunVerifyCommand(const std::string& data_dir, std::ostream& out,
   }
   out << problems->size() << " problem(s) found\n";
   return 2;
+}
+
+namespace {
+
+// What import, export and verify parse into.
+struct DataArgs {
+  std::string data_dir = "portcullis-data";
+  std::string import_file;
+  std::string import_policy;
+};
+
+// `portcullis import`: compiles --policy if given, then imports.
+int RunImport(const DataArgs& args) {
+  std::shared_ptr<const engine::Policy> policy;
+  if (!args.import_policy.empty()) {
+    auto compiled = policies::CompilePolicyFile(args.import_policy);
+    if (!compiled) {
+      for (const auto& e : compiled.error()) std::cerr << e.ToString() << "\n";
+      return kExitError;
+    }
+    policy = *compiled;
+  }
+  return RunImportCommand(args.import_file, args.data_dir, policy.get(),
+                          std::cout, std::cerr);
+}
+
+}  // namespace
+
+void AddDataCommands(CLI::App& app, Subcommands* out) {
+  auto args = std::make_shared<DataArgs>();
+  CLI::App* import_cmd = app.add_subcommand(
+      "import", "Import JSON Lines (parents before children) into the store");
+  import_cmd
+      ->add_option("FILE", args->import_file, "JSON Lines file, - for stdin")
+      ->required();
+  import_cmd->add_option("--data", args->data_dir, "store directory")
+      ->capture_default_str();
+  import_cmd->add_option("--policy", args->import_policy,
+                         "enforce this policy's referential rules");
+  out->push_back({import_cmd, [args] { return RunImport(*args); }});
+
+  CLI::App* export_cmd =
+      app.add_subcommand("export", "Write the whole store as JSON Lines");
+  export_cmd->add_option("--data", args->data_dir, "store directory")
+      ->capture_default_str();
+  out->push_back({export_cmd, [args] {
+                    return RunExportCommand(args->data_dir, std::cout,
+                                            std::cerr);
+                  }});
+
+  CLI::App* verify_cmd = app.add_subcommand(
+      "verify", "Check that the store's indexes agree with its records");
+  verify_cmd->add_option("--data", args->data_dir, "store directory")
+      ->capture_default_str();
+  out->push_back({verify_cmd, [args] {
+                    return RunVerifyCommand(args->data_dir, std::cout,
+                                            std::cerr);
+                  }});
 }
 
 }  // namespace portcullis::cli

@@ -1,5 +1,5 @@
 // The `portcullis` subcommands that work on a store, as functions that
-// cli/main.cc wires to its command line:
+// AddDataCommands wires to the command line and tests call directly:
 //
 //   portcullis import FILE --data DIR [--policy PATH]   (FILE "-" is stdin)
 //   portcullis export --data DIR [> FILE]
@@ -16,6 +16,7 @@
 #include <iosfwd>
 #include <string>
 
+#include "cli/subcommand.h"
 #include "engine/policy.h"
 
 namespace portcullis::cli {
@@ -37,6 +38,11 @@ int RunExportCommand(const std::string& data_dir, std::ostream& out,
 // any.
 int RunVerifyCommand(const std::string& data_dir, std::ostream& out,
                      std::ostream& err);
+
+// Declares import, export and verify, in that order, on `app`. import
+// compiles its --policy first (errors as file:line:column, exit code
+// kExitError). Their runs write to std::cout and std::cerr.
+void AddDataCommands(CLI::App& app, Subcommands* out);
 
 }  // namespace portcullis::cli
 

@@ -8,9 +8,13 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <iostream>
+#include <memory>
 #include <ostream>
 #include <set>
 #include <sstream>
+
+#include <CLI/CLI.hpp>
 
 #include "server/json.h"
 
@@ -458,6 +462,35 @@ int RunInviteCommand(const InviteArgs& args, std::ostream& out,
   }
   out << ".\n";
   return not_invited == 0 ? 0 : 2;
+}
+
+void AddInviteCommand(CLI::App& app, Subcommands* out) {
+  auto args = std::make_shared<InviteArgs>();
+  CLI::App* invite = app.add_subcommand(
+      "invite",
+      "Invite the people of a contacts CSV into a group, through "
+      "the daemon");
+  invite->add_option("--group", args->group, "group id")->required();
+  invite
+      ->add_option("--roles", args->roles,
+                   "the permission set: roles, comma-separated")
+      ->required()
+      ->delimiter(',');
+  invite->add_option("--actor", args->actor, "who invites, e.g. user:alice")
+      ->required();
+  invite
+      ->add_option("--from", args->from, "contacts CSV (Outlook, Google, ...)")
+      ->required();
+  invite->add_option("--server", args->server, "daemon URL")
+      ->capture_default_str();
+  invite->add_option("--token", args->token,
+                     "bearer token with the admin scope");
+  invite->add_option("--message", args->message, "invitation message");
+  invite->add_flag("--dry-run", args->dry_run,
+                   "show who would be invited; send nothing");
+  out->push_back({invite, [args] {
+                    return RunInviteCommand(*args, std::cout, std::cerr);
+                  }});
 }
 
 }  // namespace portcullis::cli

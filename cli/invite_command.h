@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/subcommand.h"
 #include "common/status.h"
 
 namespace portcullis::cli {
@@ -79,6 +80,9 @@ struct HttpResult {
 };
 Result<HttpResult> HttpPost(const std::string& url, std::string_view token,
                             std::string_view json_body);
+
+// Declares invite on `app`; its run writes to std::cout and std::cerr.
+void AddInviteCommand(CLI::App& app, Subcommands* out);
 
 }  // namespace portcullis::cli
 

@@ -1,6 +1,10 @@
 #include "cli/policy_commands.h"
 
+#include <iostream>
+#include <memory>
 #include <optional>
+
+#include <CLI/CLI.hpp>
 
 #include "common/clock.h"
 #include "engine/evaluator.h"
@@ -159,6 +163,56 @@ int CheckCommand(const QueryArgs& args, std::ostream& out, std::ostream& err) {
 int ExplainCommand(const QueryArgs& args, std::ostream& out,
                    std::ostream& err) {
   return Answer(args, out, err, /*explain=*/true);
+}
+
+namespace {
+
+// The options check and explain share.
+void AddQueryOptions(CLI::App* cmd, QueryArgs* query) {
+  cmd->add_option("--policy", query->policy, "policy file")
+      ->capture_default_str();
+  cmd->add_option("--data", query->data, "YAML data file")
+      ->capture_default_str();
+  cmd->add_option("--context", query->context,
+                  "request context key=value (value read as YAML); "
+                  "repeatable");
+  cmd->add_option("--now", query->now, "request time, RFC 3339");
+  cmd->add_option("SUBJECT", query->subject, "subject, type:id")->required();
+  cmd->add_option("ACTION", query->action, "action name")->required();
+  cmd->add_option("RESOURCE", query->resource, "resource, type:id")->required();
+}
+
+}  // namespace
+
+void AddPolicyCommands(CLI::App& app, Subcommands* out) {
+  auto lint_files = std::make_shared<std::vector<std::string>>();
+  CLI::App* lint = app.add_subcommand(
+      "lint", "Validate policy files; print every error as file:line:column");
+  lint->add_option("FILE", *lint_files, "policy files")->required();
+  out->push_back(
+      {lint, [lint_files] { return LintCommand(*lint_files, std::cout); }});
+
+  auto test_paths = std::make_shared<std::vector<std::string>>();
+  CLI::App* test =
+      app.add_subcommand("test", "Run the policy test files under the paths");
+  test->add_option("PATH", *test_paths, "test files or directories")
+      ->required();
+  out->push_back(
+      {test, [test_paths] { return TestCommand(*test_paths, std::cout); }});
+
+  // check and explain share one QueryArgs: only one subcommand is given.
+  auto query = std::make_shared<QueryArgs>();
+  CLI::App* check = app.add_subcommand(
+      "check", "Answer one question: allow (exit 0) or deny (exit 1)");
+  AddQueryOptions(check, query.get());
+  out->push_back(
+      {check, [query] { return CheckCommand(*query, std::cout, std::cerr); }});
+  CLI::App* explain = app.add_subcommand(
+      "explain", "Answer one question and show everything considered");
+  AddQueryOptions(explain, query.get());
+  out->push_back({explain, [query] {
+                    return ExplainCommand(*query, std::cout, std::cerr);
+                  }});
 }
 
 }  // namespace portcullis::cli

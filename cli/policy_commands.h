@@ -1,7 +1,7 @@
 // The `portcullis` subcommands that work on policy files: lint, test, check
 // and explain. Each takes its parsed arguments and output streams and
-// returns the process exit code, so that cli/main.cc only wires CLI11 to
-// them and tests call them directly.
+// returns the process exit code, so that AddPolicyCommands only wires CLI11
+// to them and tests call them directly.
 //
 // Thread safety: reentrant; each call owns its state and writes only to
 // the streams it is given.
@@ -14,6 +14,8 @@
 #include <ostream>
 #include <string>
 #include <vector>
+
+#include "cli/subcommand.h"
 
 namespace portcullis::cli {
 
@@ -36,11 +38,6 @@ struct QueryArgs {
   std::string now;                   // RFC 3339; empty: the current time
 };
 
-// Exit codes of check and explain.
-inline constexpr int kExitAllow = 0;
-inline constexpr int kExitDeny = 1;
-inline constexpr int kExitError = 2;
-
 // `portcullis check`: prints "allow" or "deny" on the first line and
 // "reason: <code>: <description>" on the second. Errors (bad policy, data
 // or arguments) go to `err`. Returns kExitAllow, kExitDeny or kExitError.
@@ -50,6 +47,10 @@ int CheckCommand(const QueryArgs& args, std::ostream& out, std::ostream& err);
 // considered, each with the YAML location that produced it.
 int ExplainCommand(const QueryArgs& args, std::ostream& out,
                    std::ostream& err);
+
+// Declares lint, test, check and explain, in that order, on `app`; their
+// runs write to std::cout and std::cerr.
+void AddPolicyCommands(CLI::App& app, Subcommands* out);
 
 }  // namespace portcullis::cli
 

@@ -3,13 +3,19 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <iostream>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+
+#include <CLI/CLI.hpp>
 
 #include "membership/membership.h"
 #include "policies/policy_compiler.h"
@@ -28,6 +34,7 @@ using server::HttpRequest;
 using server::HttpRequestHead;
 using server::HttpServer;
 using server::HttpServerOptions;
+using server::ListenAddress;
 using server::LoadedPolicy;
 using server::ParseListen;
 using server::PolicyAdmin;
@@ -178,82 +185,104 @@ std::vector<PolicyDiagnostic> ToDiagnostics(
   return out;
 }
 
-}  // namespace
-
-int RunServe(const ServeConfig& config, std::ostream& out, std::ostream& err) {
-  auto listen = ParseListen(config.listen);
-  if (!listen) {
-    err << "portcullis serve: " << listen.error().message() << "\n";
-    return 1;
-  }
+// The policy to serve, compiled; null (after printing why) if there is
+// none or it does not compile.
+std::shared_ptr<const engine::Policy> CompileServedPolicy(
+    const ServeConfig& config, std::ostream& err) {
   if (config.policy_path.empty()) {
     err << "portcullis serve: no policy: give --policy PATH or `policy:` in "
            "the config file\n";
-    return 1;
+    return nullptr;
   }
   policies::PolicyResult compiled =
       policies::CompilePolicyFile(config.policy_path);
   if (!compiled) {
     err << "portcullis serve: the policy failed to compile; not starting\n"
         << policies::FormatErrors(compiled.error());
-    return 1;
+    return nullptr;
   }
+  return std::move(*compiled);
+}
 
-  ApiOptions options;
-  options.auth_enabled = config.auth;
-  if (config.auth) {
-    if (config.tokens_file.empty()) {
-      err << "portcullis serve: authentication is on but no tokens file is "
-             "given: use --tokens FILE, or --no-auth to run without "
-             "authentication\n";
-      return 1;
-    }
-    auto tokens = TokenSet::LoadFile(config.tokens_file);
-    if (!tokens) {
-      err << "portcullis serve: " << tokens.error().message() << "\n";
-      return 1;
-    }
-    if (tokens->size() == 0) {
-      err << "portcullis serve: the tokens file " << config.tokens_file
-          << " holds no tokens\n";
-      return 1;
-    }
-    options.tokens = std::move(*tokens);
+// Sets authentication in `options`: loads the tokens when it is on. False
+// (after printing why) if it is on and there are no tokens to load.
+bool SetAuthentication(const ServeConfig& config, ApiOptions* options,
+                       std::ostream& err) {
+  options->auth_enabled = config.auth;
+  if (!config.auth) return true;
+  if (config.tokens_file.empty()) {
+    err << "portcullis serve: authentication is on but no tokens file is "
+           "given: use --tokens FILE, or --no-auth to run without "
+           "authentication\n";
+    return false;
   }
-  options.max_batch = config.max_batch;
-  options.max_page = config.max_page;
-  options.public_url = config.public_url;
-  options.default_page = std::min<size_t>(100, config.max_page);
-  options.max_wait = std::chrono::milliseconds(config.long_poll_ms);
-  LineLog access_log, decision_log;
-  for (auto [log, where] : {std::pair{&access_log, &config.access_log},
-                            std::pair{&decision_log, &config.decision_log}}) {
+  auto tokens = TokenSet::LoadFile(config.tokens_file);
+  if (!tokens) {
+    err << "portcullis serve: " << tokens.error().message() << "\n";
+    return false;
+  }
+  if (tokens->size() == 0) {
+    err << "portcullis serve: the tokens file " << config.tokens_file
+        << " holds no tokens\n";
+    return false;
+  }
+  options->tokens = std::move(*tokens);
+  return true;
+}
+
+void SetApiLimits(const ServeConfig& config, ApiOptions* options) {
+  options->max_batch = config.max_batch;
+  options->max_page = config.max_page;
+  options->public_url = config.public_url;
+  options->default_page = std::min<size_t>(100, config.max_page);
+  options->max_wait = std::chrono::milliseconds(config.long_poll_ms);
+}
+
+// Opens the access and decision logs the config names and points `options`
+// at those that are enabled. False (after printing why) if one cannot be
+// opened.
+bool OpenLogs(const ServeConfig& config, LineLog* access_log,
+              LineLog* decision_log, ApiOptions* options, std::ostream& err) {
+  for (auto [log, where] : {std::pair{access_log, &config.access_log},
+                            std::pair{decision_log, &config.decision_log}}) {
     Status s = log->Open(*where);
     if (!s.ok()) {
       err << "portcullis serve: " << s.message() << "\n";
-      return 1;
+      return false;
     }
   }
-  if (access_log.enabled()) {
-    options.access_log = [&](std::string_view l) { access_log.Write(l); };
+  if (access_log->enabled()) {
+    options->access_log = [access_log](std::string_view l) {
+      access_log->Write(l);
+    };
   }
-  if (decision_log.enabled()) {
-    options.decision_log = [&](std::string_view l) { decision_log.Write(l); };
+  if (decision_log->enabled()) {
+    options->decision_log = [decision_log](std::string_view l) {
+      decision_log->Write(l);
+    };
   }
+  return true;
+}
 
+// The store in config.data_dir; null (after printing why) if it cannot be
+// opened.
+std::unique_ptr<storage::Store> OpenStore(const ServeConfig& config,
+                                          std::ostream& err) {
   storage::StoreOptions store_options;
   store_options.max_reader_threads = config.threads;
   auto store = storage::Store::Open(config.data_dir, store_options);
   if (!store) {
     err << "portcullis serve: cannot open the store in " << config.data_dir
         << ": " << store.error().message() << "\n";
-    return 1;
+    return nullptr;
   }
+  return std::move(*store);
+}
 
-  PolicyHolder holder(std::move(*compiled));
-  StoreDataSource source(store->get());
+// Reload and validation for the admin endpoints: both compile with the
+// policy compiler; reload reads the policy file again.
+PolicyAdmin MakePolicyAdmin(const std::string& policy_path) {
   PolicyAdmin admin;
-  const std::string policy_path = config.policy_path;
   admin.load = [policy_path](std::vector<PolicyDiagnostic>* errors)
       -> std::shared_ptr<const engine::Policy> {
     policies::PolicyResult r = policies::CompilePolicyFile(policy_path);
@@ -268,20 +297,25 @@ int RunServe(const ServeConfig& config, std::ostream& out, std::ostream& err) {
     if (r) return std::vector<PolicyDiagnostic>();
     return ToDiagnostics(r.error());
   };
-  Api api(std::move(options), &holder, &source, store->get(),
-          std::move(admin));
+  return admin;
+}
 
+// The HTTP server's options: the config's address, limits and timeouts,
+// with `api` answering headers and counting connections. `api` must outlive
+// the server.
+HttpServerOptions MakeHttpOptions(const ServeConfig& config,
+                                  const ListenAddress& listen, Api* api) {
   HttpServerOptions http;
-  http.address = listen->host;
-  http.port = listen->port;
+  http.address = listen.host;
+  http.port = listen.port;
   http.threads = config.threads;
   http.header_limit = config.header_limit;
   http.body_limit = config.body_limit;
   // Route, token and scope are checked from the header, before the body:
   // an unauthorized client cannot make the daemon read (and hold) a body,
   // and the import's large limit serves only callers already let through.
-  http.on_header = [&api](const HttpRequestHead& head) {
-    return api.CheckHead(head);
+  http.on_header = [api](const HttpRequestHead& head) {
+    return api->CheckHead(head);
   };
   const size_t import_limit = config.import_body_limit;
   http.body_limit_for = [import_limit](std::string_view method,
@@ -293,15 +327,57 @@ int RunServe(const ServeConfig& config, std::ostream& out, std::ostream& err) {
   http.read_timeout = std::chrono::milliseconds(config.read_timeout_ms);
   http.write_timeout = std::chrono::milliseconds(config.write_timeout_ms);
   http.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
-  http.on_connection = [&api](int delta) {
-    api.metrics().ObserveConnection(delta);
+  http.on_connection = [api](int delta) {
+    api->metrics().ObserveConnection(delta);
   };
   http.error_body = [](int, std::string_view code, std::string_view message) {
     return ErrorJson(code, message);
   };
-  HttpServer server(std::move(http), [&api](HttpRequest& r) {
-    return api.Handle(r);
-  });
+  return http;
+}
+
+// SIGHUP: recompiles the policy file and says what came of it on `err`.
+void ReloadOnSighup(Api& api, const PolicyHolder& holder, std::ostream& err) {
+  std::vector<PolicyDiagnostic> errors;
+  Status s = api.Reload(&errors);
+  if (s.ok()) {
+    err << "portcullis: SIGHUP: reloaded policy version "
+        << holder.Current()->policy->version << "\n";
+  } else {
+    err << "portcullis: SIGHUP: " << s.message() << "\n";
+    for (const PolicyDiagnostic& d : errors) {
+      err << "  " << d.file << ":" << d.line << ":" << d.column << ": "
+          << d.message << "\n";
+    }
+  }
+}
+
+}  // namespace
+
+int RunServe(const ServeConfig& config, std::ostream& out, std::ostream& err) {
+  auto listen = ParseListen(config.listen);
+  if (!listen) {
+    err << "portcullis serve: " << listen.error().message() << "\n";
+    return 1;
+  }
+  std::shared_ptr<const engine::Policy> compiled =
+      CompileServedPolicy(config, err);
+  if (!compiled) return 1;
+  ApiOptions options;
+  if (!SetAuthentication(config, &options, err)) return 1;
+  SetApiLimits(config, &options);
+  // The logs outlive the Api, whose callbacks write to them.
+  LineLog access_log, decision_log;
+  if (!OpenLogs(config, &access_log, &decision_log, &options, err)) return 1;
+  std::unique_ptr<storage::Store> store = OpenStore(config, err);
+  if (!store) return 1;
+
+  PolicyHolder holder(std::move(compiled));
+  StoreDataSource source(store.get());
+  Api api(std::move(options), &holder, &source, store.get(),
+          MakePolicyAdmin(config.policy_path));
+  HttpServer server(MakeHttpOptions(config, *listen, &api),
+                    [&api](HttpRequest& r) { return api.Handle(r); });
   Status started = server.Start();
   if (!started.ok()) {
     err << "portcullis serve: " << started.message() << "\n";
@@ -312,36 +388,88 @@ int RunServe(const ServeConfig& config, std::ostream& out, std::ostream& err) {
            "every client may read, write and reload\n";
   }
   api.SetReady(true);
-  InvitationSweeper sweeper(store->get(), &holder,
-                            std::chrono::milliseconds(config.invitation_sweep_ms),
-                            err);
+  InvitationSweeper sweeper(
+      store.get(), &holder,
+      std::chrono::milliseconds(config.invitation_sweep_ms), err);
   const std::shared_ptr<const LoadedPolicy> policy = holder.Current();
   out << "portcullis: listening on " << listen->host << ":" << server.port()
       << " policy " << policy->policy->name << " version "
-      << policy->policy->version << " store revision " << (*store)->revision()
-      << " data " << config.data_dir << " auth "
-      << (config.auth ? "on" : "off") << std::endl;
+      << policy->policy->version << " store revision " << store->revision()
+      << " data " << config.data_dir << " auth " << (config.auth ? "on" : "off")
+      << std::endl;
 
-  const int sig = server.WaitForShutdownSignal([&] {
-    std::vector<PolicyDiagnostic> errors;
-    Status s = api.Reload(&errors);
-    if (s.ok()) {
-      err << "portcullis: SIGHUP: reloaded policy version "
-          << holder.Current()->policy->version << "\n";
-    } else {
-      err << "portcullis: SIGHUP: " << s.message() << "\n";
-      for (const PolicyDiagnostic& d : errors) {
-        err << "  " << d.file << ":" << d.line << ":" << d.column << ": "
-            << d.message << "\n";
-      }
-    }
-  });
+  const int sig =
+      server.WaitForShutdownSignal([&] { ReloadOnSighup(api, holder, err); });
   api.SetReady(false);
   err << "portcullis: signal " << sig << ": draining "
       << server.open_connections() << " connection(s)\n";
   server.Stop(std::chrono::seconds(10));
   out << "portcullis: stopped" << std::endl;
   return 0;
+}
+
+namespace {
+
+// What serve parses: the config file, and the flags that override it (a
+// flag overrides only when given).
+struct ServeArgs {
+  std::string config_file;
+  ServeConfig flags;
+  bool no_auth = false;
+  CLI::Option* listen = nullptr;
+  CLI::Option* data = nullptr;
+  CLI::Option* policy = nullptr;
+  CLI::Option* threads = nullptr;
+  CLI::Option* tokens = nullptr;
+};
+
+// The config serve runs with: the file's, then the flags given.
+std::optional<ServeConfig> ResolveConfig(const ServeArgs& args) {
+  ServeConfig config;
+  if (!args.config_file.empty()) {
+    Status s = server::LoadConfigFile(args.config_file, &config);
+    if (!s.ok()) {
+      std::cerr << "portcullis serve: " << s.message() << "\n";
+      return std::nullopt;
+    }
+  }
+  if (*args.listen) config.listen = args.flags.listen;
+  if (*args.data) config.data_dir = args.flags.data_dir;
+  if (*args.policy) config.policy_path = args.flags.policy_path;
+  if (*args.threads) config.threads = std::max(1, args.flags.threads);
+  if (*args.tokens) config.tokens_file = args.flags.tokens_file;
+  if (args.no_auth) config.auth = false;
+  return config;
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app, Subcommands* out) {
+  auto args = std::make_shared<ServeArgs>();
+  ServeConfig& flags = args->flags;
+  CLI::App* serve = app.add_subcommand(
+      "serve", "Run the authorization daemon (HTTP, native API and AuthZEN)");
+  serve->add_option("--config", args->config_file, "YAML config file");
+  args->listen = serve->add_option("--listen", flags.listen,
+                                   "ADDRESS:PORT; port 0 picks a free one "
+                                   "(default 127.0.0.1:8181)");
+  args->data = serve->add_option("--data", flags.data_dir,
+                                 "store directory (default portcullis-data)");
+  args->policy =
+      serve->add_option("--policy", flags.policy_path, "policy file");
+  args->threads =
+      serve->add_option("--threads", flags.threads, "I/O threads (default 2)");
+  args->tokens = serve->add_option("--tokens", flags.tokens_file,
+                                   "tokens file: one `SCOPE TOKEN` per line");
+  serve->add_flag("--no-auth", args->no_auth,
+                  "run without authentication (says so at start-up)");
+  out->push_back({serve, [args] {
+                    std::optional<ServeConfig> config = ResolveConfig(*args);
+                    if (!config) return kExitError;
+                    return RunServe(*config, std::cout, std::cerr) == 0
+                               ? 0
+                               : kExitError;
+                  }});
 }
 
 }  // namespace portcullis::cli

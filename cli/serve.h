@@ -12,6 +12,7 @@
 
 #include <ostream>
 
+#include "cli/subcommand.h"
 #include "server/config.h"
 
 namespace portcullis::cli {
@@ -20,6 +21,11 @@ namespace portcullis::cli {
 // error (printed to `err`).
 int RunServe(const server::ServeConfig& config, std::ostream& out,
              std::ostream& err);
+
+// Declares serve on `app`. Its run reads the --config file, if any, lets
+// each flag given override it, and runs RunServe on std::cout and
+// std::cerr; a bad config file or a failed start exits with kExitError.
+void AddServeCommand(CLI::App& app, Subcommands* out);
 
 }  // namespace portcullis::cli
 
