@@ -353,44 +353,30 @@ Result<HttpResult> HttpPost(const std::string& url, std::string_view token,
   return out;
 }
 
-int RunInviteCommand(const InviteArgs& args, std::ostream& out,
-                     std::ostream& err) {
-  std::ifstream in(args.from, std::ios::binary);
-  if (!in) {
-    err << "portcullis invite: cannot read " << args.from << "\n";
-    return 1;
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  Result<ContactList> contacts = ParseContactsCsv(text.str());
-  if (!contacts) {
-    err << "portcullis invite: " << args.from << ": "
-        << contacts.error().message() << "\n";
-    return 1;
-  }
+namespace {
+
+// Prints who will be invited, from which column, and the lines skipped.
+void PrintInvitees(const InviteArgs& args, const ContactList& contacts,
+                   std::ostream& out) {
   std::string roles;
   for (const std::string& r : args.roles)
     roles += (roles.empty() ? "" : ", ") + r;
-  out << "Inviting " << contacts->contacts.size() << " people from "
-      << args.from << " (column \"" << contacts->email_column << "\") to group "
-      << args.group << " as [" << roles << "], on behalf of " << args.actor
-      << ":\n";
-  for (const Contact& c : contacts->contacts) {
+  out << "Inviting " << contacts.contacts.size() << " people from " << args.from
+      << " (column \"" << contacts.email_column << "\") to group " << args.group
+      << " as [" << roles << "], on behalf of " << args.actor << ":\n";
+  for (const Contact& c : contacts.contacts) {
     out << "  email:" << c.email;
     if (!c.name.empty()) out << "  (" << c.name << ")";
     out << "\n";
   }
-  for (const SkippedContact& s : contacts->skipped) {
+  for (const SkippedContact& s : contacts.skipped) {
     out << "  skipped line " << s.line << ": " << s.reason << "\n";
   }
-  if (contacts->contacts.empty()) {
-    err << "portcullis invite: nobody to invite\n";
-    return 1;
-  }
-  if (args.dry_run) {
-    out << "Dry run: nothing sent.\n";
-    return 0;
-  }
+}
+
+// The body of POST /v1/groups/{id}/invitations.
+std::string InvitationsRequestBody(const InviteArgs& args,
+                                   const ContactList& contacts) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -398,7 +384,7 @@ int RunInviteCommand(const InviteArgs& args, std::ostream& out,
   w.String(args.actor);
   w.Key("invitees");
   w.StartArray();
-  for (const Contact& c : contacts->contacts) w.String("email:" + c.email);
+  for (const Contact& c : contacts.contacts) w.String("email:" + c.email);
   w.EndArray();
   w.Key("roles");
   w.StartArray();
@@ -409,31 +395,29 @@ int RunInviteCommand(const InviteArgs& args, std::ostream& out,
     w.String(args.message);
   }
   w.EndObject();
-  std::string url = args.server;
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  url += "/v1/groups/" + args.group + "/invitations";
-  Result<HttpResult> r = HttpPost(
-      url, args.token, std::string_view(buf.GetString(), buf.GetSize()));
-  if (!r) {
-    err << "portcullis invite: " << r.error().message() << "\n";
-    return 1;
-  }
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+// Reports the daemon's answer: who was invited and who was not. Returns the
+// command's exit code.
+int ReportInvitations(const HttpResult& response, std::ostream& out,
+                      std::ostream& err) {
   rapidjson::Document doc;
-  Status parsed = ParseJsonObject(r->body, &doc);
+  Status parsed = ParseJsonObject(response.body, &doc);
   if (!parsed.ok()) {
-    err << "portcullis invite: HTTP " << r->status
-        << " with a body that is not JSON: " << r->body << "\n";
+    err << "portcullis invite: HTTP " << response.status
+        << " with a body that is not JSON: " << response.body << "\n";
     return 1;
   }
-  if (r->status != 200) {
-    std::string message = r->body;
+  if (response.status != 200) {
+    std::string message = response.body;
     if (doc.HasMember("error") && doc["error"].IsObject() &&
         doc["error"].HasMember("message") &&
         doc["error"]["message"].IsString()) {
       message = doc["error"]["message"].GetString();
     }
-    err << "portcullis invite: refused (HTTP " << r->status << "): " << message
-        << "\n";
+    err << "portcullis invite: refused (HTTP " << response.status
+        << "): " << message << "\n";
     return 1;
   }
   size_t invited = 0, not_invited = 0;
@@ -462,6 +446,44 @@ int RunInviteCommand(const InviteArgs& args, std::ostream& out,
   }
   out << ".\n";
   return not_invited == 0 ? 0 : 2;
+}
+
+}  // namespace
+
+int RunInviteCommand(const InviteArgs& args, std::ostream& out,
+                     std::ostream& err) {
+  std::ifstream in(args.from, std::ios::binary);
+  if (!in) {
+    err << "portcullis invite: cannot read " << args.from << "\n";
+    return 1;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  Result<ContactList> contacts = ParseContactsCsv(text.str());
+  if (!contacts) {
+    err << "portcullis invite: " << args.from << ": "
+        << contacts.error().message() << "\n";
+    return 1;
+  }
+  PrintInvitees(args, *contacts, out);
+  if (contacts->contacts.empty()) {
+    err << "portcullis invite: nobody to invite\n";
+    return 1;
+  }
+  if (args.dry_run) {
+    out << "Dry run: nothing sent.\n";
+    return 0;
+  }
+  std::string url = args.server;
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  url += "/v1/groups/" + args.group + "/invitations";
+  Result<HttpResult> r =
+      HttpPost(url, args.token, InvitationsRequestBody(args, *contacts));
+  if (!r) {
+    err << "portcullis invite: " << r.error().message() << "\n";
+    return 1;
+  }
+  return ReportInvitations(*r, out, err);
 }
 
 void AddInviteCommand(CLI::App& app, Subcommands* out) {
