@@ -248,24 +248,12 @@ Result<ContactList> ParseContactsCsv(std::string_view text) {
   return out;
 }
 
-Result<HttpResult> HttpPost(const std::string& url, std::string_view token,
-                            std::string_view json_body) {
-  constexpr std::string_view kScheme = "http://";
-  if (url.compare(0, kScheme.size(), kScheme) != 0) {
-    return Fail(Status::InvalidArgument(
-        "the server URL must start with http:// (got " + url + ")", "server"));
-  }
-  const std::string rest = url.substr(kScheme.size());
-  const size_t slash = rest.find('/');
-  const std::string authority = rest.substr(0, slash);
-  const std::string path =
-      slash == std::string::npos ? "/" : rest.substr(slash);
-  std::string host = authority, port = "80";
-  if (const size_t colon = authority.rfind(':');
-      colon != std::string::npos && authority.find(']') == std::string::npos) {
-    host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-  }
+namespace {
+
+// A socket connected to host:port (30 s send and receive timeouts), or
+// UNAVAILABLE naming `authority`.
+Result<int> ConnectTo(const std::string& host, const std::string& port,
+                      const std::string& authority) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -291,15 +279,12 @@ Result<HttpResult> HttpPost(const std::string& url, std::string_view token,
     return Fail(
         Status(StatusCode::kUnavailable, "cannot connect to " + authority));
   }
-  std::string request = "POST " + path + " HTTP/1.1\r\nHost: " + authority +
-                        "\r\nContent-Type: application/json\r\n"
-                        "Connection: close\r\nContent-Length: " +
-                        std::to_string(json_body.size()) + "\r\n";
-  if (!token.empty()) {
-    request += "Authorization: Bearer " + std::string(token) + "\r\n";
-  }
-  request += "\r\n";
-  request.append(json_body);
+  return fd;
+}
+
+// Sends `request` on `fd` and reads the response until the peer closes
+// (at most 64 MiB). Closes `fd`.
+Result<std::string> SendAndReceive(int fd, const std::string& request) {
   for (size_t sent = 0; sent < request.size();) {
     const ssize_t n =
         send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
@@ -324,6 +309,11 @@ Result<HttpResult> HttpPost(const std::string& url, std::string_view token,
     if (response.size() > (64u << 20)) break;
   }
   close(fd);
+  return response;
+}
+
+// Status and body of an HTTP/1.x response; a chunked body is decoded.
+Result<HttpResult> ParseHttpResponse(const std::string& response) {
   const size_t header_end = response.find("\r\n\r\n");
   if (response.compare(0, 9, "HTTP/1.1 ") != 0 &&
       response.compare(0, 9, "HTTP/1.0 ") != 0) {
@@ -351,6 +341,42 @@ Result<HttpResult> HttpPost(const std::string& url, std::string_view token,
   }
   out.body = std::move(body);
   return out;
+}
+
+}  // namespace
+
+Result<HttpResult> HttpPost(const std::string& url, std::string_view token,
+                            std::string_view json_body) {
+  constexpr std::string_view kScheme = "http://";
+  if (url.compare(0, kScheme.size(), kScheme) != 0) {
+    return Fail(Status::InvalidArgument(
+        "the server URL must start with http:// (got " + url + ")", "server"));
+  }
+  const std::string rest = url.substr(kScheme.size());
+  const size_t slash = rest.find('/');
+  const std::string authority = rest.substr(0, slash);
+  const std::string path =
+      slash == std::string::npos ? "/" : rest.substr(slash);
+  std::string host = authority, port = "80";
+  if (const size_t colon = authority.rfind(':');
+      colon != std::string::npos && authority.find(']') == std::string::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  Result<int> fd = ConnectTo(host, port, authority);
+  if (!fd) return Fail(fd.error());
+  std::string request = "POST " + path + " HTTP/1.1\r\nHost: " + authority +
+                        "\r\nContent-Type: application/json\r\n"
+                        "Connection: close\r\nContent-Length: " +
+                        std::to_string(json_body.size()) + "\r\n";
+  if (!token.empty()) {
+    request += "Authorization: Bearer " + std::string(token) + "\r\n";
+  }
+  request += "\r\n";
+  request.append(json_body);
+  Result<std::string> response = SendAndReceive(*fd, request);
+  if (!response) return Fail(response.error());
+  return ParseHttpResponse(*response);
 }
 
 namespace {
