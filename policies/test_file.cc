@@ -506,6 +506,24 @@ tl::expected<std::unique_ptr<engine::MemoryData>, PolicyErrors> LoadDataFile(
   return data;
 }
 
+PolicyErrors ReadContextValue(
+    const std::string& key, std::string_view yaml, const std::string& source,
+    std::vector<std::pair<std::string, OwnedValue>>* out) {
+  PolicyErrors errors;
+  ErrorSink sink(source, &errors);
+  try {
+    YAML::Node value = YAML::Load(std::string(yaml));
+    if (value.IsMap()) {
+      FlattenAttributes(value, key, "context", sink, out);
+    } else if (auto v = ToOwnedValue(value, key, sink)) {
+      out->emplace_back(key, std::move(*v));
+    }
+  } catch (const YAML::Exception& e) {
+    sink.Add(e.mark, "the value is not a YAML scalar: " + e.msg);
+  }
+  return errors;
+}
+
 // ------------------------------------------------------------- test files
 
 PolicyResult PolicyCache::Get(const std::string& path) {

@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -107,6 +108,15 @@ tl::expected<std::optional<TestFile>, PolicyErrors> LoadTestFile(
 // validates it against `policy`.
 tl::expected<std::unique_ptr<engine::MemoryData>, PolicyErrors> LoadDataFile(
     const std::string& path, const engine::Policy& policy);
+
+// Reads one request-context value written as YAML text, as `portcullis
+// check --context KEY=VALUE` takes it: a mapping is flattened into dotted
+// keys under `key` ("device.ip"), anything else is one value named `key`.
+// Appends what it read to `out` and returns the errors, each naming `source`
+// as its file (empty when the value was read).
+PolicyErrors ReadContextValue(
+    const std::string& key, std::string_view yaml, const std::string& source,
+    std::vector<std::pair<std::string, engine::OwnedValue>>* out);
 
 // Parses a reason-code name ("restricted"); nullopt if there is none.
 std::optional<engine::ReasonCode> ParseReasonCode(std::string_view name);

@@ -326,7 +326,7 @@ TEST_F(WorkflowsE2E, InviteCommandReadsAnOutlookExport) {
   const std::string command =
       std::string(PORTCULLIS_BINARY) +
       " invite --group project --roles member --actor user:olivia --from " +
-      PORTCULLIS_SERVER_TESTDATA +
+      PORTCULLIS_CLI_TESTDATA +
       "/contacts_outlook.csv --server http://127.0.0.1:" +
       std::to_string(D().port()) + " --token " + Daemon::kAdminToken + " > " +
       out_file + " 2>&1";
@@ -347,7 +347,7 @@ TEST_F(WorkflowsE2E, InviteCommandReadsAnOutlookExport) {
   const std::string as_bob =
       std::string(PORTCULLIS_BINARY) +
       " invite --group project --roles member --actor user:bob --from " +
-      PORTCULLIS_SERVER_TESTDATA +
+      PORTCULLIS_CLI_TESTDATA +
       "/contacts_google.csv --server http://127.0.0.1:" +
       std::to_string(D().port()) + " --token " + Daemon::kAdminToken + " > " +
       out_file + " 2>&1";

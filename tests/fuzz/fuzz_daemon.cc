@@ -98,10 +98,10 @@ FuzzDaemon::FuzzDaemon() {
   api_ = std::make_unique<server::Api>(std::move(o), holder_.get(), store_.get(),
                                        std::move(admin));
   api_->SetReady(true);
-  // serve.cc's defaults (config.h), with a smaller import limit.
+  // cli/serve.cc's defaults (server/config.h), with a smaller import limit.
   http_.header_limit = 16 * 1024;
   http_.body_limit = 64 * 1024;
-  // As serve.cc: route, token and scope are checked from the header.
+  // As cli/serve.cc: route, token and scope are checked from the header.
   http_.on_header = [api = api_.get()](const server::HttpRequestHead& head) {
     return api->CheckHead(head);
   };

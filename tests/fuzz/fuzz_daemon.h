@@ -35,7 +35,7 @@ class FuzzDaemon {
 
   storage::Store& store() { return *store_; }
   const engine::Policy& policy() const { return *holder_->Current()->policy; }
-  // The limits a connection of the daemon applies (serve.cc's defaults).
+  // The limits a connection of the daemon applies (cli/serve.cc's defaults).
   const server::HttpServerOptions& http_options() const { return http_; }
 
   ~FuzzDaemon();

@@ -14,17 +14,18 @@
 // when the header row has no comma (some locales' exports).
 //
 // Thread safety: plain functions.
-#ifndef PORTCULLIS_SERVER_INVITE_COMMAND_H_
-#define PORTCULLIS_SERVER_INVITE_COMMAND_H_
+#ifndef PORTCULLIS_CLI_INVITE_COMMAND_H_
+#define PORTCULLIS_CLI_INVITE_COMMAND_H_
 
 #include <iosfwd>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "cli/subcommand.h"
 #include "common/status.h"
 
-namespace portcullis::server {
+namespace portcullis::cli {
 
 struct Contact {
   std::string email;  // lowercased domain, as written otherwise
@@ -80,6 +81,9 @@ struct HttpResult {
 Result<HttpResult> HttpPost(const std::string& url, std::string_view token,
                             std::string_view json_body);
 
-}  // namespace portcullis::server
+// Declares invite on `app`; its run writes to std::cout and std::cerr.
+void AddInviteCommand(CLI::App& app, Subcommands* out);
 
-#endif  // PORTCULLIS_SERVER_INVITE_COMMAND_H_
+}  // namespace portcullis::cli
+
+#endif  // PORTCULLIS_CLI_INVITE_COMMAND_H_

@@ -1,4 +1,4 @@
-#include "server/invite_command.h"
+#include "cli/invite_command.h"
 
 #include <netdb.h>
 #include <sys/socket.h>
@@ -8,14 +8,21 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <iostream>
+#include <memory>
 #include <ostream>
 #include <set>
 #include <sstream>
 
+#include <CLI/CLI.hpp>
+
 #include "server/json.h"
 
-namespace portcullis::server {
+namespace portcullis::cli {
 namespace {
+
+using server::JsonWriter;
+using server::ParseJsonObject;
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -241,24 +248,12 @@ Result<ContactList> ParseContactsCsv(std::string_view text) {
   return out;
 }
 
-Result<HttpResult> HttpPost(const std::string& url, std::string_view token,
-                            std::string_view json_body) {
-  constexpr std::string_view kScheme = "http://";
-  if (url.compare(0, kScheme.size(), kScheme) != 0) {
-    return Fail(Status::InvalidArgument(
-        "the server URL must start with http:// (got " + url + ")", "server"));
-  }
-  const std::string rest = url.substr(kScheme.size());
-  const size_t slash = rest.find('/');
-  const std::string authority = rest.substr(0, slash);
-  const std::string path =
-      slash == std::string::npos ? "/" : rest.substr(slash);
-  std::string host = authority, port = "80";
-  if (const size_t colon = authority.rfind(':');
-      colon != std::string::npos && authority.find(']') == std::string::npos) {
-    host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-  }
+namespace {
+
+// A socket connected to host:port (30 s send and receive timeouts), or
+// UNAVAILABLE naming `authority`.
+Result<int> ConnectTo(const std::string& host, const std::string& port,
+                      const std::string& authority) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -284,15 +279,12 @@ Result<HttpResult> HttpPost(const std::string& url, std::string_view token,
     return Fail(
         Status(StatusCode::kUnavailable, "cannot connect to " + authority));
   }
-  std::string request = "POST " + path + " HTTP/1.1\r\nHost: " + authority +
-                        "\r\nContent-Type: application/json\r\n"
-                        "Connection: close\r\nContent-Length: " +
-                        std::to_string(json_body.size()) + "\r\n";
-  if (!token.empty()) {
-    request += "Authorization: Bearer " + std::string(token) + "\r\n";
-  }
-  request += "\r\n";
-  request.append(json_body);
+  return fd;
+}
+
+// Sends `request` on `fd` and reads the response until the peer closes
+// (at most 64 MiB). Closes `fd`.
+Result<std::string> SendAndReceive(int fd, const std::string& request) {
   for (size_t sent = 0; sent < request.size();) {
     const ssize_t n =
         send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
@@ -317,6 +309,11 @@ Result<HttpResult> HttpPost(const std::string& url, std::string_view token,
     if (response.size() > (64u << 20)) break;
   }
   close(fd);
+  return response;
+}
+
+// Status and body of an HTTP/1.x response; a chunked body is decoded.
+Result<HttpResult> ParseHttpResponse(const std::string& response) {
   const size_t header_end = response.find("\r\n\r\n");
   if (response.compare(0, 9, "HTTP/1.1 ") != 0 &&
       response.compare(0, 9, "HTTP/1.0 ") != 0) {
@@ -346,44 +343,66 @@ Result<HttpResult> HttpPost(const std::string& url, std::string_view token,
   return out;
 }
 
-int RunInviteCommand(const InviteArgs& args, std::ostream& out,
-                     std::ostream& err) {
-  std::ifstream in(args.from, std::ios::binary);
-  if (!in) {
-    err << "portcullis invite: cannot read " << args.from << "\n";
-    return 1;
+}  // namespace
+
+Result<HttpResult> HttpPost(const std::string& url, std::string_view token,
+                            std::string_view json_body) {
+  constexpr std::string_view kScheme = "http://";
+  if (url.compare(0, kScheme.size(), kScheme) != 0) {
+    return Fail(Status::InvalidArgument(
+        "the server URL must start with http:// (got " + url + ")", "server"));
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  Result<ContactList> contacts = ParseContactsCsv(text.str());
-  if (!contacts) {
-    err << "portcullis invite: " << args.from << ": "
-        << contacts.error().message() << "\n";
-    return 1;
+  const std::string rest = url.substr(kScheme.size());
+  const size_t slash = rest.find('/');
+  const std::string authority = rest.substr(0, slash);
+  const std::string path =
+      slash == std::string::npos ? "/" : rest.substr(slash);
+  std::string host = authority, port = "80";
+  if (const size_t colon = authority.rfind(':');
+      colon != std::string::npos && authority.find(']') == std::string::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
   }
+  Result<int> fd = ConnectTo(host, port, authority);
+  if (!fd) return Fail(fd.error());
+  std::string request = "POST " + path + " HTTP/1.1\r\nHost: " + authority +
+                        "\r\nContent-Type: application/json\r\n"
+                        "Connection: close\r\nContent-Length: " +
+                        std::to_string(json_body.size()) + "\r\n";
+  if (!token.empty()) {
+    request += "Authorization: Bearer " + std::string(token) + "\r\n";
+  }
+  request += "\r\n";
+  request.append(json_body);
+  Result<std::string> response = SendAndReceive(*fd, request);
+  if (!response) return Fail(response.error());
+  return ParseHttpResponse(*response);
+}
+
+namespace {
+
+// Prints who will be invited, from which column, and the lines skipped.
+void PrintInvitees(const InviteArgs& args, const ContactList& contacts,
+                   std::ostream& out) {
   std::string roles;
   for (const std::string& r : args.roles)
     roles += (roles.empty() ? "" : ", ") + r;
-  out << "Inviting " << contacts->contacts.size() << " people from "
-      << args.from << " (column \"" << contacts->email_column << "\") to group "
-      << args.group << " as [" << roles << "], on behalf of " << args.actor
-      << ":\n";
-  for (const Contact& c : contacts->contacts) {
+  out << "Inviting " << contacts.contacts.size() << " people from " << args.from
+      << " (column \"" << contacts.email_column << "\") to group " << args.group
+      << " as [" << roles << "], on behalf of " << args.actor << ":\n";
+  for (const Contact& c : contacts.contacts) {
     out << "  email:" << c.email;
     if (!c.name.empty()) out << "  (" << c.name << ")";
     out << "\n";
   }
-  for (const SkippedContact& s : contacts->skipped) {
+  for (const SkippedContact& s : contacts.skipped) {
     out << "  skipped line " << s.line << ": " << s.reason << "\n";
   }
-  if (contacts->contacts.empty()) {
-    err << "portcullis invite: nobody to invite\n";
-    return 1;
-  }
-  if (args.dry_run) {
-    out << "Dry run: nothing sent.\n";
-    return 0;
-  }
+}
+
+// The body of POST /v1/groups/{id}/invitations.
+std::string InvitationsRequestBody(const InviteArgs& args,
+                                   const ContactList& contacts) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -391,7 +410,7 @@ int RunInviteCommand(const InviteArgs& args, std::ostream& out,
   w.String(args.actor);
   w.Key("invitees");
   w.StartArray();
-  for (const Contact& c : contacts->contacts) w.String("email:" + c.email);
+  for (const Contact& c : contacts.contacts) w.String("email:" + c.email);
   w.EndArray();
   w.Key("roles");
   w.StartArray();
@@ -402,31 +421,29 @@ int RunInviteCommand(const InviteArgs& args, std::ostream& out,
     w.String(args.message);
   }
   w.EndObject();
-  std::string url = args.server;
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  url += "/v1/groups/" + args.group + "/invitations";
-  Result<HttpResult> r = HttpPost(
-      url, args.token, std::string_view(buf.GetString(), buf.GetSize()));
-  if (!r) {
-    err << "portcullis invite: " << r.error().message() << "\n";
-    return 1;
-  }
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+// Reports the daemon's answer: who was invited and who was not. Returns the
+// command's exit code.
+int ReportInvitations(const HttpResult& response, std::ostream& out,
+                      std::ostream& err) {
   rapidjson::Document doc;
-  Status parsed = ParseJsonObject(r->body, &doc);
+  Status parsed = ParseJsonObject(response.body, &doc);
   if (!parsed.ok()) {
-    err << "portcullis invite: HTTP " << r->status
-        << " with a body that is not JSON: " << r->body << "\n";
+    err << "portcullis invite: HTTP " << response.status
+        << " with a body that is not JSON: " << response.body << "\n";
     return 1;
   }
-  if (r->status != 200) {
-    std::string message = r->body;
+  if (response.status != 200) {
+    std::string message = response.body;
     if (doc.HasMember("error") && doc["error"].IsObject() &&
         doc["error"].HasMember("message") &&
         doc["error"]["message"].IsString()) {
       message = doc["error"]["message"].GetString();
     }
-    err << "portcullis invite: refused (HTTP " << r->status << "): " << message
-        << "\n";
+    err << "portcullis invite: refused (HTTP " << response.status
+        << "): " << message << "\n";
     return 1;
   }
   size_t invited = 0, not_invited = 0;
@@ -457,4 +474,71 @@ int RunInviteCommand(const InviteArgs& args, std::ostream& out,
   return not_invited == 0 ? 0 : 2;
 }
 
-}  // namespace portcullis::server
+}  // namespace
+
+int RunInviteCommand(const InviteArgs& args, std::ostream& out,
+                     std::ostream& err) {
+  std::ifstream in(args.from, std::ios::binary);
+  if (!in) {
+    err << "portcullis invite: cannot read " << args.from << "\n";
+    return 1;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  Result<ContactList> contacts = ParseContactsCsv(text.str());
+  if (!contacts) {
+    err << "portcullis invite: " << args.from << ": "
+        << contacts.error().message() << "\n";
+    return 1;
+  }
+  PrintInvitees(args, *contacts, out);
+  if (contacts->contacts.empty()) {
+    err << "portcullis invite: nobody to invite\n";
+    return 1;
+  }
+  if (args.dry_run) {
+    out << "Dry run: nothing sent.\n";
+    return 0;
+  }
+  std::string url = args.server;
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  url += "/v1/groups/" + args.group + "/invitations";
+  Result<HttpResult> r =
+      HttpPost(url, args.token, InvitationsRequestBody(args, *contacts));
+  if (!r) {
+    err << "portcullis invite: " << r.error().message() << "\n";
+    return 1;
+  }
+  return ReportInvitations(*r, out, err);
+}
+
+void AddInviteCommand(CLI::App& app, Subcommands* out) {
+  auto args = std::make_shared<InviteArgs>();
+  CLI::App* invite = app.add_subcommand(
+      "invite",
+      "Invite the people of a contacts CSV into a group, through "
+      "the daemon");
+  invite->add_option("--group", args->group, "group id")->required();
+  invite
+      ->add_option("--roles", args->roles,
+                   "the permission set: roles, comma-separated")
+      ->required()
+      ->delimiter(',');
+  invite->add_option("--actor", args->actor, "who invites, e.g. user:alice")
+      ->required();
+  invite
+      ->add_option("--from", args->from, "contacts CSV (Outlook, Google, ...)")
+      ->required();
+  invite->add_option("--server", args->server, "daemon URL")
+      ->capture_default_str();
+  invite->add_option("--token", args->token,
+                     "bearer token with the admin scope");
+  invite->add_option("--message", args->message, "invitation message");
+  invite->add_flag("--dry-run", args->dry_run,
+                   "show who would be invited; send nothing");
+  out->push_back({invite, [args] {
+                    return RunInviteCommand(*args, std::cout, std::cerr);
+                  }});
+}
+
+}  // namespace portcullis::cli

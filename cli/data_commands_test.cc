@@ -1,4 +1,4 @@
-#include "storage/cli_commands.h"
+#include "cli/data_commands.h"
 
 #include <gtest/gtest.h>
 #include <lmdb.h>
@@ -13,8 +13,14 @@
 #include "storage/store_internal.h"
 #include "tests/support/test_policies.h"
 
+// In the store's namespace: the test corrupts an index through the store's
+// internals (storage/store_internal.h) to see verify report it.
 namespace portcullis::storage {
 namespace {
+
+using cli::RunExportCommand;
+using cli::RunImportCommand;
+using cli::RunVerifyCommand;
 
 TEST(CliCommands, ImportExportVerify) {
   const std::string base = std::filesystem::temp_directory_path() /

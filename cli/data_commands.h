@@ -1,5 +1,5 @@
-// The storage subcommands of the `portcullis` binary, as library functions
-// that server/main.cc wires to its command line:
+// The `portcullis` subcommands that work on a store, as functions that
+// AddDataCommands wires to the command line and tests call directly:
 //
 //   portcullis import FILE --data DIR [--policy PATH]   (FILE "-" is stdin)
 //   portcullis export --data DIR [> FILE]
@@ -7,15 +7,19 @@
 //
 // Each returns the process exit code (0 success, 1 failure, 2 verify found
 // problems) and never throws. Results go to `out`, messages to `err`.
-#ifndef PORTCULLIS_STORAGE_CLI_COMMANDS_H_
-#define PORTCULLIS_STORAGE_CLI_COMMANDS_H_
+//
+// Thread safety: reentrant; each call opens its own Store handle (LMDB
+// serializes writers across handles and processes).
+#ifndef PORTCULLIS_CLI_DATA_COMMANDS_H_
+#define PORTCULLIS_CLI_DATA_COMMANDS_H_
 
 #include <iosfwd>
 #include <string>
 
+#include "cli/subcommand.h"
 #include "engine/policy.h"
 
-namespace portcullis::storage {
+namespace portcullis::cli {
 
 // Imports a JSON Lines file (see storage/jsonl.h) into the store in
 // `data_dir`, creating it if needed. With a policy, the referential rules
@@ -35,6 +39,11 @@ int RunExportCommand(const std::string& data_dir, std::ostream& out,
 int RunVerifyCommand(const std::string& data_dir, std::ostream& out,
                      std::ostream& err);
 
-}  // namespace portcullis::storage
+// Declares import, export and verify, in that order, on `app`. import
+// compiles its --policy first (errors as file:line:column, exit code
+// kExitError). Their runs write to std::cout and std::cerr.
+void AddDataCommands(CLI::App& app, Subcommands* out);
 
-#endif  // PORTCULLIS_STORAGE_CLI_COMMANDS_H_
+}  // namespace portcullis::cli
+
+#endif  // PORTCULLIS_CLI_DATA_COMMANDS_H_

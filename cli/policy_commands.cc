@@ -1,16 +1,24 @@
-#include "policies/cli_commands.h"
+#include "cli/policy_commands.h"
 
+#include <iostream>
+#include <memory>
 #include <optional>
 
-#include <yaml-cpp/yaml.h>
+#include <CLI/CLI.hpp>
 
+#include "common/clock.h"
 #include "engine/evaluator.h"
 #include "policies/policy_compiler.h"
 #include "policies/test_file.h"
 #include "policies/test_runner.h"
-#include "policies/yaml_util.h"
 
-namespace portcullis::policies {
+namespace portcullis::cli {
+
+using policies::CompilePolicyFile;
+using policies::FormatErrors;
+using policies::PolicyError;
+using policies::PolicyErrors;
+using policies::PolicyResult;
 
 int LintCommand(const std::vector<std::string>& files, std::ostream& out) {
   if (files.empty()) {
@@ -34,7 +42,7 @@ int LintCommand(const std::vector<std::string>& files, std::ostream& out) {
 }
 
 int TestCommand(const std::vector<std::string>& paths, std::ostream& out) {
-  return RunPolicyTests(paths, out);
+  return policies::RunPolicyTests(paths, out);
 }
 
 namespace {
@@ -43,7 +51,7 @@ namespace {
 struct Query {
   std::shared_ptr<const engine::Policy> policy;
   std::unique_ptr<engine::MemoryData> data;
-  OwnedAttributes context;
+  policies::OwnedAttributes context;
   engine::CheckRequest request;
 };
 
@@ -55,7 +63,7 @@ std::optional<Query> Prepare(const QueryArgs& args, std::ostream& err) {
     return std::nullopt;
   }
   q.policy = *p;
-  auto d = LoadDataFile(args.data, *q.policy);
+  auto d = policies::LoadDataFile(args.data, *q.policy);
   if (!d) {
     err << FormatErrors(d.error());
     return std::nullopt;
@@ -87,18 +95,8 @@ std::optional<Query> Prepare(const QueryArgs& args, std::ostream& err) {
       continue;
     }
     const std::string key = kv.substr(0, eq);
-    PolicyErrors errors;
-    ErrorSink sink("--context " + key, &errors);
-    try {
-      YAML::Node value = YAML::Load(kv.substr(eq + 1));
-      if (value.IsMap()) {
-        FlattenAttributes(value, key, "context", sink, &ctx);
-      } else if (auto v = ToOwnedValue(value, key, sink)) {
-        ctx.emplace_back(key, std::move(*v));
-      }
-    } catch (const YAML::Exception& e) {
-      sink.Add(e.mark, "the value is not a YAML scalar: " + e.msg);
-    }
+    const PolicyErrors errors = policies::ReadContextValue(
+        key, std::string_view(kv).substr(eq + 1), "--context " + key, &ctx);
     for (const PolicyError& e : errors) {
       err << e.file << ": " << e.message << "\n";
       ok = false;
@@ -115,7 +113,7 @@ std::optional<Query> Prepare(const QueryArgs& args, std::ostream& err) {
     }
   }
   if (!ok) return std::nullopt;
-  q.context = OwnedAttributes(std::move(ctx));
+  q.context = policies::OwnedAttributes(std::move(ctx));
   // The views below point into `args` and `q.context`, which outlive them.
   q.request.subject = *subject;
   q.request.resource = *resource;
@@ -167,4 +165,54 @@ int ExplainCommand(const QueryArgs& args, std::ostream& out,
   return Answer(args, out, err, /*explain=*/true);
 }
 
-}  // namespace portcullis::policies
+namespace {
+
+// The options check and explain share.
+void AddQueryOptions(CLI::App* cmd, QueryArgs* query) {
+  cmd->add_option("--policy", query->policy, "policy file")
+      ->capture_default_str();
+  cmd->add_option("--data", query->data, "YAML data file")
+      ->capture_default_str();
+  cmd->add_option("--context", query->context,
+                  "request context key=value (value read as YAML); "
+                  "repeatable");
+  cmd->add_option("--now", query->now, "request time, RFC 3339");
+  cmd->add_option("SUBJECT", query->subject, "subject, type:id")->required();
+  cmd->add_option("ACTION", query->action, "action name")->required();
+  cmd->add_option("RESOURCE", query->resource, "resource, type:id")->required();
+}
+
+}  // namespace
+
+void AddPolicyCommands(CLI::App& app, Subcommands* out) {
+  auto lint_files = std::make_shared<std::vector<std::string>>();
+  CLI::App* lint = app.add_subcommand(
+      "lint", "Validate policy files; print every error as file:line:column");
+  lint->add_option("FILE", *lint_files, "policy files")->required();
+  out->push_back(
+      {lint, [lint_files] { return LintCommand(*lint_files, std::cout); }});
+
+  auto test_paths = std::make_shared<std::vector<std::string>>();
+  CLI::App* test =
+      app.add_subcommand("test", "Run the policy test files under the paths");
+  test->add_option("PATH", *test_paths, "test files or directories")
+      ->required();
+  out->push_back(
+      {test, [test_paths] { return TestCommand(*test_paths, std::cout); }});
+
+  // check and explain share one QueryArgs: only one subcommand is given.
+  auto query = std::make_shared<QueryArgs>();
+  CLI::App* check = app.add_subcommand(
+      "check", "Answer one question: allow (exit 0) or deny (exit 1)");
+  AddQueryOptions(check, query.get());
+  out->push_back(
+      {check, [query] { return CheckCommand(*query, std::cout, std::cerr); }});
+  CLI::App* explain = app.add_subcommand(
+      "explain", "Answer one question and show everything considered");
+  AddQueryOptions(explain, query.get());
+  out->push_back({explain, [query] {
+                    return ExplainCommand(*query, std::cout, std::cerr);
+                  }});
+}
+
+}  // namespace portcullis::cli

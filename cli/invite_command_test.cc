@@ -1,17 +1,17 @@
 // The contacts CSV reader of `portcullis invite`, on exports as Outlook and
-// Google Contacts write them (server/testdata/contacts_*.csv).
-#include "server/invite_command.h"
+// Google Contacts write them (cli/testdata/contacts_*.csv).
+#include "cli/invite_command.h"
 
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
 
-namespace portcullis::server {
+namespace portcullis::cli {
 namespace {
 
 std::string ReadFixture(const std::string& name) {
-  std::ifstream in(std::string(PORTCULLIS_SERVER_TESTDATA) + "/" + name,
+  std::ifstream in(std::string(PORTCULLIS_CLI_TESTDATA) + "/" + name,
                    std::ios::binary);
   EXPECT_TRUE(in.good()) << name;
   std::stringstream s;
@@ -116,4 +116,4 @@ TEST(HttpPost, RefusesNonHttpUrlsAndReportsConnectionFailures) {
 }
 
 }  // namespace
-}  // namespace portcullis::server
+}  // namespace portcullis::cli

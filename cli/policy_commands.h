@@ -1,28 +1,30 @@
 // The `portcullis` subcommands that work on policy files: lint, test, check
 // and explain. Each takes its parsed arguments and output streams and
-// returns the process exit code, so server/main.cc only wires CLI11 to them
-// and tests call them directly.
+// returns the process exit code, so that AddPolicyCommands only wires CLI11
+// to them and tests call them directly.
 //
 // Thread safety: reentrant; each call owns its state and writes only to
 // the streams it is given.
 //
 // Invariants: every failure the input can cause (a bad file, argument or
 // policy) is a message on a stream and a nonzero exit code.
-#ifndef PORTCULLIS_POLICIES_CLI_COMMANDS_H_
-#define PORTCULLIS_POLICIES_CLI_COMMANDS_H_
+#ifndef PORTCULLIS_CLI_POLICY_COMMANDS_H_
+#define PORTCULLIS_CLI_POLICY_COMMANDS_H_
 
 #include <ostream>
 #include <string>
 #include <vector>
 
-namespace portcullis::policies {
+#include "cli/subcommand.h"
+
+namespace portcullis::cli {
 
 // `portcullis lint FILE...`: compiles each policy, prints every error as
 // "file:line:column: message" to `out` (and "FILE: ok" for a clean file).
 // Returns 0 if every file compiled, 1 otherwise.
 int LintCommand(const std::vector<std::string>& files, std::ostream& out);
 
-// `portcullis test PATH...`: see RunPolicyTests. Returns 0 or 1.
+// `portcullis test PATH...`: see policies::RunPolicyTests. Returns 0 or 1.
 int TestCommand(const std::vector<std::string>& paths, std::ostream& out);
 
 // One question asked of a policy and a data file.
@@ -36,11 +38,6 @@ struct QueryArgs {
   std::string now;                   // RFC 3339; empty: the current time
 };
 
-// Exit codes of check and explain.
-inline constexpr int kExitAllow = 0;
-inline constexpr int kExitDeny = 1;
-inline constexpr int kExitError = 2;
-
 // `portcullis check`: prints "allow" or "deny" on the first line and
 // "reason: <code>: <description>" on the second. Errors (bad policy, data
 // or arguments) go to `err`. Returns kExitAllow, kExitDeny or kExitError.
@@ -51,6 +48,10 @@ int CheckCommand(const QueryArgs& args, std::ostream& out, std::ostream& err);
 int ExplainCommand(const QueryArgs& args, std::ostream& out,
                    std::ostream& err);
 
-}  // namespace portcullis::policies
+// Declares lint, test, check and explain, in that order, on `app`; their
+// runs write to std::cout and std::cerr.
+void AddPolicyCommands(CLI::App& app, Subcommands* out);
 
-#endif  // PORTCULLIS_POLICIES_CLI_COMMANDS_H_
+}  // namespace portcullis::cli
+
+#endif  // PORTCULLIS_CLI_POLICY_COMMANDS_H_

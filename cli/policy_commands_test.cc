@@ -1,10 +1,10 @@
-#include "policies/cli_commands.h"
+#include "cli/policy_commands.h"
 
 #include <sstream>
 
 #include <gtest/gtest.h>
 
-namespace portcullis::policies {
+namespace portcullis::cli {
 namespace {
 
 const std::string kTestdata = PORTCULLIS_POLICIES_TESTDATA;
@@ -118,4 +118,4 @@ TEST(ExplainCommand, PrintsTheTraceWithLocations) {
 }
 
 }  // namespace
-}  // namespace portcullis::policies
+}  // namespace portcullis::cli

@@ -1,0 +1,154 @@
+#include "cli/data_commands.h"
+
+#include <unistd.h>
+
+#include <iostream>
+#include <memory>
+#include <ostream>
+
+#include <CLI/CLI.hpp>
+
+#include "policies/policy_compiler.h"
+#include "storage/jsonl.h"
+#include "storage/store.h"
+
+namespace portcullis::cli {
+
+using storage::Store;
+using storage::StoreOptions;
+
+int RunImportCommand(const std::string& file, const std::string& data_dir,
+                     const engine::Policy* policy, std::ostream& out,
+                     std::ostream& err) {
+  auto store = Store::Open(data_dir);
+  if (!store) {
+    err << "portcullis import: " << store.error().ToString() << "\n";
+    return 1;
+  }
+  storage::ImportOptions opts;
+  opts.policy = policy;
+  opts.progress = ::isatty(STDERR_FILENO) == 1;
+  auto stats = file == "-" ? storage::ImportJsonl(**store, std::cin, opts)
+                           : storage::ImportJsonlFile(**store, file, opts);
+  if (!stats) {
+    err << "portcullis import: " << (file == "-" ? "stdin" : file) << ": "
+        << stats.error().ToString() << "\n";
+    return 1;
+  }
+  out << "imported " << stats->records << " records from " << stats->lines
+      << " lines in " << stats->batches << " transactions; revision "
+      << stats->revision << "\n";
+  return 0;
+}
+
+int RunExportCommand(const std::string& data_dir, std::ostream& out,
+                     std::ostream& err) {
+  StoreOptions opts;
+  opts.must_exist = true;
+  auto store = Store::Open(data_dir, opts);
+  if (!store) {
+    err << "portcullis export: " << store.error().ToString() << "\n";
+    return 1;
+  }
+  auto view = (*store)->Read();
+  if (!view) {
+    err << "portcullis export: " << view.error().ToString() << "\n";
+    return 1;
+  }
+  auto stats = storage::ExportJsonl(*view, out);
+  if (!stats) {
+    err << "portcullis export: " << stats.error().ToString() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+int RunVerifyCommand(const std::string& data_dir, std::ostream& out,
+                     std::ostream& err) {
+  StoreOptions opts;
+  opts.must_exist = true;
+  auto store = Store::Open(data_dir, opts);
+  if (!store) {
+    err << "portcullis verify: " << store.error().ToString() << "\n";
+    return 1;
+  }
+  auto problems = (*store)->Verify();
+  if (!problems) {
+    err << "portcullis verify: " << problems.error().ToString() << "\n";
+    return 1;
+  }
+  for (const std::string& p : *problems) out << p << "\n";
+  auto stats = (*store)->GetStats();
+  if (problems->empty()) {
+    out << "ok: revision " << (*store)->revision();
+    if (stats) {
+      out << ", " << stats->resources << " resources, " << stats->subjects
+          << " subjects, " << stats->access << " access records, "
+          << stats->invitations << " invitations";
+    }
+    out << "\n";
+    return 0;
+  }
+  out << problems->size() << " problem(s) found\n";
+  return 2;
+}
+
+namespace {
+
+// What import, export and verify parse into.
+struct DataArgs {
+  std::string data_dir = "portcullis-data";
+  std::string import_file;
+  std::string import_policy;
+};
+
+// `portcullis import`: compiles --policy if given, then imports.
+int RunImport(const DataArgs& args) {
+  std::shared_ptr<const engine::Policy> policy;
+  if (!args.import_policy.empty()) {
+    auto compiled = policies::CompilePolicyFile(args.import_policy);
+    if (!compiled) {
+      for (const auto& e : compiled.error()) std::cerr << e.ToString() << "\n";
+      return kExitError;
+    }
+    policy = *compiled;
+  }
+  return RunImportCommand(args.import_file, args.data_dir, policy.get(),
+                          std::cout, std::cerr);
+}
+
+}  // namespace
+
+void AddDataCommands(CLI::App& app, Subcommands* out) {
+  auto args = std::make_shared<DataArgs>();
+  CLI::App* import_cmd = app.add_subcommand(
+      "import", "Import JSON Lines (parents before children) into the store");
+  import_cmd
+      ->add_option("FILE", args->import_file, "JSON Lines file, - for stdin")
+      ->required();
+  import_cmd->add_option("--data", args->data_dir, "store directory")
+      ->capture_default_str();
+  import_cmd->add_option("--policy", args->import_policy,
+                         "enforce this policy's referential rules");
+  out->push_back({import_cmd, [args] { return RunImport(*args); }});
+
+  CLI::App* export_cmd =
+      app.add_subcommand("export", "Write the whole store as JSON Lines");
+  export_cmd->add_option("--data", args->data_dir, "store directory")
+      ->capture_default_str();
+  out->push_back({export_cmd, [args] {
+                    return RunExportCommand(args->data_dir, std::cout,
+                                            std::cerr);
+                  }});
+
+  CLI::App* verify_cmd = app.add_subcommand(
+      "verify", "Check that the store's indexes agree with its records");
+  verify_cmd->add_option("--data", args->data_dir, "store directory")
+      ->capture_default_str();
+  out->push_back({verify_cmd, [args] {
+                    return RunVerifyCommand(args->data_dir, std::cout,
+                                            std::cerr);
+                  }});
+}
+
+}  // namespace portcullis::cli
