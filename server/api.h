@@ -32,7 +32,7 @@
 #include "engine/evaluator.h"
 #include "server/auth.h"
 #include "server/data_source.h"
-#include "server/http_server.h"
+#include "server/http/http_server.h"
 #include "server/json.h"
 #include "server/metrics.h"
 #include "server/policy_holder.h"

@@ -29,7 +29,7 @@
 
 #include "policies/policy_compiler.h"
 #include "server/api.h"
-#include "server/http_server.h"
+#include "server/http/http_server.h"
 #include "server/json.h"
 #include "server/store_data_source.h"
 #include "storage/store.h"

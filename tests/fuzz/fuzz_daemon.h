@@ -17,7 +17,7 @@
 #include <string_view>
 
 #include "server/api.h"
-#include "server/http_server.h"
+#include "server/http/http_server.h"
 #include "server/store_data_source.h"
 #include "storage/store.h"
 

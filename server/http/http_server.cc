@@ -1,6 +1,6 @@
 // The Beast/Asio implementation of HttpServer. Keep Beast out of every other
 // translation unit: it is heavy to compile.
-#include "server/http_server.h"
+#include "server/http/http_server.h"
 
 #include <algorithm>
 #include <condition_variable>
