@@ -7,6 +7,7 @@
 #include <initializer_list>
 
 #include "engine/lookup.h"
+#include "explain/reason_text.h"
 #include "server/api.h"
 #include "server/decision_json.h"
 #include "server/http_status.h"
@@ -423,8 +424,8 @@ engine::Decision Api::AuthzenDecide(const Call& call,
     metrics_->ObserveDecision(d.allowed);
     return d;
   }
-  const std::string message = engine::DescribeReason(
-      evaluator.policy(), d.reason, request.action);
+  const std::string message =
+      explain::ReasonText(evaluator.policy(), d.reason, request.action);
   LogDecision(call, request.subject.ToString(), request.action,
               request.resource.ToString(), d, message, revision);
   return d;
