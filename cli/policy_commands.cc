@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "engine/evaluator.h"
+#include "explain/reason_text.h"
 #include "policies/policy_compiler.h"
 #include "policies/test_file.h"
 #include "policies/test_runner.h"
@@ -133,7 +134,7 @@ int Answer(const QueryArgs& args, std::ostream& out, std::ostream& err,
       evaluator.Check(q->request, *q->data, explain ? &trace : nullptr);
   out << (d.allowed ? "allow" : "deny") << "\n";
   out << "reason: " << engine::ReasonCodeName(d.reason.code) << ": "
-      << engine::DescribeReason(*q->policy, d.reason, args.action) << "\n";
+      << explain::ReasonText(*q->policy, d.reason, args.action) << "\n";
   if (explain) {
     out << "policy: " << q->policy->name << " (" << args.policy
         << ", version " << q->policy->version << ")\n";

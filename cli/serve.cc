@@ -20,7 +20,7 @@
 #include "membership/membership.h"
 #include "policies/policy_compiler.h"
 #include "server/api.h"
-#include "server/http_server.h"
+#include "server/http/http_server.h"
 #include "server/json.h"
 #include "storage/store.h"
 

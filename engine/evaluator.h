@@ -70,8 +70,11 @@ enum class ReasonCode : uint8_t {
 
 std::string_view ReasonCodeName(ReasonCode code);  // "granted_by_role"
 
-// Why a decision came out as it did. Views (`at`) point into the request or
-// the DataView and are valid only while both live.
+// Why a decision came out as it did, as data: a code and references into the
+// policy (grant, rule, condition: each with its YAML location) and the data.
+// The engine renders no text; explain/reason_text.h does, at the edge. Views
+// (`at`) point into the request or the DataView and are valid only while
+// both live.
 struct Reason {
   ReasonCode code = ReasonCode::kNoBinding;
   RoleId role = kNoRole;           // kGrantedByRole, kRestricted, kNotGranted
@@ -118,11 +121,6 @@ class Evaluator {
  private:
   const Policy& policy_;
 };
-
-// Human text for a reason, with YAML locations:
-// "role content_creator on file:f1 grants edit (policies/workspace.yaml:40:7)".
-std::string DescribeReason(const Policy& policy, const Reason& reason,
-                           std::string_view action);
 
 }  // namespace portcullis::engine
 

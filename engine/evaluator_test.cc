@@ -7,9 +7,12 @@
 #include <vector>
 
 #include "engine/memory_data.h"
+#include "explain/reason_text.h"
 
 namespace portcullis::engine {
 namespace {
+
+using explain::ReasonText;
 
 // Builds a compiled Policy by hand, the way policies/policy_compiler.cc does:
 // one ActionDef per distinct action name, includes flattened into
@@ -253,7 +256,7 @@ class EvaluatorTest : public ::testing::Test {
     return Evaluator(policy ? *policy : *policy_).Check(req, data_);
   }
   std::string Describe(const Decision& d, std::string_view action) {
-    return DescribeReason(*policy_, d.reason, action);
+    return ReasonText(*policy_, d.reason, action);
   }
   std::string RoleName(RoleId r) { return policy_->roles[r].name; }
 
@@ -548,7 +551,7 @@ TEST_F(RulesTest, AllowRuleGrantsWithoutABinding) {
   EXPECT_TRUE(d.allowed);
   EXPECT_EQ(d.reason.code, ReasonCode::kAllowedByRule);
   EXPECT_EQ(d.reason.rule->name, "public_files");
-  EXPECT_EQ(DescribeReason(*rules_, d.reason, "view"),
+  EXPECT_EQ(ReasonText(*rules_, d.reason, "view"),
             "allow rule public_files (test.yaml:200:5)");
   d = RCheck("bob", "view", "priv");
   EXPECT_FALSE(d.allowed);
@@ -561,7 +564,7 @@ TEST_F(RulesTest, AllowRuleIsTakenAwayByARestriction) {
   Decision d = RCheck("bob", "view", "pub");
   EXPECT_FALSE(d.allowed);
   EXPECT_EQ(d.reason.code, ReasonCode::kRestricted);
-  EXPECT_EQ(DescribeReason(*rules_, d.reason, "view"),
+  EXPECT_EQ(ReasonText(*rules_, d.reason, "view"),
             "restricted by override on file:pub (would be allowed by rule "
             "public_files)");
 }
@@ -571,7 +574,7 @@ TEST_F(RulesTest, DenyRuleOverridesEvenAnExemptRole) {
   Decision d = RCheck("alice", "delete", "priv");
   EXPECT_FALSE(d.allowed);
   EXPECT_EQ(d.reason.code, ReasonCode::kDeniedByRule);
-  EXPECT_EQ(DescribeReason(*rules_, d.reason, "delete"),
+  EXPECT_EQ(ReasonText(*rules_, d.reason, "delete"),
             "denied by rule legal_hold (test.yaml:201:5)");
 }
 

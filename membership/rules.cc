@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "explain/reason_text.h"
+
 namespace portcullis::membership {
 
 using engine::EntityRef;
@@ -88,7 +90,7 @@ std::pair<engine::Decision, std::string> Decide(const WorkflowContext& ctx,
       d.reason.at = actor;
     }
   }
-  std::string message = engine::DescribeReason(*ctx.policy, d.reason, action);
+  std::string message = explain::ReasonText(*ctx.policy, d.reason, action);
   if (ctx.on_decision) {
     ctx.on_decision(actor.ToString(), action, resource.ToString(), d, message,
                     view.revision());

@@ -5,6 +5,8 @@
 #include <map>
 #include <set>
 
+#include "explain/reason_text.h"
+
 namespace portcullis::policies {
 namespace {
 
@@ -50,7 +52,7 @@ CaseOutcome RunCase(const TestFile& file, const TestCase& tc) {
     }
     outcome.message = "expected " + expected + ", got " +
                       Decided(d.allowed, d.reason.code) + ": " +
-                      engine::DescribeReason(*file.policy, d.reason, tc.action);
+                      explain::ReasonText(*file.policy, d.reason, tc.action);
   }
   return outcome;
 }

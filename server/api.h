@@ -24,7 +24,7 @@
 
 #include "common/status.h"
 #include "server/handlers.h"
-#include "server/http_server.h"
+#include "server/http/http_server.h"
 #include "server/router.h"
 
 namespace portcullis::server {

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "common/clock.h"
+#include "explain/reason_text.h"
 #include "server/authzen.h"
 #include "server/decision_json.h"
 #include "server/handlers.h"
@@ -50,7 +51,7 @@ engine::Decision Decide(const Call& call, const engine::Evaluator& evaluator,
     return d;
   }
   const std::string message =
-      engine::DescribeReason(evaluator.policy(), d.reason, request.action);
+      explain::ReasonText(evaluator.policy(), d.reason, request.action);
   LogDecision(call, request.subject.ToString(), request.action,
               request.resource.ToString(), d, message, revision);
   return d;

@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "engine/lookup.h"
+#include "explain/reason_text.h"
 #include "server/decision_json.h"
 #include "server/handlers.h"
 #include "server/http_status.h"
@@ -136,7 +137,7 @@ constexpr size_t kBatchItemBytes = 384;
 
 // The reason objects of one batch, memoized. The items of a batch often
 // share their reason (the same role bound on the same folder grants the same
-// action), and describing a reason (engine::DescribeReason) and writing it
+// action), and describing a reason (explain::AppendReasonText) and writing it
 // as JSON cost more than evaluating the check. An entry is keyed by every
 // field of the reason that its text or JSON depends on, plus the action;
 // `at` and the action are copied into the entry (the views a Reason holds
@@ -153,7 +154,7 @@ class ReasonCache {
     engine::EvalErrorKind error_kind{};
     const engine::ExprNode* error_node = nullptr;
     std::string at_type, at_id, action;
-    std::string message;  // DescribeReason
+    std::string message;  // explain::AppendReasonText
     std::string json;     // the reason object as WriteReason writes it
   };
 
@@ -181,7 +182,8 @@ class ReasonCache {
     e.at_type.assign(r.at.type);
     e.at_id.assign(r.at.id);
     e.action.assign(action);
-    e.message = engine::DescribeReason(policy, r, action);
+    e.message.clear();  // keeps its capacity
+    explain::AppendReasonText(policy, r, action, &e.message);
     rapidjson::StringBuffer buf;
     JsonWriter w(buf);
     WriteReason(w, policy, r, action, e.message);
@@ -233,8 +235,10 @@ HttpResponse Check(Call& call) {
     engine::Trace trace;
     const engine::Decision d =
         evaluator.Check(in.request, view, in.explain ? &trace : nullptr);
-    const std::string message =
-        engine::DescribeReason(policy, d.reason, in.action);
+    // Rendered once, into this thread's buffer, for the answer and the log.
+    thread_local std::string message;
+    message.clear();
+    explain::AppendReasonText(policy, d.reason, in.action, &message);
 
     rapidjson::StringBuffer buf(nullptr, kCheckAnswerBytes);
     JsonWriter w(buf);
@@ -385,7 +389,7 @@ HttpResponse Actions(Call& call) {
     if (actions.empty()) {
       w.Key("reason");
       WriteReason(w, policy, reason, "",
-                  engine::DescribeReason(policy, reason, ""));
+                  explain::ReasonText(policy, reason, ""));
     }
     w.EndObject();
     return JsonResponse(buf);

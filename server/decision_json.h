@@ -19,7 +19,7 @@ namespace portcullis::server {
 Result<engine::EntityRef> ParseRef(std::string_view text,
                                    std::string_view field);
 
-// {"code": ReasonCodeName, "message": DescribeReason, "role"?, "rule"?,
+// {"code": ReasonCodeName, "message": explain::ReasonText, "role"?, "rule"?,
 //  "at"?, "error"?}
 void WriteReason(JsonWriter& w, const engine::Policy& policy,
                  const engine::Reason& reason, std::string_view action,

@@ -16,7 +16,7 @@
 #include <string>
 
 #include "common/status.h"
-#include "server/http_server.h"
+#include "server/http/http_server.h"
 #include "storage/export_spool.h"
 #include "storage/store.h"
 

@@ -29,7 +29,7 @@
 #include "engine/evaluator.h"
 #include "engine/lookup.h"
 #include "server/auth.h"
-#include "server/http_server.h"
+#include "server/http/http_server.h"
 #include "server/http_status.h"
 #include "server/metrics.h"
 #include "server/policy_holder.h"

@@ -9,7 +9,7 @@
 #include <rapidjson/stringbuffer.h>
 
 #include "common/status.h"
-#include "server/http_server.h"
+#include "server/http/http_server.h"
 
 namespace portcullis::server {
 

@@ -13,6 +13,7 @@
 #include "engine/lookup.h"
 #include "engine/memory_data.h"
 #include "engine/policy.h"
+#include "explain/reason_text.h"
 #include "policies/policy_compiler.h"
 #include "tests/reference_evaluator.h"
 
@@ -407,7 +408,7 @@ TEST(Differential, EvaluatorAgreesWithReference) {
             ADD_FAILURE() << "seed " << seed << ": " << Describe(req)
                           << ": evaluator says "
                           << (got.allowed ? "allow" : "deny") << " ("
-                          << DescribeReason(*policy, got.reason, action)
+                          << explain::ReasonText(*policy, got.reason, action)
                           << "), reference says " << (want ? "allow" : "deny");
           }
         }

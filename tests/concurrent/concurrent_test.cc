@@ -29,7 +29,7 @@
 
 #include "policies/policy_compiler.h"
 #include "server/api.h"
-#include "server/http_server.h"
+#include "server/http/http_server.h"
 #include "server/json.h"
 #include "storage/store.h"
 #include "tests/e2e/daemon.h"

@@ -17,7 +17,7 @@
 #include <string_view>
 
 #include "server/api.h"
-#include "server/http_server.h"
+#include "server/http/http_server.h"
 #include "storage/store.h"
 
 namespace portcullis::fuzz {

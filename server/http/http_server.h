@@ -1,8 +1,8 @@
 // HttpServer: an HTTP/1.1 server on a pool of I/O threads, behind a plain
 // request/response interface. It is the only part of Portcullis that sees
-// Boost.Beast or Asio (http_server.cc); everything else works with the
-// HttpRequest and HttpResponse structs below, so that handlers are plain
-// functions that unit tests call without sockets.
+// Boost.Beast or Asio (server/http/, library portcullis_http); everything
+// else works with the HttpRequest and HttpResponse structs below, so that
+// handlers are plain functions that unit tests call without sockets.
 //
 // Behaviour: keep-alive and pipelining (requests on one connection are
 // answered in order), a header size limit; a header callback
@@ -19,8 +19,8 @@
 // Thread safety: Start, Stop and WaitForShutdownSignal are called from one
 // controlling thread. The handler is called concurrently from every I/O
 // thread and must be thread-safe.
-#ifndef PORTCULLIS_SERVER_HTTP_SERVER_H_
-#define PORTCULLIS_SERVER_HTTP_SERVER_H_
+#ifndef PORTCULLIS_SERVER_HTTP_HTTP_SERVER_H_
+#define PORTCULLIS_SERVER_HTTP_HTTP_SERVER_H_
 
 #include <atomic>
 #include <chrono>
@@ -261,4 +261,4 @@ std::optional<std::string> PercentDecode(std::string_view s);
 
 }  // namespace portcullis::server
 
-#endif  // PORTCULLIS_SERVER_HTTP_SERVER_H_
+#endif  // PORTCULLIS_SERVER_HTTP_HTTP_SERVER_H_

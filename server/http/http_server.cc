@@ -1,6 +1,6 @@
 // The Beast/Asio implementation of HttpServer. Keep Beast out of every other
 // translation unit: it is heavy to compile.
-#include "server/http_server.h"
+#include "server/http/http_server.h"
 
 #include <algorithm>
 #include <condition_variable>
@@ -213,27 +213,42 @@ HeaderVerdict JudgeHeader(const HttpServerOptions& options,
   return v;
 }
 
-// Converts a parsed message.
-void ToHttpRequest(http::request<http::string_body>& msg, std::string remote,
-                   HttpRequest* req) {
-  req->method = std::string(msg.method_string());
-  req->target = std::string(msg.target());
-  std::string_view target = req->target;
-  const size_t q = target.find('?');
-  req->path = std::string(target.substr(0, q));
+// Converts a parsed message into *req, which may hold the previous request
+// of the connection: every field is overwritten, into the capacity its
+// strings already have (the header names and values, the target, and the
+// header vector of a connection's requests usually fit those of the one
+// before, so a steady connection converts without allocating). The body is
+// moved, not copied; `remote` is copied into req->remote's capacity.
+void ToHttpRequest(http::request<http::string_body>& msg,
+                   std::string_view remote, HttpRequest* req) {
+  const beast::string_view method = msg.method_string();
+  req->method.assign(method.data(), method.size());
+  const beast::string_view target = msg.target();
+  req->target.assign(target.data(), target.size());
+  const std::string_view t = req->target;
+  const size_t q = t.find('?');
+  req->path.assign(t.substr(0, q));
   if (q != std::string_view::npos) {
-    req->query = std::string(target.substr(q + 1));
+    req->query.assign(t.substr(q + 1));
+  } else {
+    req->query.clear();
   }
-  req->headers.reserve(8);
+  auto& headers = req->headers;
+  size_t n = 0;
   for (const auto& field : msg) {
-    std::string name(field.name_string());
+    if (n == headers.size()) headers.emplace_back();
+    auto& [name, value] = headers[n++];
+    const beast::string_view fname = field.name_string();
+    name.assign(fname.data(), fname.size());
     for (char& c : name) {
       c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }
-    req->headers.emplace_back(std::move(name), std::string(field.value()));
+    const beast::string_view fvalue = field.value();
+    value.assign(fvalue.data(), fvalue.size());
   }
+  headers.resize(n);
   req->body = std::move(msg.body());
-  req->remote = std::move(remote);
+  req->remote.assign(remote);
 }
 
 }  // namespace
@@ -490,9 +505,11 @@ class Session : public std::enable_shared_from_this<Session> {
     http::request<http::string_body> msg = parser_->release();
     const bool keep_alive = msg.keep_alive();
     const unsigned version = msg.version();
-    HttpRequest req;
-    ToHttpRequest(msg, remote_, &req);
-    HttpResponse response = server_->handler(req);
+    ToHttpRequest(msg, remote_, &request_);
+    HttpResponse response = server_->handler(request_);
+    // The body is not reused (the next one is moved in from the parser):
+    // free it now rather than hold an upload while the connection idles.
+    request_.body = std::string();
     if (response.stream && !head_) {
       WriteStream(std::move(response), keep_alive, version);
       return;
@@ -714,7 +731,10 @@ class Session : public std::enable_shared_from_this<Session> {
   HttpServer::Impl* server_;
   SteadyTimer poll_timer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  std::string remote_;
+  std::string remote_;  // the peer, formatted once per connection (Start)
+  // The request being handled, reused by the next one on this connection
+  // (ToHttpRequest writes into the capacity its strings already have).
+  HttpRequest request_;
   std::string chunk_;  // the piece of a streamed body being written
   bool idle_ = false;  // waiting for the first byte of a new request
   bool head_ = false;  // the current request is HEAD: answer the header only
