@@ -104,7 +104,7 @@ void ExportSpool::Produce(ReadView view) {
     // the consumer has necessarily read anything.
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     status_ = std::move(result);
   }
   done_.store(true, std::memory_order_release);
@@ -125,7 +125,7 @@ ExportSpool::State ExportSpool::Pull(std::string *out, size_t max) {
                                 static_cast<off_t>(read_ + got));
       if (r < 0 && errno == EINTR) continue;
       if (r <= 0) {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(&mu_);
         if (status_.ok()) {
           status_ = Status::Internal(
               "cannot read back the export's "
@@ -139,12 +139,12 @@ ExportSpool::State ExportSpool::Pull(std::string *out, size_t max) {
     return State::kData;
   }
   if (!done) return State::kWait;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return status_.ok() ? State::kEnd : State::kFailed;
 }
 
 Status ExportSpool::status() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return status_;
 }
 

@@ -32,11 +32,12 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "common/mutex.h"
 #include "common/status.h"
+#include "common/thread_annotations.h"
 #include "storage/store.h"
 
 namespace portcullis::storage {
@@ -61,24 +62,24 @@ class ExportSpool {
 
   // Replaces *out with at most `max` bytes of the export that follow what
   // was pulled before.
-  State Pull(std::string *out, size_t max);
+  State Pull(std::string *out, size_t max) EXCLUDES(mu_);
 
   // The error that ended the export early, or OK (final once Pull returned
   // kEnd or kFailed).
-  Status status() const;
+  Status status() const EXCLUDES(mu_);
 
  private:
   explicit ExportSpool(int fd) : fd_(fd) {}
-  void Produce(ReadView view);
+  void Produce(ReadView view) EXCLUDES(mu_);
 
   const int fd_;
   std::thread producer_;
   std::atomic<bool> cancel_{false};
   std::atomic<uint64_t> published_{0};  // bytes of fd_ complete and readable
   std::atomic<bool> done_{false};       // set after the last publish
-  mutable std::mutex mu_;
-  Status status_;      // guarded by mu_; written before done_
-  uint64_t read_ = 0;  // consumer side only
+  mutable Mutex mu_;
+  Status status_ GUARDED_BY(mu_);  // written before done_
+  uint64_t read_ = 0;              // consumer side only
 };
 
 }  // namespace portcullis::storage
