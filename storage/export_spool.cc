@@ -23,17 +23,16 @@ constexpr size_t kSinkBuffer = 64 * 1024;
 // bytes written after each flush. Fails (and so fails the ostream) once
 // `cancel` is set.
 class PublishingSink final : public std::streambuf {
-public:
+ public:
   PublishingSink(int fd, std::atomic<uint64_t> *published,
                  const std::atomic<bool> *cancel)
       : fd_(fd), published_(published), cancel_(cancel), buf_(kSinkBuffer) {
     setp(buf_.data(), buf_.data() + buf_.size());
   }
 
-protected:
+ protected:
   int_type overflow(int_type ch) override {
-    if (!Flush())
-      return traits_type::eof();
+    if (!Flush()) return traits_type::eof();
     if (!traits_type::eq_int_type(ch, traits_type::eof())) {
       *pptr() = traits_type::to_char_type(ch);
       pbump(1);
@@ -42,18 +41,16 @@ protected:
   }
   int sync() override { return Flush() ? 0 : -1; }
 
-private:
+ private:
   bool Flush() {
-    if (cancel_->load(std::memory_order_relaxed))
-      return false;
+    if (cancel_->load(std::memory_order_relaxed)) return false;
     const char *p = pbase();
     size_t left = static_cast<size_t>(pptr() - pbase());
     const size_t total = left;
     while (left > 0) {
       const ssize_t n = ::write(fd_, p, left);
       if (n < 0) {
-        if (errno == EINTR)
-          continue;
+        if (errno == EINTR) continue;
         return false;
       }
       p += n;
@@ -70,10 +67,10 @@ private:
   std::vector<char> buf_;
 };
 
-} // namespace
+}  // namespace
 
-Result<std::unique_ptr<ExportSpool>>
-ExportSpool::Start(ReadView view, const std::string &temp_dir) {
+Result<std::unique_ptr<ExportSpool>> ExportSpool::Start(
+    ReadView view, const std::string &temp_dir) {
   std::string path = temp_dir.empty() ? std::string(".") : temp_dir;
   path.append("/portcullis-export-XXXXXX");
   const int fd = ::mkstemp(path.data());
@@ -82,7 +79,7 @@ ExportSpool::Start(ReadView view, const std::string &temp_dir) {
                        "cannot create a temporary file for the export in " +
                            temp_dir + ": " + std::strerror(errno)));
   }
-  ::unlink(path.c_str()); // the open descriptor keeps it until closed
+  ::unlink(path.c_str());  // the open descriptor keeps it until closed
   std::unique_ptr<ExportSpool> s(new ExportSpool(fd));
   s->producer_ = std::thread([raw = s.get(), v = std::move(view)]() mutable {
     raw->Produce(std::move(v));
@@ -92,8 +89,7 @@ ExportSpool::Start(ReadView view, const std::string &temp_dir) {
 
 ExportSpool::~ExportSpool() {
   cancel_.store(true, std::memory_order_relaxed);
-  if (producer_.joinable())
-    producer_.join();
+  if (producer_.joinable()) producer_.join();
   ::close(fd_);
 }
 
@@ -103,13 +99,12 @@ void ExportSpool::Produce(ReadView view) {
     PublishingSink sink(fd_, &published_, &cancel_);
     std::ostream out(&sink);
     Result<ExportStats> stats = ExportJsonl(view, out);
-    if (!stats)
-      result = stats.error();
+    if (!stats) result = stats.error();
     // `view` (the read transaction) ends when this function returns, before
     // the consumer has necessarily read anything.
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     status_ = std::move(result);
   }
   done_.store(true, std::memory_order_release);
@@ -128,13 +123,13 @@ ExportSpool::State ExportSpool::Pull(std::string *out, size_t max) {
     while (got < n) {
       const ssize_t r = ::pread(fd_, out->data() + got, n - got,
                                 static_cast<off_t>(read_ + got));
-      if (r < 0 && errno == EINTR)
-        continue;
+      if (r < 0 && errno == EINTR) continue;
       if (r <= 0) {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(&mu_);
         if (status_.ok()) {
-          status_ = Status::Internal("cannot read back the export's "
-                                     "temporary file");
+          status_ = Status::Internal(
+              "cannot read back the export's "
+              "temporary file");
         }
         return State::kFailed;
       }
@@ -143,15 +138,14 @@ ExportSpool::State ExportSpool::Pull(std::string *out, size_t max) {
     read_ += n;
     return State::kData;
   }
-  if (!done)
-    return State::kWait;
-  std::lock_guard<std::mutex> lock(mu_);
+  if (!done) return State::kWait;
+  MutexLock lock(&mu_);
   return status_.ok() ? State::kEnd : State::kFailed;
 }
 
 Status ExportSpool::status() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return status_;
 }
 
-} // namespace portcullis::storage
+}  // namespace portcullis::storage

@@ -32,28 +32,29 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "common/mutex.h"
 #include "common/status.h"
+#include "common/thread_annotations.h"
 #include "storage/store.h"
 
 namespace portcullis::storage {
 
 class ExportSpool {
-public:
+ public:
   enum class State {
-    kData,   // *out holds the next piece (not empty)
-    kWait,   // nothing new yet: ask again in a moment
-    kEnd,    // the export is complete and everything was pulled
-    kFailed, // the export cannot be completed (see status())
+    kData,    // *out holds the next piece (not empty)
+    kWait,    // nothing new yet: ask again in a moment
+    kEnd,     // the export is complete and everything was pulled
+    kFailed,  // the export cannot be completed (see status())
   };
 
   // Creates the temporary file in `temp_dir` and starts exporting `view`.
   // Fails (kUnavailable) if the file cannot be created.
-  static Result<std::unique_ptr<ExportSpool>>
-  Start(ReadView view, const std::string &temp_dir);
+  static Result<std::unique_ptr<ExportSpool>> Start(
+      ReadView view, const std::string &temp_dir);
 
   ~ExportSpool();
   ExportSpool(const ExportSpool &) = delete;
@@ -61,26 +62,26 @@ public:
 
   // Replaces *out with at most `max` bytes of the export that follow what
   // was pulled before.
-  State Pull(std::string *out, size_t max);
+  State Pull(std::string *out, size_t max) EXCLUDES(mu_);
 
   // The error that ended the export early, or OK (final once Pull returned
   // kEnd or kFailed).
-  Status status() const;
+  Status status() const EXCLUDES(mu_);
 
-private:
+ private:
   explicit ExportSpool(int fd) : fd_(fd) {}
-  void Produce(ReadView view);
+  void Produce(ReadView view) EXCLUDES(mu_);
 
   const int fd_;
   std::thread producer_;
   std::atomic<bool> cancel_{false};
-  std::atomic<uint64_t> published_{0}; // bytes of fd_ complete and readable
-  std::atomic<bool> done_{false};      // set after the last publish
-  mutable std::mutex mu_;
-  Status status_;     // guarded by mu_; written before done_
-  uint64_t read_ = 0; // consumer side only
+  std::atomic<uint64_t> published_{0};  // bytes of fd_ complete and readable
+  std::atomic<bool> done_{false};       // set after the last publish
+  mutable Mutex mu_;
+  Status status_ GUARDED_BY(mu_);  // written before done_
+  uint64_t read_ = 0;              // consumer side only
 };
 
-} // namespace portcullis::storage
+}  // namespace portcullis::storage
 
-#endif // PORTCULLIS_STORAGE_EXPORT_SPOOL_H_
+#endif  // PORTCULLIS_STORAGE_EXPORT_SPOOL_H_

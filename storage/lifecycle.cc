@@ -155,31 +155,33 @@ Status Store::Grow() {
   mdb_env_info(env_, &info);
   const uint64_t cur = info.me_mapsize;
   const uint64_t next = std::max(cur * 2, cur + kMinGrowth);
-  std::unique_lock lock(sync_->resize_mu, std::defer_lock);
-  if (!lock.try_lock_for(kGrowLockTimeout)) {
+  if (!sync_->resize_mu.TryLockFor(kGrowLockTimeout)) {
     return Status(StatusCode::kUnavailable,
                   "the store is full and could not grow: read transactions "
                   "stayed open");
   }
   const int rc = mdb_env_set_mapsize(env_, next);
+  sync_->resize_mu.Unlock();
   if (rc) return LmdbError("mdb_env_set_mapsize", rc);
   return Status::Ok();
 }
 
 namespace {
 
-// Begins a transaction; adopts a map another process has grown.
+// Begins a transaction; adopts a map another process has grown. With
+// `pinned`, the caller holds the read transaction's share of resize_mu
+// (internal::PinMap), which is given back while the map is resized.
 int BeginTxn(MDB_env* env, unsigned flags, MDB_txn** txn,
-             std::shared_timed_mutex* resize_mu, bool holding_shared) {
+             SharedMutex* resize_mu, bool pinned) {
   for (int attempt = 0;; ++attempt) {
     const int rc = mdb_txn_begin(env, nullptr, flags, txn);
     if (rc != MDB_MAP_RESIZED || attempt > 3) return rc;
-    if (holding_shared) resize_mu->unlock_shared();
+    if (pinned) internal::UnpinMap(resize_mu);
     {
-      std::unique_lock lock(*resize_mu);
+      WriterMutexLock lock(resize_mu);
       mdb_env_set_mapsize(env, 0);
     }
-    if (holding_shared) resize_mu->lock_shared();
+    if (pinned) internal::PinMap(resize_mu);
   }
 }
 
@@ -190,11 +192,12 @@ Result<ReadView> Store::Read() {
     return Fail(Status(StatusCode::kUnavailable,
                        "mdb_txn_begin: injected fault"));
   }
-  sync_->resize_mu.lock_shared();
+  // Given back by ReadView::Release, or below on failure.
+  internal::PinMap(&sync_->resize_mu);
   MDB_txn* txn = nullptr;
   std::unique_ptr<ReadView::ReadCache> cache;
   {
-    std::lock_guard lock(sync_->idle_mu);
+    MutexLock lock(&sync_->idle_mu);
     if (!sync_->idle.empty()) {
       txn = sync_->idle.back().first;
       cache = std::move(sync_->idle.back().second);
@@ -212,9 +215,9 @@ Result<ReadView> Store::Read() {
     txn = nullptr;
   }
   const int rc =
-      BeginTxn(env_, MDB_RDONLY, &txn, &sync_->resize_mu, /*holding=*/true);
+      BeginTxn(env_, MDB_RDONLY, &txn, &sync_->resize_mu, /*pinned=*/true);
   if (rc) {
-    sync_->resize_mu.unlock_shared();
+    internal::UnpinMap(&sync_->resize_mu);
     return Fail(LmdbError("begin read transaction", rc));
   }
   return ReadView(this, txn, /*owns_txn=*/true, std::move(cache));
@@ -229,11 +232,10 @@ Result<Revision> Store::Write(const engine::Policy* policy,
   if (!actor.empty()) {
     if (Status s = layout::CheckRef(actor, "actor"); !s.ok()) return Fail(s);
   }
-  std::lock_guard write_lock(sync_->write_mu);
+  MutexLock write_lock(&sync_->write_mu);
   for (int attempt = 0; attempt < kWriteAttempts; ++attempt) {
     MDB_txn* txn = nullptr;
-    const int rc =
-        BeginTxn(env_, 0, &txn, &sync_->resize_mu, /*holding=*/false);
+    const int rc = BeginTxn(env_, 0, &txn, &sync_->resize_mu, /*pinned=*/false);
     if (rc) return Fail(LmdbError("begin write transaction", rc));
     WriteTxn w(this, txn, policy, actor);
     Status s = fn(w);

@@ -60,14 +60,14 @@ void ReadView::Release() {
     mdb_txn_reset(txn_);
     bool kept = false;
     if (cache_ != nullptr && failure_.empty()) {  // keep only healthy ones
-      std::lock_guard lock(sync.idle_mu);
+      MutexLock lock(&sync.idle_mu);
       if (sync.idle.size() < Store::Sync::kMaxIdleReads) {
         sync.idle.emplace_back(txn_, std::move(cache_));
         kept = true;
       }
     }
     if (!kept) mdb_txn_abort(txn_);
-    sync.resize_mu.unlock_shared();
+    internal::UnpinMap(&sync.resize_mu);  // taken by Store::Read
   }
   txn_ = nullptr;
 }

@@ -8,7 +8,8 @@
 //
 // Thread safety: the free functions keep no state and are safe to call from
 // any thread on a transaction that thread is using. Store::Sync is shared by
-// every thread of a Store (each member says what guards it). A ReadCache and
+// every thread of a Store (each member says what guards it, GUARDED_BY where
+// it is memory). A ReadCache and
 // a WriteTxn::Impl belong to one view or transaction, used by one thread at
 // a time.
 //
@@ -27,15 +28,15 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
+#include "common/thread_annotations.h"
 #include "engine/policy.h"
 #include "storage/layout.h"
 #include "storage/store.h"
@@ -190,20 +191,48 @@ struct Handles {
 }  // namespace internal
 
 // The synchronization state of one Store, shared by all its threads.
+//
+// Lock order: write_mu, then resize_mu, then idle_mu (a writer may grow the
+// map; nothing takes write_mu or resize_mu with idle_mu held).
 struct Store::Sync {
-  std::mutex write_mu;  // one writer at a time (LMDB's own lock is per env)
-  // Shared by every open read transaction of this process; exclusive while
-  // the map is resized (mdb_env_set_mapsize needs no active transaction).
-  std::shared_timed_mutex resize_mu;
+  // One writer at a time (LMDB's own lock is per environment, not per
+  // thread). Guards no member: it serializes Store::Write and, through it,
+  // Store::Grow.
+  Mutex write_mu ACQUIRED_BEFORE(resize_mu);
+
+  // Held shared by every open read transaction of this process, from
+  // Store::Read to ReadView::Release; exclusive while the map is resized
+  // (mdb_env_set_mapsize needs no active transaction). A ReadView holds its
+  // share across calls, which the analysis cannot follow: that share is taken
+  // and given back only through internal::PinMap and internal::UnpinMap.
+  SharedMutex resize_mu ACQUIRED_BEFORE(idle_mu);
+
   // Read transactions of released views, reset (mdb_txn_reset) and kept
   // with their read caches, so that Read() renews one (no allocation, no
   // reader-table lock) instead of beginning a new one. With MDB_NOTLS a
   // reset transaction keeps its reader slot and may be renewed by any
   // thread. At most kMaxIdleReads are kept; they are aborted by ~Store.
   static constexpr size_t kMaxIdleReads = 64;
-  std::mutex idle_mu;  // guards idle
-  std::vector<std::pair<MDB_txn*, std::unique_ptr<ReadView::ReadCache>>> idle;
+  Mutex idle_mu;
+  std::vector<std::pair<MDB_txn*, std::unique_ptr<ReadView::ReadCache>>> idle
+      GUARDED_BY(idle_mu);
 };
+
+namespace internal {
+
+// Takes (PinMap) or gives back (UnpinMap) the shared hold on
+// Store::Sync::resize_mu that a read transaction keeps for its whole life,
+// from Store::Read through the ReadView to ReadView::Release. The analysis
+// checks one function at a time and cannot follow a hold that an object
+// keeps, so these two are not checked; every other use of the lock is.
+inline void PinMap(SharedMutex* resize_mu) NO_THREAD_SAFETY_ANALYSIS {
+  resize_mu->LockShared();
+}
+inline void UnpinMap(SharedMutex* resize_mu) NO_THREAD_SAFETY_ANALYSIS {
+  resize_mu->UnlockShared();
+}
+
+}  // namespace internal
 
 // What a ReadView keeps between reads so that warm lookups neither allocate
 // nor open cursors: blocks of Values that list attributes are decoded into,
