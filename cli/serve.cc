@@ -6,17 +6,17 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <iostream>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 
 #include <CLI/CLI.hpp>
 
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 #include "membership/membership.h"
 #include "policies/policy_compiler.h"
 #include "server/api.h"
@@ -59,10 +59,10 @@ class LineLog {
   ~LineLog() {
     if (!flusher_.joinable()) return;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       stop_ = true;
     }
-    cv_.notify_one();
+    cv_.NotifyOne();
     flusher_.join();
     if (fd_ > 2) ::close(fd_);
   }
@@ -83,32 +83,36 @@ class LineLog {
     return Status::Ok();
   }
   bool enabled() const { return fd_ >= 0; }
-  void Write(std::string_view line) {
+  void Write(std::string_view line) EXCLUDES(mu_) {
     bool full;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       pending_.append(line);
       pending_.push_back('\n');
       full = pending_.size() >= kFlushBytes;
     }
-    if (full) cv_.notify_one();
+    if (full) cv_.NotifyOne();
   }
 
  private:
-  void Flush() {
+  void Flush() EXCLUDES(mu_) {
     std::string out;
-    std::unique_lock<std::mutex> lock(mu_);
+    mu_.Lock();
     for (;;) {
-      cv_.wait_for(lock, kFlushInterval,
-                   [&] { return stop_ || pending_.size() >= kFlushBytes; });
+      const auto until = std::chrono::steady_clock::now() + kFlushInterval;
+      while (!stop_ && pending_.size() < kFlushBytes &&
+             std::chrono::steady_clock::now() < until) {
+        cv_.WaitUntil(&mu_, until);
+      }
       out.swap(pending_);
       const bool stop = stop_;
-      lock.unlock();
+      mu_.Unlock();
       WriteAll(out);
       out.clear();
-      lock.lock();
-      if (stop && pending_.empty()) return;
+      mu_.Lock();
+      if (stop && pending_.empty()) break;
     }
+    mu_.Unlock();
   }
   void WriteAll(std::string_view bytes) {
     while (!bytes.empty()) {
@@ -120,10 +124,10 @@ class LineLog {
   }
 
   int fd_ = -1;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::string pending_;  // guarded by mu_
-  bool stop_ = false;    // guarded by mu_
+  Mutex mu_;
+  CondVar cv_;
+  std::string pending_ GUARDED_BY(mu_);
+  bool stop_ GUARDED_BY(mu_) = false;
   std::thread flusher_;
 };
 
@@ -140,18 +144,18 @@ class InvitationSweeper {
   ~InvitationSweeper() {
     if (!thread_.joinable()) return;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       stop_ = true;
     }
-    cv_.notify_one();
+    cv_.NotifyOne();
     thread_.join();
   }
 
  private:
-  void Run() {
-    std::unique_lock<std::mutex> lock(mu_);
+  void Run() EXCLUDES(mu_) {
+    mu_.Lock();
     while (!stop_) {
-      lock.unlock();
+      mu_.Unlock();
       const std::shared_ptr<const LoadedPolicy> policy = policy_->Current();
       membership::WorkflowContext ctx{
           store_, policy->policy.get(), NowMicros(), {}};
@@ -160,18 +164,22 @@ class InvitationSweeper {
         err_ << "portcullis: invitation sweep: " << n.error().message()
              << "\n";
       }
-      lock.lock();
-      cv_.wait_for(lock, interval_, [this] { return stop_; });
+      mu_.Lock();
+      const auto until = std::chrono::steady_clock::now() + interval_;
+      while (!stop_ && std::chrono::steady_clock::now() < until) {
+        cv_.WaitUntil(&mu_, until);
+      }
     }
+    mu_.Unlock();
   }
 
   storage::Store* store_;
   PolicyHolder* policy_;
   const std::chrono::milliseconds interval_;
   std::ostream& err_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;  // guarded by mu_
+  Mutex mu_;
+  CondVar cv_;
+  bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

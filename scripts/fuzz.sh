@@ -27,7 +27,9 @@ declare -A binary=(
 )
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(policy_fuzz condition_fuzz api_fuzz http_fuzz jsonl_fuzz)
-scripts/build.sh fuzz "${targets[@]}"
+# portcullis_cli too: no fuzz target links it, and this Clang build is the
+# one that checks every library's locking (-Wthread-safety).
+scripts/build.sh fuzz "${targets[@]}" portcullis_cli
 mkdir -p build/fuzz/artifacts
 summary=build/fuzz/fuzz-summary.txt
 : > "$summary"

@@ -22,7 +22,7 @@ const Value* Member(const Value* obj, const char* name) {
   return &it->value;
 }
 
-std::string Join(std::string_view prefix, std::string_view a,
+std::string FieldPath(std::string_view prefix, std::string_view a,
                  std::string_view b = {}) {
   std::string f(prefix);
   f.append(a);
@@ -54,8 +54,8 @@ Status EntityMember(const Value* obj, const char* what, std::string_view prefix,
                     const Value** out) {
   *out = Member(obj, what);
   if (*out != nullptr && !(*out)->IsObject()) {
-    return Status::InvalidArgument(Join(prefix, what) + " must be an object",
-                                   Join(prefix, what));
+    return Status::InvalidArgument(FieldPath(prefix, what) + " must be an object",
+                                   FieldPath(prefix, what));
   }
   return Status::Ok();
 }
@@ -77,28 +77,28 @@ Status ResolveEntity(const Value* item, const Value* defaults, const char* what,
     return s;
   }
   if (own == nullptr && fallback == nullptr) {
-    return Required(Join(prefix, what));
+    return Required(FieldPath(prefix, what));
   }
   auto out = outs.begin();
   for (const char* key : keys) {
     std::string_view* target = *out++;
     if (const Value* v = Member(own, key)) {
-      if (Status s = NonEmptyString(*v, Join(prefix, what, key), target);
+      if (Status s = NonEmptyString(*v, FieldPath(prefix, what, key), target);
           !s.ok()) {
         return s;
       }
     } else if (const Value* d = Member(fallback, key)) {
-      if (Status s = NonEmptyString(*d, Join("", what, key), target); !s.ok()) {
+      if (Status s = NonEmptyString(*d, FieldPath("", what, key), target); !s.ok()) {
         return s;
       }
     } else {
-      return Required(Join(own != nullptr ? prefix : "", what, key));
+      return Required(FieldPath(own != nullptr ? prefix : "", what, key));
     }
   }
   const Value* source = own != nullptr ? own : fallback;
   if (const Value* p = Member(source, "properties")) {
     return arena->Flatten(
-        *p, Join(own != nullptr ? prefix : "", what, "properties"), properties);
+        *p, FieldPath(own != nullptr ? prefix : "", what, "properties"), properties);
   }
   return Status::Ok();
 }
@@ -161,7 +161,7 @@ Status ResolveEvaluation(const Value* item, const Value* defaults,
     return s;
   }
   if (const Value* c = Member(item, "context")) {
-    if (Status s = arena->Flatten(*c, Join(prefix, "context"), &out->context);
+    if (Status s = arena->Flatten(*c, FieldPath(prefix, "context"), &out->context);
         !s.ok()) {
       return s;
     }
@@ -214,14 +214,14 @@ Status ParseSearch(const Value& doc, SearchKind kind, size_t default_limit,
     if (obj == nullptr) return Required(p.what);
     for (size_t i = 0; i < p.keys.size(); ++i) {
       const Value* v = Member(obj, p.keys[i]);
-      if (v == nullptr) return Required(Join("", p.what, p.keys[i]));
-      if (Status s = NonEmptyString(*v, Join("", p.what, p.keys[i]), p.outs[i]);
+      if (v == nullptr) return Required(FieldPath("", p.what, p.keys[i]));
+      if (Status s = NonEmptyString(*v, FieldPath("", p.what, p.keys[i]), p.outs[i]);
           !s.ok()) {
         return s;
       }
     }
     if (const Value* props = Member(obj, "properties")) {
-      if (Status s = arena->Flatten(*props, Join("", p.what, "properties"),
+      if (Status s = arena->Flatten(*props, FieldPath("", p.what, "properties"),
                                     p.properties);
           !s.ok()) {
         return s;

@@ -23,11 +23,11 @@
 namespace portcullis::server {
 
 class ExportStream final : public BodyStream {
-public:
+ public:
   // Creates the temporary file in `temp_dir` and starts exporting `view`.
   // Fails (kUnavailable) if the file cannot be created.
-  static Result<std::shared_ptr<ExportStream>>
-  Start(storage::ReadView view, const std::string &temp_dir);
+  static Result<std::shared_ptr<ExportStream>> Start(
+      storage::ReadView view, const std::string &temp_dir);
 
   ExportStream(const ExportStream &) = delete;
   ExportStream &operator=(const ExportStream &) = delete;
@@ -38,13 +38,13 @@ public:
   // kEnd or kFailed).
   Status status() const { return spool_->status(); }
 
-private:
+ private:
   explicit ExportStream(std::unique_ptr<storage::ExportSpool> spool)
       : spool_(std::move(spool)) {}
 
   const std::unique_ptr<storage::ExportSpool> spool_;
 };
 
-} // namespace portcullis::server
+}  // namespace portcullis::server
 
-#endif // PORTCULLIS_SERVER_EXPORT_STREAM_H_
+#endif  // PORTCULLIS_SERVER_EXPORT_STREAM_H_

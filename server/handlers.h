@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "engine/evaluator.h"
 #include "engine/lookup.h"
@@ -85,7 +86,7 @@ struct ApiContext {
   PolicyAdmin admin;
   std::unique_ptr<Metrics> metrics;
   std::atomic<bool> ready{false};
-  std::mutex reload_mu;  // one policy reload at a time
+  Mutex reload_mu;  // one policy reload at a time (ReloadPolicy)
 };
 
 // One request on its way through a handler.
@@ -103,7 +104,8 @@ using Handler = HttpResponse (*)(Call& call);
 // Reloads the policy through PolicyAdmin::load and publishes it if it
 // compiles; otherwise the running policy stays. Used by SIGHUP (Api::Reload)
 // and POST /v1/policy/reload.
-Status ReloadPolicy(ApiContext& api, std::vector<PolicyDiagnostic>* errors);
+Status ReloadPolicy(ApiContext& api, std::vector<PolicyDiagnostic>* errors)
+    EXCLUDES(api.reload_mu);
 
 // Counts the decision and writes its decision-log line (when a decision log
 // is configured). `reason_message` is the reason as text.

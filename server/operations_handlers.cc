@@ -32,7 +32,7 @@ Status ReloadPolicy(ApiContext& api, std::vector<PolicyDiagnostic>* errors) {
   if (!api.admin.load) {
     return Status(StatusCode::kUnavailable, "no policy file is configured");
   }
-  std::lock_guard<std::mutex> lock(api.reload_mu);
+  MutexLock lock(&api.reload_mu);
   std::vector<PolicyDiagnostic> diags;
   std::shared_ptr<const engine::Policy> policy = api.admin.load(&diags);
   if (policy == nullptr) {

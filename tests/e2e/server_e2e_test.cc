@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <rapidjson/document.h>
 
 #include <algorithm>
@@ -433,12 +434,15 @@ TEST(E2ETimeouts, IdleAndStalledClientsAreDisconnected) {
 // request, and SIGTERM writes whatever is left.
 TEST(E2ELogs, AccessAndDecisionLinesReachTheirFiles) {
   const std::string dir = ::testing::TempDir();
-  const std::string access = dir + "/portcullis-e2e-access.log";
-  const std::string decisions = dir + "/portcullis-e2e-decisions.log";
+  // Names of this process's own: another checkout's suite may run at once.
+  const std::string pid = std::to_string(getpid());
+  const std::string access = dir + "/portcullis-e2e-access-" + pid + ".log";
+  const std::string decisions =
+      dir + "/portcullis-e2e-decisions-" + pid + ".log";
   std::remove(access.c_str());
   std::remove(decisions.c_str());
   const std::string config =
-      WriteFile(dir + "/portcullis-logs.yaml",
+      WriteFile(dir + "/portcullis-logs-" + pid + ".yaml",
                 "log: {access: " + access + ", decisions: " + decisions + "}\n");
   Daemon d(kPolicy, {"--no-auth", "--config", config});
   ASSERT_TRUE(d.started()) << d.Stderr();
@@ -458,7 +462,9 @@ TEST(E2ELogs, AccessAndDecisionLinesReachTheirFiles) {
   }
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (lines(decisions) < 3 && std::chrono::steady_clock::now() < deadline) {
+  // The two logs are flushed independently: wait for both.
+  while ((lines(decisions) < 3 || lines(access) < 3) &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_EQ(lines(decisions), 3);
