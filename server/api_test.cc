@@ -9,6 +9,7 @@
 
 #include <filesystem>
 
+#include "tests/support/temp_store.h"
 #include "tests/support/test_policies.h"
 
 namespace portcullis::server {
@@ -20,23 +21,11 @@ constexpr const char* kAdminToken = "admin-token-0123456789";
 class ApiTest : public ::testing::Test {
  protected:
   ApiTest() : holder_(testing::MakeTestPolicy()) {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("portcullis_api_test_" + std::to_string(getpid()));
-    std::filesystem::remove_all(dir_);
-    storage::StoreOptions so;
-    so.no_sync = true;
-    auto store = storage::Store::Open(dir_.string(), so);
-    EXPECT_TRUE(store.has_value());
-    store_ = std::move(*store);
     EXPECT_TRUE(
         testing::LoadTestData(store_.get(), *holder_.Current()->policy).ok());
     api_ = MakeApi(true);
   }
-  ~ApiTest() override {
-    api_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  ~ApiTest() override { api_.reset(); }
 
   std::unique_ptr<Api> MakeApi(bool auth) {
     ApiOptions o;
@@ -96,8 +85,7 @@ class ApiTest : public ::testing::Test {
     return "";
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<storage::Store> store_;
+  testing::TempStore store_{"api_test"};
   PolicyHolder holder_;
   std::unique_ptr<Api> api_;
   std::vector<std::string> decisions_;

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 
+#include "tests/support/temp_store.h"
 #include "tests/support/test_policies.h"
 
 namespace portcullis::server {
@@ -179,14 +180,6 @@ TEST(AuthzenParse, BaseUrlAndMetadata) {
 class AuthzenApiTest : public ::testing::Test {
  protected:
   AuthzenApiTest() : holder_(testing::MakeTestPolicy()) {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("portcullis_authzen_test_" + std::to_string(getpid()));
-    std::filesystem::remove_all(dir_);
-    storage::StoreOptions so;
-    so.no_sync = true;
-    auto store = storage::Store::Open(dir_.string(), so);
-    EXPECT_TRUE(store.has_value());
-    store_ = std::move(*store);
     EXPECT_TRUE(
         testing::LoadTestData(store_.get(), *holder_.Current()->policy).ok());
     ApiOptions o;
@@ -196,11 +189,7 @@ class AuthzenApiTest : public ::testing::Test {
                                  PolicyAdmin{});
     api_->SetReady(true);
   }
-  ~AuthzenApiTest() override {
-    api_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  ~AuthzenApiTest() override { api_.reset(); }
 
   HttpResponse Post(std::string path, std::string body,
                     std::string content_type = "application/json") {
@@ -222,8 +211,7 @@ class AuthzenApiTest : public ::testing::Test {
     return "";
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<storage::Store> store_;
+  testing::TempStore store_{"authzen_test"};
   PolicyHolder holder_;
   std::unique_ptr<Api> api_;
 };

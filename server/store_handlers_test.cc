@@ -5,6 +5,7 @@
 
 #include "server/api.h"
 #include "server/json.h"
+#include "tests/support/temp_store.h"
 #include "tests/support/test_policies.h"
 
 namespace portcullis::server {
@@ -13,23 +14,12 @@ namespace {
 class DataApiTest : public ::testing::Test {
  protected:
   DataApiTest() : holder_(testing::MakeTestPolicy()) {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("portcullis_data_api_" + std::to_string(getpid()) + "_" +
-            std::to_string(counter_++));
-    std::filesystem::remove_all(dir_);
-    auto store = storage::Store::Open(dir_.string());
-    EXPECT_TRUE(store.has_value());
-    store_ = std::move(*store);
     ApiOptions o;
     o.auth_enabled = false;
     api_ = std::make_unique<Api>(std::move(o), &holder_,
                                  store_.get(), PolicyAdmin{});
   }
-  ~DataApiTest() override {
-    api_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  ~DataApiTest() override { api_.reset(); }
 
   HttpResponse Call(std::string method, std::string target,
                     std::string body = "") {
@@ -67,10 +57,8 @@ class DataApiTest : public ::testing::Test {
               200);
   }
 
-  static inline int counter_ = 0;
-  std::filesystem::path dir_;
   PolicyHolder holder_;
-  std::unique_ptr<storage::Store> store_;
+  testing::TempStore store_{"store_handlers_test"};
   std::unique_ptr<Api> api_;
 };
 

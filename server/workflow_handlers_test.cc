@@ -7,6 +7,7 @@
 
 #include "policies/policy_compiler.h"
 #include "server/api.h"
+#include "tests/support/temp_store.h"
 #include "server/json.h"
 #include "storage/jsonl.h"
 
@@ -25,27 +26,16 @@ std::shared_ptr<const engine::Policy> Workspace() {
 class WorkflowApiTest : public ::testing::Test {
  protected:
   WorkflowApiTest() : holder_(Workspace()) {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("portcullis_workflow_api_" + std::to_string(getpid()) + "_" +
-            std::to_string(counter_++));
-    std::filesystem::remove_all(dir_);
-    auto store = storage::Store::Open(dir_.string());
-    EXPECT_TRUE(store.has_value());
-    store_ = std::move(*store);
     storage::ImportOptions o;
     o.policy = holder_.Current()->policy.get();
     EXPECT_TRUE(
-        storage::ImportJsonlFile(*store_, kPolicies + "/demo-data.jsonl", o));
+        storage::ImportJsonlFile(*store_.get(), kPolicies + "/demo-data.jsonl", o));
     ApiOptions opts;
     opts.auth_enabled = false;
     api_ = std::make_unique<Api>(std::move(opts), &holder_,
                                  store_.get(), PolicyAdmin{});
   }
-  ~WorkflowApiTest() override {
-    api_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  ~WorkflowApiTest() override { api_.reset(); }
 
   HttpResponse Call(std::string method, std::string target,
                     std::string body = "") {
@@ -70,10 +60,8 @@ class WorkflowApiTest : public ::testing::Test {
     return d["error"]["code"].GetString();
   }
 
-  static inline int counter_ = 0;
-  std::filesystem::path dir_;
   PolicyHolder holder_;
-  std::unique_ptr<storage::Store> store_;
+  testing::TempStore store_{"workflow_handlers_test"};
   std::unique_ptr<Api> api_;
 };
 

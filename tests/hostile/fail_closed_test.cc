@@ -13,6 +13,7 @@
 
 #include "server/api.h"
 #include "server/json.h"
+#include "tests/support/temp_store.h"
 #include "tests/support/test_policies.h"
 
 namespace portcullis::server {
@@ -43,17 +44,6 @@ struct ReadFaults {
 class FailClosedTest : public ::testing::Test {
  protected:
   FailClosedTest() : holder_(testing::MakeTestPolicy()) {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("portcullis_fail_closed_" + std::to_string(getpid()));
-    std::filesystem::remove_all(dir_);
-    storage::StoreOptions so;
-    so.no_sync = true;
-    so.read_fault = [this](std::string_view what) {
-      return faults_.Fault(what);
-    };
-    auto store = storage::Store::Open(dir_.string(), so);
-    EXPECT_TRUE(store.has_value());
-    store_ = std::move(*store);
     EXPECT_TRUE(
         testing::LoadTestData(store_.get(), *holder_.Current()->policy).ok());
     ApiOptions o;
@@ -62,10 +52,14 @@ class FailClosedTest : public ::testing::Test {
                                  PolicyAdmin{});
     api_->SetReady(true);
   }
-  ~FailClosedTest() override {
-    api_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
+  ~FailClosedTest() override { api_.reset(); }
+  // A store whose reads fail as faults_ says.
+  storage::StoreOptions FaultyReads() {
+    storage::StoreOptions so = testing::TempStore::NoSync();
+    so.read_fault = [this](std::string_view what) {
+      return faults_.Fault(what);
+    };
+    return so;
   }
   HttpResponse Post(const std::string& path, const std::string& body) {
     HttpRequest r;
@@ -81,10 +75,9 @@ class FailClosedTest : public ::testing::Test {
     return d;
   }
 
-  std::filesystem::path dir_;
   ReadFaults faults_;
   PolicyHolder holder_;
-  std::unique_ptr<storage::Store> store_;
+  testing::TempStore store_{"fail_closed", FaultyReads()};
   std::unique_ptr<Api> api_;
 };
 
