@@ -96,6 +96,35 @@ TEST_F(DataApiTest, BadWritesAreRefusedWithTheRightStatus) {
             400);
 }
 
+// The API stores attributes by the rules of an import line (one codec,
+// storage/attributes_json.h): what import refuses, the API refuses too.
+TEST_F(DataApiTest, AttributesFollowTheImportRules) {
+  ASSERT_EQ(Call("PUT", "/v1/resources/group/g1").status, 200);
+  struct Case {
+    const char* attributes;
+    const char* field;
+  } cases[] = {
+      {R"({"big":18446744073709551615})", "attributes.big"},
+      {R"({"l":[{"a":1}]})", "attributes.l"},
+      {R"({"a.b":1,"a":{"b":2}})", "attributes"},
+      {R"({"":1})", "attributes"},
+  };
+  for (const Case& c : cases) {
+    HttpResponse r = Call("PUT", "/v1/resources/file/f9",
+                          std::string(R"({"parent":"group:g1","attributes":)") +
+                              c.attributes + "}");
+    ASSERT_EQ(r.status, 400) << c.attributes << " -> " << r.body;
+    EXPECT_STREQ(Json(r)["error"]["field"].GetString(), c.field) << r.body;
+  }
+  EXPECT_EQ(Call("GET", "/v1/resources/file/f9").status, 404);  // nothing kept
+  HttpResponse ok = Call("PUT", "/v1/resources/file/f9",
+                         R"({"parent":"group:g1","attributes":{"l":[1,[2]],"d":{"e":-1}}})");
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  rapidjson::Document d = Json(Call("GET", "/v1/resources/file/f9"));
+  EXPECT_EQ(d["attributes"]["d.e"].GetInt64(), -1);
+  EXPECT_EQ(d["attributes"]["l"][1][0].GetInt64(), 2);
+}
+
 TEST_F(DataApiTest, BindingsAndRestrictionsDriveChecks) {
   Load();
   const std::string check =
