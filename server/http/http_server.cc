@@ -3,10 +3,8 @@
 #include "server/http/http_server.h"
 
 #include <algorithm>
-#include <condition_variable>
 #include <limits>
 #include <csignal>
-#include <mutex>
 #include <set>
 #include <thread>
 
@@ -16,6 +14,9 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 
 namespace portcullis::server {
 
@@ -31,102 +32,6 @@ using Socket = net::basic_stream_socket<tcp, Strand>;
 using SteadyTimer = net::basic_waitable_timer<
     std::chrono::steady_clock, net::wait_traits<std::chrono::steady_clock>,
     Strand>;
-
-namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
-
-std::optional<std::string> PercentDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out.push_back(s[i]);
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    const int hi = HexValue(s[i + 1]);
-    const int lo = HexValue(s[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return out;
-}
-
-Result<std::string> DrainBodyStream(BodyStream& stream,
-                                    std::chrono::milliseconds poll) {
-  std::string all, piece;
-  for (;;) {
-    switch (stream.Pull(&piece, 64 * 1024)) {
-      case BodyStream::State::kData:
-        all += piece;
-        break;
-      case BodyStream::State::kWait:
-        std::this_thread::sleep_for(poll);
-        break;
-      case BodyStream::State::kEnd:
-        return all;
-      case BodyStream::State::kFailed:
-        return Fail(Status::Internal("the response body failed midway"));
-    }
-  }
-}
-
-const std::string* HttpRequest::Header(std::string_view lower_name) const {
-  for (const auto& [name, value] : headers) {
-    if (name == lower_name) return &value;
-  }
-  return nullptr;
-}
-
-std::optional<std::string> HttpRequest::QueryParam(
-    std::string_view name) const {
-  std::string_view q = query;
-  while (!q.empty()) {
-    const size_t amp = q.find('&');
-    std::string_view pair = q.substr(0, amp);
-    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
-    const size_t eq = pair.find('=');
-    std::string_view key = pair.substr(0, eq);
-    if (key != name) continue;
-    if (eq == std::string_view::npos) return std::string();
-    return PercentDecode(pair.substr(eq + 1));
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string_view> HttpRequest::RepeatedQueryParam() const {
-  if (query.empty()) return std::nullopt;
-  // Keys of a query that fits the header limit: compared pairwise while
-  // few, sorted when many (a 16 KiB query may hold thousands).
-  std::vector<std::string_view> keys;
-  std::string_view q = query;
-  while (!q.empty()) {
-    const size_t amp = q.find('&');
-    std::string_view pair = q.substr(0, amp);
-    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
-    std::string_view key = pair.substr(0, pair.find('='));
-    if (keys.size() < 16) {
-      for (std::string_view k : keys) {
-        if (k == key) return key;
-      }
-    }
-    keys.push_back(key);
-  }
-  if (keys.size() <= 16) return std::nullopt;
-  std::sort(keys.begin(), keys.end());
-  const auto dup = std::adjacent_find(keys.begin(), keys.end());
-  if (dup == keys.end()) return std::nullopt;
-  return *dup;
-}
 
 namespace {
 
@@ -327,12 +232,12 @@ struct HttpServer::Impl {
   std::atomic<bool> draining{false};
   std::atomic<bool> stopped{false};
 
-  std::mutex sessions_mu;
-  std::set<Session*> sessions;  // guarded by sessions_mu
+  Mutex sessions_mu;
+  std::set<Session*> sessions GUARDED_BY(sessions_mu);
 
-  std::mutex signal_mu;
-  std::condition_variable signal_cv;
-  std::vector<int> pending_signals;  // guarded by signal_mu
+  Mutex signal_mu;
+  CondVar signal_cv;
+  std::vector<int> pending_signals GUARDED_BY(signal_mu);
 
   // Declared last: destroying the context destroys pending sessions, which
   // use the members above.
@@ -399,7 +304,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   ~Session() {
     {
-      std::lock_guard<std::mutex> lock(server_->sessions_mu);
+      MutexLock lock(&server_->sessions_mu);
       server_->sessions.erase(this);
     }
     if (server_->options.on_connection) server_->options.on_connection(-1);
@@ -408,7 +313,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Start() {
     {
-      std::lock_guard<std::mutex> lock(server_->sessions_mu);
+      MutexLock lock(&server_->sessions_mu);
       server_->sessions.insert(this);
     }
     beast::error_code ec;
@@ -770,7 +675,7 @@ void HttpServer::Impl::Sweep() {
     const int64_t now = Session::NowNanos();
     std::vector<std::shared_ptr<Session>> late;
     {
-      std::lock_guard<std::mutex> lock(sessions_mu);
+      MutexLock lock(&sessions_mu);
       for (Session* session : sessions) {
         if (!session->Late(now)) continue;
         // Null when the session is being destroyed (it then waits for
@@ -792,10 +697,10 @@ void HttpServer::Impl::WaitSignal() {
   signals->async_wait([this](beast::error_code ec, int signo) {
     if (ec) return;
     {
-      std::lock_guard<std::mutex> lock(signal_mu);
+      MutexLock lock(&signal_mu);
       pending_signals.push_back(signo);
     }
-    signal_cv.notify_all();
+    signal_cv.NotifyAll();
     if (signo == SIGHUP) WaitSignal();
   });
 }
@@ -846,16 +751,19 @@ Status HttpServer::Start() {
 
 int HttpServer::WaitForShutdownSignal(std::function<void()> on_hup) {
   Impl& s = *impl_;
-  std::unique_lock<std::mutex> lock(s.signal_mu);
+  s.signal_mu.Lock();
   for (;;) {
-    s.signal_cv.wait(lock, [&] { return !s.pending_signals.empty(); });
+    while (s.pending_signals.empty()) s.signal_cv.Wait(&s.signal_mu);
     std::vector<int> sigs;
     sigs.swap(s.pending_signals);
     for (int sig : sigs) {
-      if (sig != SIGHUP) return sig;
-      lock.unlock();
+      if (sig != SIGHUP) {
+        s.signal_mu.Unlock();
+        return sig;
+      }
+      s.signal_mu.Unlock();
       if (on_hup) on_hup();
-      lock.lock();
+      s.signal_mu.Lock();
     }
   }
 }
@@ -878,7 +786,7 @@ void HttpServer::Stop(std::chrono::milliseconds drain) {
     // tests/concurrent StopWhileClientsComeAndGo).
     std::vector<std::shared_ptr<Session>> live;
     {
-      std::lock_guard<std::mutex> lock(s.sessions_mu);
+      MutexLock lock(&s.sessions_mu);
       live.reserve(s.sessions.size());
       for (Session* session : s.sessions) {
         if (auto p = session->weak_from_this().lock()) live.push_back(std::move(p));
