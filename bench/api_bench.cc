@@ -6,9 +6,12 @@
 //   valgrind --tool=callgrind build/bench/api_bench --loop check 20000
 //
 // Routes: healthz, check, batch100 (the demo portal's data, imported into a
-// temporary folder from policies/demo-data.jsonl). `--loop ROUTE N` runs N
-// requests without Google Benchmark (for callgrind) and prints the number
-// of heap allocations per request.
+// temporary folder from policies/demo-data.jsonl); check-logged is check
+// with the access and decision logs configured (to functions that discard
+// the line). `--loop ROUTE N` runs N requests without Google Benchmark (for
+// callgrind) and prints the number of heap allocations per request after
+// warm-up; `--loop ROUTE N --max-allocs K` also fails (exit 1) if that
+// number exceeds K (the ctest api_bench_check_allocs).
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -27,11 +30,36 @@
 #include "storage/jsonl.h"
 #include "storage/store.h"
 
-// Counting allocator: the number of operator new calls, to report heap
-// allocations per request.
+// Counting allocator: the number of heap blocks taken, to report heap
+// allocations per request. operator new goes to malloc, and malloc, calloc
+// and realloc (which rapidjson's CrtAllocator and C libraries such as LMDB
+// call directly) are counted here too, over glibc's own entry points.
 static std::atomic<uint64_t> g_allocations{0};
-void* operator new(size_t n) {
+#ifndef PORTCULLIS_BENCH_NO_MALLOC_COUNT
+extern "C" {
+void* __libc_malloc(size_t n);
+void* __libc_calloc(size_t n, size_t size);
+void* __libc_realloc(void* p, size_t n);
+void __libc_free(void* p);
+void* malloc(size_t n) {
   g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_malloc(n);
+}
+void* calloc(size_t n, size_t size) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_calloc(n, size);
+}
+void* realloc(void* p, size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_realloc(p, n);
+}
+void free(void* p) { __libc_free(p); }
+}
+#endif
+void* operator new(size_t n) {
+#ifdef PORTCULLIS_BENCH_NO_MALLOC_COUNT
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+#endif
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
@@ -46,6 +74,7 @@ struct Fixture {
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<PolicyHolder> holder;
   std::unique_ptr<Api> api;
+  std::unique_ptr<Api> logged_api;  // the same, with both logs configured
 
   Fixture() {
     dir = (std::filesystem::temp_directory_path() /
@@ -75,12 +104,21 @@ struct Fixture {
     holder = std::make_unique<PolicyHolder>(std::move(*compiled));
     ApiOptions options;
     options.auth_enabled = false;
+    ApiOptions logged = options;
+    logged.access_log = [](std::string_view line) {
+      benchmark::DoNotOptimize(line.data());
+    };
+    logged.decision_log = logged.access_log;
     api = std::make_unique<Api>(std::move(options), holder.get(),
                                 store.get(), PolicyAdmin{});
     api->SetReady(true);
+    logged_api = std::make_unique<Api>(std::move(logged), holder.get(),
+                                       store.get(), PolicyAdmin{});
+    logged_api->SetReady(true);
   }
   ~Fixture() {
     api.reset();
+    logged_api.reset();
     store.reset();
     std::filesystem::remove_all(dir);
   }
@@ -89,6 +127,10 @@ struct Fixture {
 Fixture& F() {
   static Fixture* f = new Fixture();
   return *f;
+}
+
+Api& ApiFor(const std::string& route) {
+  return route == "check-logged" ? *F().logged_api : *F().api;
 }
 
 std::string BatchBody(int n) {
@@ -119,7 +161,7 @@ HttpRequest MakeRequest(const std::string& route) {
   }
   r.method = "POST";
   r.headers.emplace_back("content-type", "application/json");
-  if (route == "check") {
+  if (route == "check" || route == "check-logged") {
     r.target = r.path = "/v1/check";
     r.body = R"({"subject":"user:alice","action":"view","resource":"file:logo"})";
   } else {
@@ -131,7 +173,7 @@ HttpRequest MakeRequest(const std::string& route) {
 }
 
 void Run(benchmark::State& state, const std::string& route) {
-  Api& api = *F().api;
+  Api& api = ApiFor(route);
   const HttpRequest proto = MakeRequest(route);
   uint64_t allocs = 0;
   for (auto _ : state) {
@@ -153,27 +195,43 @@ void Run(benchmark::State& state, const std::string& route) {
 
 void BM_Healthz(benchmark::State& s) { Run(s, "healthz"); }
 void BM_Check(benchmark::State& s) { Run(s, "check"); }
+void BM_CheckLogged(benchmark::State& s) { Run(s, "check-logged"); }
 void BM_CheckBatch100(benchmark::State& s) { Run(s, "batch100"); }
 BENCHMARK(BM_Healthz);
 BENCHMARK(BM_Check);
+BENCHMARK(BM_CheckLogged);
 BENCHMARK(BM_CheckBatch100);
 
-int Loop(const std::string& route, long n) {
-  Api& api = *F().api;
+// Runs `n` requests after a warm-up (thread-local buffers grown, the LMDB
+// reader slot taken) and prints the heap allocations per request; fails if
+// that exceeds `max_allocs` (when >= 0).
+int Loop(const std::string& route, long n, double max_allocs) {
+  Api& api = ApiFor(route);
   const HttpRequest proto = MakeRequest(route);
   uint64_t allocs = 0;
-  for (long i = 0; i < n; ++i) {
+  constexpr long kWarmUp = 10;
+  for (long i = -kWarmUp; i < n; ++i) {
     HttpRequest r = proto;
     const uint64_t before = g_allocations.load(std::memory_order_relaxed);
     HttpResponse resp = api.Handle(r);
-    allocs += g_allocations.load(std::memory_order_relaxed) - before;
+    if (i >= 0)
+      allocs += g_allocations.load(std::memory_order_relaxed) - before;
     if (resp.status != 200) {
       std::cerr << "non-200 answer: " << resp.body << "\n";
       return 1;
     }
   }
-  std::printf("%s: %ld requests, %.1f heap allocations per request\n",
-              route.c_str(), n, static_cast<double>(allocs) / n);
+  const double per_request = static_cast<double>(allocs) / n;
+  std::printf("%s: %ld requests, %.3f heap allocations per request (%llu)\n",
+              route.c_str(), n, per_request,
+              static_cast<unsigned long long>(allocs));
+  // A hundredth of slack: a reused log buffer may grow once more as the
+  // request ids lengthen ("pc-ff" to "pc-100").
+  if (max_allocs >= 0 && per_request > max_allocs + 0.01) {
+    std::fprintf(stderr, "more than %.1f heap allocations per request\n",
+                 max_allocs);
+    return 1;
+  }
   return 0;
 }
 
@@ -181,8 +239,13 @@ int Loop(const std::string& route, long n) {
 }  // namespace portcullis::server
 
 int main(int argc, char** argv) {
-  if (argc == 4 && std::strcmp(argv[1], "--loop") == 0) {
-    return portcullis::server::Loop(argv[2], std::atol(argv[3]));
+  if ((argc == 4 || argc == 6) && std::strcmp(argv[1], "--loop") == 0) {
+    double max_allocs = -1;
+    if (argc == 6) {
+      if (std::strcmp(argv[4], "--max-allocs") != 0) return 2;
+      max_allocs = std::atof(argv[5]);
+    }
+    return portcullis::server::Loop(argv[2], std::atol(argv[3]), max_allocs);
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

@@ -1,5 +1,6 @@
 #include "common/clock.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -91,6 +92,11 @@ std::optional<TimestampMicros> ParseRfc3339(std::string_view s) {
 }
 
 std::string FormatRfc3339(TimestampMicros t) {
+  Rfc3339Buffer buf;
+  return std::string(FormatRfc3339(t, &buf));
+}
+
+std::string_view FormatRfc3339(TimestampMicros t, Rfc3339Buffer* out) {
   int64_t seconds = t / 1000000;
   int64_t micros = t % 1000000;
   if (micros < 0) {
@@ -114,23 +120,24 @@ std::string FormatRfc3339(TimestampMicros t) {
   const unsigned d = doy - (153 * mp + 2) / 5 + 1;
   const unsigned m = mp + (mp < 10 ? 3 : -9);
   y += (m <= 2);
-  char buf[48];
+  char* buf = out->bytes;
+  constexpr size_t kSize = sizeof(out->bytes);
+  int n = 0;
   if (micros == 0) {
-    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ",
-                  static_cast<long long>(y), m, d,
-                  static_cast<long long>(rem / 3600),
-                  static_cast<long long>(rem / 60 % 60),
-                  static_cast<long long>(rem % 60));
+    n = std::snprintf(buf, kSize, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ",
+                      static_cast<long long>(y), m, d,
+                      static_cast<long long>(rem / 3600),
+                      static_cast<long long>(rem / 60 % 60),
+                      static_cast<long long>(rem % 60));
   } else {
-    std::snprintf(buf, sizeof buf,
-                  "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ",
-                  static_cast<long long>(y), m, d,
-                  static_cast<long long>(rem / 3600),
-                  static_cast<long long>(rem / 60 % 60),
-                  static_cast<long long>(rem % 60),
-                  static_cast<long long>(micros));
+    n = std::snprintf(
+        buf, kSize, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ",
+        static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600),
+        static_cast<long long>(rem / 60 % 60), static_cast<long long>(rem % 60),
+        static_cast<long long>(micros));
   }
-  return buf;
+  return std::string_view(
+      buf, static_cast<size_t>(std::clamp(n, 0, static_cast<int>(kSize) - 1)));
 }
 
 }  // namespace portcullis

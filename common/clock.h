@@ -29,6 +29,13 @@ std::optional<TimestampMicros> ParseRfc3339(std::string_view text);
 // Formats as RFC 3339 in UTC with a trailing Z; fractions only when non-zero.
 std::string FormatRfc3339(TimestampMicros t);
 
+// The same text, written into `buf` (no heap block: the access and decision
+// logs stamp every line with it). The view points into `buf`.
+struct Rfc3339Buffer {
+  char bytes[48];
+};
+std::string_view FormatRfc3339(TimestampMicros t, Rfc3339Buffer* buf);
+
 }  // namespace portcullis
 
 #endif  // PORTCULLIS_COMMON_CLOCK_H_

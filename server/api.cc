@@ -216,23 +216,24 @@ bool LoggedQueryParam(std::string_view name) {
 // The path as the access log shows it: an invitation id is a bearer secret
 // (whoever holds it may accept the invitation), so the segment after
 // /v1/invitations/ is replaced by "{redacted}".
-std::string LoggedPath(std::string_view path) {
+// Both write into *out, which they clear first (a reused buffer).
+void LoggedPath(std::string_view path, std::string* out) {
   constexpr std::string_view kInvitations = "/v1/invitations/";
-  std::string out;
+  out->clear();
   if (path.substr(0, kInvitations.size()) == kInvitations) {
     const size_t end = path.find('/', kInvitations.size());
-    out.append(kInvitations).append("{redacted}");
+    out->append(kInvitations).append("{redacted}");
     if (end != std::string_view::npos) {
-      AppendValidUtf8(path.substr(end), &out);
+      AppendValidUtf8(path.substr(end), out);
     }
-    return out;
+    return;
   }
-  AppendValidUtf8(path, &out);
-  return out;
+  AppendValidUtf8(path, out);
 }
 
-std::string LoggedQuery(std::string_view query) {
-  std::string out;
+void LoggedQuery(std::string_view query, std::string* out_text) {
+  std::string& out = *out_text;
+  out.clear();
   while (!query.empty()) {
     const size_t amp = query.find('&');
     const std::string_view pair = query.substr(0, amp);
@@ -248,7 +249,10 @@ std::string LoggedQuery(std::string_view query) {
       out.append("={redacted}");
     }
   }
-  return out;
+}
+
+void WriteString(JsonWriter& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
 
 }  // namespace
@@ -263,21 +267,29 @@ void Api::Observe(std::string_view request_id, std::string_view remote,
           .count();
   context_.metrics->ObserveRequest(endpoint, response.status, seconds);
   if (!context_.options.access_log) return;
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
+  // The line and its pieces are written into this thread's buffers: no
+  // heap block once they have grown to fit.
+  thread_local ReusedJsonWriter line;
+  thread_local std::string method_text, path_text, query_text;
+  JsonWriter& w = line.Start();
+  Rfc3339Buffer time;
   w.StartObject();
   w.Key("time");
-  w.String(FormatRfc3339(NowMicros()));
+  WriteString(w, FormatRfc3339(NowMicros(), &time));
   w.Key("request_id");
-  w.String(request_id.data(), request_id.size());
+  WriteString(w, request_id);
   w.Key("remote");
-  w.String(remote.data(), remote.size());
+  WriteString(w, remote);
   w.Key("method");
-  w.String(ValidUtf8(method));
+  method_text.clear();
+  AppendValidUtf8(method, &method_text);
+  WriteString(w, method_text);
   w.Key("path");
-  w.String(LoggedPath(path));
+  LoggedPath(path, &path_text);
+  WriteString(w, path_text);
   w.Key("query");
-  w.String(LoggedQuery(query));
+  LoggedQuery(query, &query_text);
+  WriteString(w, query_text);
   w.Key("status");
   w.Int(response.long_poll ? 0 : response.status);
   w.Key("bytes_in");
@@ -287,7 +299,7 @@ void Api::Observe(std::string_view request_id, std::string_view remote,
   w.Key("micros");
   w.Uint64(static_cast<uint64_t>(seconds * 1e6));
   w.EndObject();
-  context_.options.access_log(std::string_view(buf.GetString(), buf.GetSize()));
+  context_.options.access_log(line.text());
 }
 
 }  // namespace portcullis::server

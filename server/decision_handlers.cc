@@ -2,6 +2,7 @@
 // and the one lookup runner both dialects share (AnswerLookup).
 #include <algorithm>
 #include <array>
+#include <charconv>
 
 #include "common/clock.h"
 #include "engine/lookup.h"
@@ -115,24 +116,26 @@ void WriteError(JsonWriter& w, const Status& s) {
   w.EndObject();
 }
 
-// A request document whose values live first in a buffer inside this object
-// (on the handler's stack): rapidjson's default pool starts with a 64 KiB heap
-// chunk per document, which a check (and a batch of 100) does not need.
+// A request document whose values and parse stacks live first in a buffer
+// inside this object (on the handler's stack): rapidjson's default pool
+// starts with a 64 KiB heap chunk per document, and its default stacks
+// allocate on every parse, which a check (and a batch of 100) does not need.
 class PooledDocument {
  public:
-  PooledDocument() : pool_(buffer_, sizeof(buffer_)), doc_(&pool_) {}
+  PooledDocument()
+      : pool_(buffer_, sizeof(buffer_)), doc_(&pool_, kStackBytes, &pool_) {}
   PooledDocument(const PooledDocument&) = delete;
   PooledDocument& operator=(const PooledDocument&) = delete;
-  rapidjson::Document& doc() { return doc_; }
+  PooledJsonDocument& doc() { return doc_; }
 
  private:
+  static constexpr size_t kStackBytes = 1024;
   alignas(16) char buffer_[32 * 1024];
   rapidjson::MemoryPoolAllocator<> pool_;
-  rapidjson::Document doc_;
+  PooledJsonDocument doc_;
 };
 
-// Response buffer capacities: one check's answer is about 300 bytes.
-constexpr size_t kCheckAnswerBytes = 512;
+// Response buffer capacity of a batch: one item's answer is about 300 bytes.
 constexpr size_t kBatchItemBytes = 384;
 
 // The reason objects of one batch, memoized. The items of a batch often
@@ -219,7 +222,7 @@ namespace handlers {
 
 HttpResponse Check(Call& call) {
   PooledDocument pooled;
-  rapidjson::Document& doc = pooled.doc();
+  PooledJsonDocument& doc = pooled.doc();
   Status s = ParseJsonObject(call.request.body, &doc);
   if (!s.ok()) return ErrorResponse(s);
   AttributeArena arena;
@@ -240,13 +243,21 @@ HttpResponse Check(Call& call) {
     message.clear();
     explain::AppendReasonText(policy, d.reason, in.action, &message);
 
-    rapidjson::StringBuffer buf(nullptr, kCheckAnswerBytes);
-    JsonWriter w(buf);
+    // The answer is written into this thread's buffer and copied once into
+    // the response body (the one heap block of a check).
+    thread_local ReusedJsonWriter answer;
+    JsonWriter& w = answer.Start();
+    char revision_text[24];
+    const auto revision_end =
+        std::to_chars(revision_text, revision_text + sizeof(revision_text),
+                      revision)
+            .ptr;
     w.StartObject();
     w.Key("allowed");
     w.Bool(d.allowed);
     w.Key("revision");
-    w.String(std::to_string(revision));
+    w.String(revision_text,
+             static_cast<rapidjson::SizeType>(revision_end - revision_text));
     w.Key("policy_version");
     w.String(policy.version);
     w.Key("reason");
@@ -257,7 +268,7 @@ HttpResponse Check(Call& call) {
     }
     w.EndObject();
     LogDecision(call, in.subject, in.action, in.resource, d, message, revision);
-    return JsonResponse(buf);
+    return JsonResponse(answer.buffer());
   });
 }
 
@@ -267,7 +278,7 @@ HttpResponse Check(Call& call) {
 // it is malformed.
 HttpResponse CheckBatch(Call& call) {
   PooledDocument pooled;
-  rapidjson::Document& doc = pooled.doc();
+  PooledJsonDocument& doc = pooled.doc();
   Status s = ParseJsonObject(call.request.body, &doc);
   if (!s.ok()) return ErrorResponse(s);
   auto checks = doc.FindMember("checks");

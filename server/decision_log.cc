@@ -1,4 +1,6 @@
 // The decision log: one JSON line per decision, and the decision counters.
+#include <charconv>
+
 #include "common/clock.h"
 #include "server/handlers.h"
 #include "server/json.h"
@@ -11,11 +13,15 @@ void LogDecision(const Call& call, std::string_view subject,
                  std::string_view reason_message, uint64_t revision) {
   call.api.metrics->ObserveDecision(decision.allowed);
   if (!call.api.options.decision_log) return;
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
+  // Written into this thread's buffer: no heap block once it has grown.
+  thread_local ReusedJsonWriter line;
+  JsonWriter& w = line.Start();
+  Rfc3339Buffer time;
+  const std::string_view time_text = FormatRfc3339(NowMicros(), &time);
   w.StartObject();
   w.Key("time");
-  w.String(FormatRfc3339(NowMicros()));
+  w.String(time_text.data(),
+           static_cast<rapidjson::SizeType>(time_text.size()));
   w.Key("request_id");
   w.String(call.request_id);
   w.Key("subject");
@@ -32,12 +38,20 @@ void LogDecision(const Call& call, std::string_view subject,
   w.Key("message");
   w.String(reason_message.data(), reason_message.size());
   w.Key("policy_version");
-  w.String(call.policy ? call.policy->policy->version : std::string());
+  const std::string_view version =
+      call.policy ? std::string_view(call.policy->policy->version)
+                  : std::string_view();
+  w.String(version.data(), static_cast<rapidjson::SizeType>(version.size()));
   w.Key("revision");
-  w.String(std::to_string(revision));
+  char revision_text[24];
+  const char* end =
+      std::to_chars(revision_text, revision_text + sizeof(revision_text),
+                    revision)
+          .ptr;
+  w.String(revision_text,
+           static_cast<rapidjson::SizeType>(end - revision_text));
   w.EndObject();
-  call.api.options.decision_log(
-      std::string_view(buf.GetString(), buf.GetSize()));
+  call.api.options.decision_log(line.text());
 }
 
 }  // namespace portcullis::server

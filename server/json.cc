@@ -38,12 +38,14 @@ Status TypeError(std::string_view field, const char* expected) {
 
 }  // namespace
 
-Status ParseJson(std::string_view body, rapidjson::Document* doc,
-                 int max_depth) {
+namespace {
+
+template <typename Document>
+Status ParseJsonInto(std::string_view body, Document* doc, int max_depth) {
   // Iterative parsing: deep nesting cannot overflow the stack; the depth
   // bound is checked afterwards.
-  doc->Parse<rapidjson::kParseValidateEncodingFlag |
-             rapidjson::kParseIterativeFlag>(body.data(), body.size());
+  doc->template Parse<rapidjson::kParseValidateEncodingFlag |
+                      rapidjson::kParseIterativeFlag>(body.data(), body.size());
   if (doc->HasParseError()) {
     return Status::InvalidArgument(
         std::string("malformed JSON at offset ") +
@@ -62,16 +64,37 @@ Status ParseJson(std::string_view body, rapidjson::Document* doc,
   return Status::Ok();
 }
 
-Status ParseJsonObject(std::string_view body, rapidjson::Document* doc) {
+template <typename Document>
+Status ParseJsonObjectInto(std::string_view body, Document* doc) {
   if (body.empty()) {
     return Status::InvalidArgument("the request body must be a JSON object");
   }
-  Status s = ParseJson(body, doc);
+  Status s = ParseJsonInto(body, doc, kMaxJsonDepth);
   if (!s.ok()) return s;
   if (!doc->IsObject()) {
     return Status::InvalidArgument("the request body must be a JSON object");
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status ParseJson(std::string_view body, rapidjson::Document* doc,
+                 int max_depth) {
+  return ParseJsonInto(body, doc, max_depth);
+}
+
+Status ParseJson(std::string_view body, PooledJsonDocument* doc,
+                 int max_depth) {
+  return ParseJsonInto(body, doc, max_depth);
+}
+
+Status ParseJsonObject(std::string_view body, rapidjson::Document* doc) {
+  return ParseJsonObjectInto(body, doc);
+}
+
+Status ParseJsonObject(std::string_view body, PooledJsonDocument* doc) {
+  return ParseJsonObjectInto(body, doc);
 }
 
 std::string ErrorJson(std::string_view code, std::string_view message,

@@ -25,6 +25,45 @@ namespace portcullis::server {
 
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
+// A request document whose parse stacks (the document's and the reader's)
+// come from its value pool too: with rapidjson's default stack allocator
+// every parse news an allocator object for each stack and mallocs them.
+// Its values are plain rapidjson::Value.
+using PooledJsonDocument =
+    rapidjson::GenericDocument<rapidjson::UTF8<>,
+                               rapidjson::MemoryPoolAllocator<>,
+                               rapidjson::MemoryPoolAllocator<>>;
+
+// A JSON writer and its buffer, kept by one thread for one purpose (the
+// answer of a check, an access-log line) and reused: once the buffers have
+// grown to fit, a text is written without a heap block. Declare it
+// `thread_local`; the text is valid until the next Start on that thread.
+// A buffer that held more than kKeepBytes is given back at the next Start.
+class ReusedJsonWriter {
+ public:
+  static constexpr size_t kKeepBytes = 64 * 1024;
+  ReusedJsonWriter() : writer_(buf_) {}
+  ReusedJsonWriter(const ReusedJsonWriter&) = delete;
+  ReusedJsonWriter& operator=(const ReusedJsonWriter&) = delete;
+
+  // Empties the buffer and returns the writer, ready for one value.
+  JsonWriter& Start() {
+    const bool large = buf_.GetSize() > kKeepBytes;
+    buf_.Clear();
+    if (large) buf_.ShrinkToFit();
+    writer_.Reset(buf_);
+    return writer_;
+  }
+  const rapidjson::StringBuffer& buffer() const { return buf_; }
+  std::string_view text() const {
+    return std::string_view(buf_.GetString(), buf_.GetSize());
+  }
+
+ private:
+  rapidjson::StringBuffer buf_;
+  JsonWriter writer_;
+};
+
 inline constexpr int kMaxJsonDepth = 32;
 
 // Parses `body` (UTF-8 validated, explicit length) into *doc. Fails with
@@ -34,10 +73,12 @@ inline constexpr int kMaxJsonDepth = 32;
 // "context.ip" or "checks[1].subject").
 Status ParseJson(std::string_view body, rapidjson::Document* doc,
                  int max_depth = kMaxJsonDepth);
-
+Status ParseJson(std::string_view body, PooledJsonDocument* doc,
+                 int max_depth = kMaxJsonDepth);
 
 // Parses a body that must be a JSON object.
 Status ParseJsonObject(std::string_view body, rapidjson::Document* doc);
+Status ParseJsonObject(std::string_view body, PooledJsonDocument* doc);
 
 // {"error":{"code":"INVALID_ARGUMENT","message":"...","field":"...",
 // "reason":"..."}}; field and reason only when non-empty. Bytes of message

@@ -22,15 +22,18 @@
 #ifndef PORTCULLIS_SERVER_HTTP_HTTP_SERVER_H_
 #define PORTCULLIS_SERVER_HTTP_HTTP_SERVER_H_
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -97,11 +100,90 @@ class BodyStream {
   virtual State Pull(std::string* out, size_t max) = 0;
 };
 
+// The extra header fields of a response (name, value), in order. The first
+// kInline live inside the object, so that the usual answer (one field,
+// X-Request-ID) needs no heap block for the list; more go to a vector.
+// Thread safety: a value type, one owner.
+class HttpHeaders {
+ public:
+  using Field = std::pair<std::string, std::string>;
+  static constexpr size_t kInline = 2;
+
+  template <bool kConst>
+  class Iterator {
+   public:
+    using Owner = std::conditional_t<kConst, const HttpHeaders, HttpHeaders>;
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = Field;
+    using difference_type = std::ptrdiff_t;
+    using pointer = std::conditional_t<kConst, const Field*, Field*>;
+    using reference = std::conditional_t<kConst, const Field&, Field&>;
+    Iterator() = default;
+    Iterator(Owner* owner, size_t i) : owner_(owner), i_(i) {}
+    reference operator*() const { return (*owner_)[i_]; }
+    pointer operator->() const { return &(*owner_)[i_]; }
+    Iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    Iterator operator++(int) {
+      Iterator old = *this;
+      ++i_;
+      return old;
+    }
+    bool operator==(const Iterator& o) const { return i_ == o.i_; }
+    bool operator!=(const Iterator& o) const { return i_ != o.i_; }
+
+   private:
+    Owner* owner_ = nullptr;
+    size_t i_ = 0;
+  };
+  using iterator = Iterator<false>;
+  using const_iterator = Iterator<true>;
+
+  template <typename Name, typename Value>
+  Field& emplace_back(Name&& name, Value&& value) {
+    if (size_ < kInline) {
+      Field& f = inline_[size_++];
+      f.first = std::forward<Name>(name);
+      f.second = std::forward<Value>(value);
+      return f;
+    }
+    ++size_;
+    return more_.emplace_back(std::forward<Name>(name),
+                              std::forward<Value>(value));
+  }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  void clear() {
+    for (size_t i = 0; i < kInline; ++i) inline_[i] = Field();
+    more_.clear();
+    size_ = 0;
+  }
+  Field& operator[](size_t i) {
+    return i < kInline ? inline_[i] : more_[i - kInline];
+  }
+  const Field& operator[](size_t i) const {
+    return i < kInline ? inline_[i] : more_[i - kInline];
+  }
+  iterator begin() { return {this, 0}; }
+  iterator end() { return {this, size_}; }
+  const_iterator begin() const { return {this, 0}; }
+  const_iterator end() const { return {this, size_}; }
+
+ private:
+  std::array<Field, kInline> inline_;
+  std::vector<Field> more_;
+  size_t size_ = 0;
+};
+
 struct HttpResponse {
   int status = 200;
-  std::string content_type = "application/json";
+  // A literal (static storage): every content type the API sends is one,
+  // and a string of that length would cost a heap block per response.
+  std::string_view content_type = "application/json";
   std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;
+  HttpHeaders headers;
   // When set, the response is produced later by the poll (see LongPoll);
   // the fields above are then ignored.
   std::shared_ptr<LongPoll> long_poll;
