@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -617,6 +618,7 @@ TEST(AuthzenDiscovery, ConfiguredPublicUrlNamesTheEndpoints) {
                "https://pdp.example.com");
   EXPECT_STREQ(d["search_resource_endpoint"].GetString(),
                "https://pdp.example.com/access/v1/search/resource");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -128,9 +128,15 @@ inline Status LoadTestData(storage::Store* store,
     for (const char* u : {"alice", "bob", "carol"}) {
       if (Status s = txn.PutSubject({"user", u, {}}); !s.ok()) return s;
     }
-    storage::BindingRecord alice{"user:alice", "group:g1", {"member"}};
-    storage::BindingRecord bob{"user:bob", "file:f2", {"editor"}};
-    storage::BindingRecord carol{"user:carol", "group:g1", {"member"}};
+    storage::BindingRecord alice, bob, carol;
+    alice.subject = "user:alice";
+    alice.resource = "group:g1";
+    alice.roles = {"member"};
+    bob.subject = "user:bob";
+    bob.resource = "file:f2";
+    bob.roles = {"editor"};
+    carol = alice;
+    carol.subject = "user:carol";
     carol.state = engine::BindingState::kPending;
     for (const auto* b : {&alice, &bob, &carol}) {
       if (Status s = txn.SetBinding(*b); !s.ok()) return s;
