@@ -1,0 +1,172 @@
+#include "cluster/write_gate.h"
+
+#include <utility>
+
+#include "cluster/pg.h"
+#include "cluster/schema.h"
+
+namespace portcullis::cluster {
+
+PgWriteGate::PgWriteGate(std::string url, storage::Store* store,
+                         WaitApplied wait_applied,
+                         std::chrono::milliseconds replica_wait)
+    : url_(std::move(url)),
+      store_(store),
+      wait_applied_(std::move(wait_applied)),
+      replica_wait_(replica_wait) {}
+
+PgWriteGate::~PgWriteGate() = default;
+
+Status PgWriteGate::Refused(const Status& cause) const {
+  return Status(StatusCode::kUnavailable,
+                "the source of truth (PostgreSQL) is unavailable, so writes "
+                "are refused; reads are answered from this node's replica at "
+                "revision " +
+                    std::to_string(store_->revision()) + ". Cause: " +
+                    cause.message());
+}
+
+void PgWriteGate::RollBack() {
+  if (conn_ == nullptr) return;
+  if (!conn_->ok() || !conn_->Run("ROLLBACK").ok()) conn_.reset();
+}
+
+void PgWriteGate::Release() {
+  {
+    MutexLock lock(&mu_);
+    busy_ = false;
+    owner_ = std::thread::id();
+  }
+  idle_.NotifyOne();
+}
+
+bool PgWriteGate::Holds() const {
+  MutexLock lock(&mu_);
+  return busy_ && owner_ == std::this_thread::get_id();
+}
+
+Result<storage::Revision> PgWriteGate::TakeRevision() {
+  if (conn_ != nullptr && !conn_->ok()) conn_.reset();
+  if (conn_ == nullptr) {
+    auto conn = PgConnection::Connect(url_, std::chrono::seconds(2));
+    if (!conn) return tl::unexpected(conn.error());
+    conn_ = std::move(*conn);
+    // A writer that stalls while holding the head row must not stop the
+    // cluster's writes for long.
+    Status s = conn_->Run(
+        "SET idle_in_transaction_session_timeout = '30s'");
+    if (!s.ok()) return tl::unexpected(s);
+  }
+  Status s = conn_->Run("BEGIN");
+  if (!s.ok()) return tl::unexpected(s);
+  Result<PgRows> head = conn_->Exec(
+      "UPDATE portcullis_head SET revision = revision + 1 RETURNING "
+      "revision");
+  if (!head) return tl::unexpected(head.error());
+  if (head->size() != 1) {
+    return tl::unexpected(
+        Status::FailedPrecondition("portcullis_head holds no row"));
+  }
+  return static_cast<storage::Revision>(head->GetInt(0, 0));
+}
+
+Result<storage::Revision> PgWriteGate::Begin() {
+  {
+    MutexLock lock(&mu_);
+    while (busy_) idle_.Wait(&mu_);
+    busy_ = true;
+    owner_ = std::this_thread::get_id();
+  }
+  Result<storage::Revision> r = TakeRevision();
+  if (!r) {
+    const Status cause = r.error();
+    RollBack();
+    Release();
+    return tl::unexpected(Refused(cause));
+  }
+  // Every earlier revision must be in the replica before this write runs
+  // its rules against it.
+  if (!wait_applied_(*r - 1, replica_wait_)) {
+    RollBack();
+    Release();
+    return tl::unexpected(Status(
+        StatusCode::kUnavailable,
+        "this node's replica is at revision " +
+            std::to_string(store_->revision()) + " and did not reach " +
+            std::to_string(*r - 1) + " within " +
+            std::to_string(replica_wait_.count()) +
+            " ms; the write was not made"));
+  }
+  pending_ = *r;
+  return *r;
+}
+
+Status PgWriteGate::WriteChangeSet(const storage::ChangeSet& cs) {
+  for (const storage::RecordChange& rc : cs.records) {
+    const PgParam table = PgParam::Int(static_cast<int>(rc.table));
+    Status s;
+    if (rc.value) {
+      s = conn_->Run(
+          "INSERT INTO portcullis_records (tbl, key, value) VALUES ($1, $2, "
+          "$3) ON CONFLICT (tbl, key) DO UPDATE SET value = EXCLUDED.value",
+          {table, PgParam::Bytes(rc.key), PgParam::Bytes(*rc.value)});
+    } else {
+      s = conn_->Run(
+          "DELETE FROM portcullis_records WHERE tbl = $1 AND key = $2",
+          {table, PgParam::Bytes(rc.key)});
+    }
+    if (!s.ok()) return s;
+  }
+  std::string encoded;
+  storage::EncodeChangeSet(cs, &encoded);
+  Status s = conn_->Run(
+      "INSERT INTO portcullis_changes (revision, change_set) VALUES ($1, $2)",
+      {PgParam::Int(static_cast<int64_t>(cs.revision)),
+       PgParam::Bytes(encoded)});
+  if (!s.ok()) return s;
+  return conn_->Run("SELECT pg_notify($1, $2)",
+                    {PgParam::Text(kChangesChannel),
+                     PgParam::Text(std::to_string(cs.revision))});
+}
+
+Status PgWriteGate::Commit(const storage::ChangeSet& cs) {
+  if (!Holds()) {
+    return Status::Internal("a write committed without Begin()");
+  }
+  if (cs.revision != pending_) {
+    RollBack();
+    Release();
+    return Status::Internal("the change set is for revision " +
+                            std::to_string(cs.revision) +
+                            " but the write took revision " +
+                            std::to_string(pending_));
+  }
+  Status s = WriteChangeSet(cs);
+  if (!s.ok()) {
+    RollBack();
+    Release();
+    return Refused(s);
+  }
+  s = conn_->Run("COMMIT");
+  if (!s.ok()) {
+    conn_.reset();
+    Release();
+    return Status(StatusCode::kUnavailable,
+                  "the connection to PostgreSQL failed while committing "
+                  "revision " +
+                      std::to_string(cs.revision) +
+                      ": the write may or may not have been made (if it was, "
+                      "every replica applies it). Cause: " +
+                      s.message());
+  }
+  Release();
+  return Status::Ok();
+}
+
+void PgWriteGate::Abort() {
+  if (!Holds()) return;
+  RollBack();
+  Release();
+}
+
+}  // namespace portcullis::cluster
