@@ -3,6 +3,7 @@
 // compaction, statistics and close.
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 
 #include "storage/store.h"
@@ -12,6 +13,7 @@ namespace portcullis::storage {
 
 using internal::GetRaw;
 using internal::LmdbError;
+using internal::ReadU64;
 using internal::V;
 
 namespace {
@@ -232,15 +234,44 @@ Result<Revision> Store::Write(const engine::Policy* policy,
   if (!actor.empty()) {
     if (Status s = layout::CheckRef(actor, "actor"); !s.ok()) return Fail(s);
   }
+  // The gate is entered before the writer lock: it may wait for a replica's
+  // Apply, which takes that lock.
+  WriteGate* gate = sync_->gate.load(std::memory_order_acquire);
+  Revision expected = 0;
+  if (gate != nullptr) {
+    Result<Revision> begun = gate->Begin();
+    if (!begun) return begun;
+    expected = *begun;
+  }
+  bool gate_open = gate != nullptr;
+  Result<Revision> rev = WriteLocked(policy, actor, fn, gate, expected,
+                                     &gate_open);
+  if (gate_open) gate->Abort();
+  return rev;
+}
+
+Result<Revision> Store::WriteLocked(const engine::Policy* policy,
+                                    std::string_view actor,
+                                    const std::function<Status(WriteTxn&)>& fn,
+                                    WriteGate* gate, Revision expected,
+                                    bool* gate_open) {
   MutexLock write_lock(&sync_->write_mu);
+  const bool collect = gate != nullptr || sync_->listener != nullptr;
   for (int attempt = 0; attempt < kWriteAttempts; ++attempt) {
     MDB_txn* txn = nullptr;
     const int rc = BeginTxn(env_, 0, &txn, &sync_->resize_mu, /*pinned=*/false);
     if (rc) return Fail(LmdbError("begin write transaction", rc));
     WriteTxn w(this, txn, policy, actor);
+    w.impl_->collect = collect;
     Status s = fn(w);
     Result<Revision> rev = Fail(s);
     if (s.ok()) rev = w.impl_->Finish();
+    std::optional<ChangeSet> cs;
+    if (rev && collect) {
+      Result<ChangeSet> collected = w.impl_->CollectChangeSet();
+      if (collected) cs = std::move(*collected);
+      else rev = Fail(collected.error());
+    }
     if (w.impl_->map_full) {
       mdb_txn_abort(txn);
       w.impl_->txn = nullptr;
@@ -248,17 +279,118 @@ Result<Revision> Store::Write(const engine::Policy* policy,
       continue;
     }
     if (!rev) return rev;  // ~WriteTxn aborts
+    if (gate != nullptr) {
+      if (*rev != expected) {
+        return Fail(Status(StatusCode::kUnavailable,
+                           "the local replica is at revision " +
+                               std::to_string(*rev - 1) +
+                               ", not at the source's " +
+                               std::to_string(expected - 1) +
+                               "; try again"));
+      }
+      if (Status g = gate->Commit(*cs); !g.ok()) return Fail(g);
+      *gate_open = false;
+    }
     const int crc = mdb_txn_commit(txn);
     w.impl_->txn = nullptr;  // committed or freed by the failed commit
-    if (crc == MDB_MAP_FULL) {
+    if (crc == MDB_MAP_FULL && gate == nullptr) {
       if (Status g = Grow(); !g.ok()) return Fail(g);
       continue;
     }
+    if (crc && gate != nullptr) {
+      // The source has the revision: the replica's follower applies it.
+      return Fail(Status(StatusCode::kUnavailable,
+                         "revision " + std::to_string(*rev) +
+                             " is committed at the source but the local "
+                             "commit failed (" +
+                             LmdbError("commit", crc).message() +
+                             "); the replica applies it from the source"));
+    }
     if (crc) return Fail(LmdbError("commit", crc));
+    if (sync_->listener) sync_->listener(*cs);
     return rev;
   }
   return Fail(Status::Internal("write did not fit after growing the map " +
                                std::to_string(kWriteAttempts) + " times"));
+}
+
+Result<Revision> Store::Apply(const ChangeSet& cs) {
+  if (options_.read_only) {
+    return Fail(Status::FailedPrecondition("the store is open read-only"));
+  }
+  if (cs.entry.revision != cs.revision && !cs.entry.changes.empty()) {
+    return Fail(Status::InvalidArgument(
+        "change set's changelog entry is for another revision"));
+  }
+  MutexLock write_lock(&sync_->write_mu);
+  for (int attempt = 0; attempt < kWriteAttempts; ++attempt) {
+    bool map_full = false;
+    Result<Revision> rev = ApplyOnce(cs, &map_full);
+    if (map_full) {
+      if (Status g = Grow(); !g.ok()) return Fail(g);
+      continue;
+    }
+    if (rev && sync_->listener) sync_->listener(cs);
+    return rev;
+  }
+  return Fail(Status::Internal("change set did not fit after growing the map " +
+                               std::to_string(kWriteAttempts) + " times"));
+}
+
+Result<Revision> Store::ApplyOnce(const ChangeSet& cs, bool* map_full) {
+  MDB_txn* txn = nullptr;
+  const int rc = BeginTxn(env_, 0, &txn, &sync_->resize_mu, /*pinned=*/false);
+  if (rc) return Fail(LmdbError("begin write transaction", rc));
+  WriteTxn w(this, txn, nullptr, cs.entry.actor);
+  WriteTxn::Impl& m = *w.impl_;
+  auto cur = m.Get(m.d.meta, "revision");
+  const Revision current = cur ? ReadU64(*cur) : 0;
+  const bool continuation =
+      cs.revision == current && current != 0 && cs.entry.changes.empty();
+  if (!continuation && cs.revision != current + 1 && current != 0) {
+    return Fail(Status::FailedPrecondition(
+        "change set of revision " + std::to_string(cs.revision) +
+        " does not follow the store's revision " + std::to_string(current)));
+  }
+  if (cs.revision == 0) {
+    return Fail(Status::InvalidArgument("change set has no revision"));
+  }
+  for (const RecordChange& r : cs.records) {
+    if (Status s = m.ApplyRecord(r); !s.ok()) {
+      *map_full = m.map_full;
+      return Fail(s);
+    }
+  }
+  if (!continuation) {
+    char buf[8];
+    std::memcpy(buf, &cs.revision, 8);
+    m.Put(m.d.meta, "revision", std::string_view(buf, 8));
+    m.entry = cs.entry;
+    m.entry.revision = cs.revision;
+    m.WriteChangelog(cs.revision);
+  }
+  if (!m.poisoned.ok()) {
+    *map_full = m.map_full;
+    return Fail(m.poisoned);
+  }
+  const int crc = mdb_txn_commit(txn);
+  m.txn = nullptr;
+  if (crc == MDB_MAP_FULL) {
+    *map_full = true;
+    return Fail(Status(StatusCode::kResourceExhausted, "lmdb map full"));
+  }
+  if (crc) return Fail(LmdbError("commit", crc));
+  return cs.revision;
+}
+
+void Store::SetWriteGate(WriteGate* gate) {
+  sync_->gate.store(gate, std::memory_order_release);
+}
+
+void Store::SetCommitListener(
+    std::function<void(const ChangeSet&)> listener) {
+  MutexLock write_lock(&sync_->write_mu);
+  sync_->listener = std::move(listener);
 }
 
 Revision Store::revision() {

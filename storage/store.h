@@ -50,6 +50,7 @@
 #include "engine/data_view.h"
 #include "engine/value.h"
 #include "engine/policy.h"
+#include "storage/change_set.h"
 
 // LMDB's opaque handle types, named only by the private members below: no
 // public function takes or returns one, so that callers neither include
@@ -59,8 +60,6 @@ typedef struct MDB_env MDB_env;
 typedef struct MDB_txn MDB_txn;
 
 namespace portcullis::storage {
-
-using Revision = uint64_t;
 
 // The on-disk layout version this build reads and writes. Opening a store of
 // another version fails with kFailedPrecondition naming both versions.
@@ -162,28 +161,6 @@ struct Invitation {
 
 // 128 random bits from the OS, as 32 lowercase hex digits.
 std::string GenerateInvitationId();
-
-// One item of a changelog entry. `op` names what was done:
-//   "resource.put", "resource.move" (related = new parent),
-//   "resource.delete" (the whole subtree and everything attached to it),
-//   "subject.put", "subject.delete", "binding.set", "binding.remove"
-//   (entity = subject, related = resource), "restriction.set",
-//   "restriction.remove", "invitation.create", "invitation.state"
-//   (entity = invitation id, related = new state name).
-struct Change {
-  std::string op;
-  std::string entity;
-  std::string related;
-};
-
-struct ChangelogEntry {
-  Revision revision = 0;
-  TimestampMicros time = 0;
-  std::string actor;  // "type:id", or empty for system writes (import)
-  std::vector<Change> changes;
-  bool truncated = false;    // more changes were made than recorded
-  uint64_t change_count = 0;  // how many changes were made in all
-};
 
 // A page of a paginated listing. Pass `next_cursor` back as `after` to get
 // the next page; it is empty on the last page. Cursors are keys, so a page
@@ -406,6 +383,30 @@ class WriteTxn {
   ReadView view_;
 };
 
+// A source of truth that every write of a Store goes through (cluster mode:
+// PostgreSQL). Store::Write calls Begin() before its transaction, Commit()
+// with the transaction's ChangeSet before the local commit, and Abort() when
+// a write that began does not reach Commit() or Commit() fails.
+//
+// Thread safety: called from any thread that writes, one write at a time
+// per Store for Commit/Abort; Begin() may be called by several threads at
+// once (it is what serializes them), with no Store lock held, so that a
+// replica may keep applying (Store::Apply) while a writer waits in Begin().
+class WriteGate {
+ public:
+  virtual ~WriteGate() = default;
+  // Serializes with every other writer of the source and waits until this
+  // store has applied every revision before the next one. Returns the
+  // revision the write will create (the store's revision + 1).
+  virtual Result<Revision> Begin() = 0;
+  // Makes the change set durable at the source. Non-OK aborts the local
+  // transaction, and Store::Write returns that status.
+  virtual Status Commit(const ChangeSet& cs) = 0;
+  // Begin() succeeded but the write failed before Commit() (or Commit()
+  // itself failed): release what Begin() took.
+  virtual void Abort() = 0;
+};
+
 class Store {
  public:
   // Opens (creating unless options.must_exist) the store in `dir`, which is
@@ -428,6 +429,30 @@ class Store {
   // A non-OK status from `fn` or the commit aborts everything.
   Result<Revision> Write(const engine::Policy* policy, std::string_view actor,
                          const std::function<Status(WriteTxn&)>& fn);
+
+  // Applies a change set made elsewhere (a replica applying its source's
+  // change log): one transaction that writes or deletes each record, keeps
+  // every secondary index, records cs.entry in the changelog and sets the
+  // revision to cs.revision. Accepted when cs.revision == revision() + 1;
+  // when the store is empty (revision 0: the first part of a bootstrap, at
+  // any revision); and when cs.revision == revision() and cs.entry.changes
+  // is empty (a further part of the same revision, such as the next chunk
+  // of a bootstrap: the revision does not advance and no changelog entry is
+  // written). Anything else is kFailedPrecondition and changes nothing. No
+  // policy rules are checked (the source checked them) and the WriteGate is
+  // bypassed. Records that fail to decode are kInvalidArgument.
+  Result<Revision> Apply(const ChangeSet& cs);
+
+  // Sets the gate every Write goes through (null: none, the embedded mode).
+  // Set it before writes start; the gate must outlive the Store's writes.
+  void SetWriteGate(WriteGate* gate);
+
+  // Sets the function called after every commit (Write or Apply) with its
+  // change set, in revision order, with the store's writer lock held (so it
+  // must not write to this Store). Empty: none. While one is set, each
+  // write transaction also collects its change set (reading back the final
+  // state of every record it touched).
+  void SetCommitListener(std::function<void(const ChangeSet&)> listener);
 
   // The latest committed revision.
   Revision revision();
@@ -463,6 +488,15 @@ class Store {
   Store(std::string dir, StoreOptions options);
   Status Init();
   Status Grow();
+  // Write() after the gate's Begin(): runs under the writer lock. Clears
+  // *gate_open once the gate's Commit() was called.
+  Result<Revision> WriteLocked(const engine::Policy* policy,
+                               std::string_view actor,
+                               const std::function<Status(WriteTxn&)>& fn,
+                               WriteGate* gate, Revision expected,
+                               bool* gate_open);
+  // Apply() under the writer lock, for one attempt; sets *map_full.
+  Result<Revision> ApplyOnce(const ChangeSet& cs, bool* map_full);
 
   std::string dir_;
   StoreOptions options_;

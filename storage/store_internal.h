@@ -26,6 +26,8 @@
 #include <lmdb.h>
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -200,6 +202,11 @@ struct Store::Sync {
   // Store::Grow.
   Mutex write_mu ACQUIRED_BEFORE(resize_mu);
 
+  // Store::SetWriteGate; read by every Write before it takes write_mu.
+  std::atomic<WriteGate*> gate{nullptr};
+  // Store::SetCommitListener.
+  std::function<void(const ChangeSet&)> listener GUARDED_BY(write_mu);
+
   // Held shared by every open read transaction of this process, from
   // Store::Read to ReadView::Release; exclusive while the map is resized
   // (mdb_env_set_mapsize needs no active transaction). A ReadView holds its
@@ -344,6 +351,10 @@ class WriteTxn::Impl {
   Status poisoned;
   bool map_full = false;
   ChangelogEntry entry;
+  // Whether Put and Del record the primary keys they touch (`touched`), for
+  // the transaction's ChangeSet; set when a listener or a gate needs one.
+  bool collect = false;
+  std::vector<std::pair<Table, std::string>> touched;
 
   // LMDB primitives (write_txn.cc).
   void Poison(std::string_view what, int rc);
@@ -376,6 +387,18 @@ class WriteTxn::Impl {
   void DeleteOneResource(const std::string& ref);
   // Advances the revision and writes the changelog entry (and its retention).
   Result<Revision> Finish();
+  // The ChangeSet of this transaction after Finish(): the final state of
+  // every primary record it touched (requires `collect`).
+  Result<ChangeSet> CollectChangeSet();
+  // Writes the changelog entry of `revision` and applies the retention.
+  void WriteChangelog(Revision revision);
+  // Replaces (or deletes) one primary record with its image from a change
+  // set, keeping the secondary indexes (apply.cc). kInvalidArgument if the
+  // image does not decode.
+  Status ApplyRecord(const RecordChange& rc);
+  // The primary table `dbi` is, if it is one.
+  std::optional<Table> PrimaryTable(MDB_dbi dbi) const;
+  MDB_dbi TableDbi(Table t) const;
   void DeleteChangesUpTo(Revision up_to);
 
   // The policy's write rules (write_rules.cc). With no policy, only the

@@ -51,6 +51,11 @@ bool WriteTxn::Impl::Exists(MDB_dbi dbi, std::string_view key) {
 void WriteTxn::Impl::Put(MDB_dbi dbi, std::string_view key,
                          std::string_view value, unsigned flags) {
   if (!poisoned.ok()) return;
+  if (collect) {
+    if (std::optional<Table> t = PrimaryTable(dbi)) {
+      touched.emplace_back(*t, std::string(key));
+    }
+  }
   MDB_val k = V(key), v = V(value);
   const int rc = mdb_put(txn, dbi, &k, &v, flags);
   if (rc == MDB_KEYEXIST && (flags & MDB_NODUPDATA)) return;
@@ -60,6 +65,11 @@ void WriteTxn::Impl::Put(MDB_dbi dbi, std::string_view key,
 void WriteTxn::Impl::Del(MDB_dbi dbi, std::string_view key,
                          std::optional<std::string_view> value) {
   if (!poisoned.ok()) return;
+  if (collect && !value) {
+    if (std::optional<Table> t = PrimaryTable(dbi)) {
+      touched.emplace_back(*t, std::string(key));
+    }
+  }
   MDB_val k = V(key), v;
   if (value) v = V(*value);
   const int rc = mdb_del(txn, dbi, &k, value ? &v : nullptr);
@@ -176,15 +186,56 @@ Result<Revision> WriteTxn::Impl::Finish() {
   Put(d.meta, "revision", std::string_view(buf, 8));
   entry.revision = rev;
   entry.time = NowMicros();
-  std::string value;
-  layout::EncodeChangelog(entry, &value);
-  Put(d.changelog, layout::RevisionKey(rev), value);
-  const uint64_t keep = store->options_.changelog_retention;
-  if (keep > 0 && rev > keep) {
-    DeleteChangesUpTo(rev - keep);
-  }
+  WriteChangelog(rev);
   if (!poisoned.ok()) return Fail(poisoned);
   return rev;
+}
+
+void WriteTxn::Impl::WriteChangelog(Revision revision) {
+  std::string value;
+  layout::EncodeChangelog(entry, &value);
+  Put(d.changelog, layout::RevisionKey(revision), value);
+  const uint64_t keep = store->options_.changelog_retention;
+  if (keep > 0 && revision > keep) {
+    DeleteChangesUpTo(revision - keep);
+  }
+}
+
+std::optional<Table> WriteTxn::Impl::PrimaryTable(MDB_dbi dbi) const {
+  if (dbi == d.resources) return Table::kResources;
+  if (dbi == d.subjects) return Table::kSubjects;
+  if (dbi == d.access) return Table::kAccess;
+  if (dbi == d.invitations) return Table::kInvitations;
+  return std::nullopt;
+}
+
+MDB_dbi WriteTxn::Impl::TableDbi(Table t) const {
+  switch (t) {
+    case Table::kResources: return d.resources;
+    case Table::kSubjects: return d.subjects;
+    case Table::kAccess: return d.access;
+    case Table::kInvitations: return d.invitations;
+  }
+  return d.resources;
+}
+
+Result<ChangeSet> WriteTxn::Impl::CollectChangeSet() {
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  ChangeSet cs;
+  cs.revision = entry.revision;
+  cs.entry = entry;
+  cs.records.reserve(touched.size());
+  for (auto& [table, key] : touched) {
+    RecordChange rc;
+    rc.table = table;
+    rc.value = Get(TableDbi(table), key);
+    rc.key = std::move(key);
+    cs.records.push_back(std::move(rc));
+  }
+  touched.clear();
+  if (!poisoned.ok()) return Fail(poisoned);
+  return cs;
 }
 
 void WriteTxn::Impl::DeleteChangesUpTo(Revision up_to) {
