@@ -182,6 +182,7 @@ Status Follower::Bootstrap() {
                             std::to_string(options_.bootstrap_chunk) +
                             " FROM portcullis_boot";
   uint64_t records = 0;
+  bool applied_any = false;
   for (bool first = true; s.ok(); first = false) {
     Result<PgRows> rows = conn_->Exec(fetch);
     if (!rows) {
@@ -209,11 +210,20 @@ Status Follower::Bootstrap() {
       s = applied.error();
       break;
     }
+    applied_any = true;
     if (rows->size() < options_.bootstrap_chunk) break;
   }
   if (!s.ok()) {
     (void)conn_->Run("ROLLBACK");
-    if (store_->revision() > 0) {
+    if (!applied_any) {
+      // Nothing of the snapshot is in the store. It may have stopped being
+      // empty meanwhile: this node's own first write (revision 1) commits
+      // without waiting for a bootstrap. The store is then a whole replica
+      // at that revision and is followed from there.
+      std::filesystem::remove(marker);
+      return store_->revision() > 0 ? Status::Ok() : s;
+    }
+    {
       // Part of the snapshot is in the store: it must not be followed.
       MutexLock lock(&mu_);
       stuck_ = true;
