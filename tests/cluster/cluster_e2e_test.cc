@@ -397,7 +397,7 @@ TEST_F(ClusterE2E, AChangeLogPrunedPastANodeMeansANewBootstrap) {
 TEST_F(ClusterE2E, AnUnreachableSourceWithNoReplicaFailsStartUp) {
   Node bad("postgresql://postgres@127.0.0.1:1/nowhere", root_ + "/bad");
   EXPECT_FALSE(bad.d().started());
-  EXPECT_EQ(bad.d().Wait(10000), 1);
+  EXPECT_EQ(bad.d().Wait(10000), 2);  // kExitError
   EXPECT_NE(bad.d().Stderr().find("no local replica"), std::string::npos)
       << bad.d().Stderr();
 }

@@ -3,7 +3,10 @@
 // postgresql-15, installed by scripts/install-deps.sh) in a fresh folder
 // under /tmp, listening on 127.0.0.1 and a free port only, trusting local
 // connections. As root, initdb and pg_ctl run as the `postgres` user (they
-// refuse root). Durability is off (fsync) to keep tests fast.
+// refuse root). fsync is off to keep tests fast: a stopped or crashed server
+// loses nothing (the kernel holds what was written), only a machine crash
+// would; commits stay synchronous, so a test may crash the server (Stop)
+// and expect every acknowledged commit back.
 //
 // Start() reports why the server could not start (no binaries: the test
 // must fail, not skip); the destructor stops it with `pg_ctl stop -m
@@ -130,7 +133,7 @@ class PgServer {
         Run(As() + BinDir() + "/pg_ctl -D " + dir_ + "/data -l " + dir_ +
             "/server.log -w -t 60 -o \"-c listen_addresses=127.0.0.1 -k " +
             dir_ + " -p " + std::to_string(port_) +
-            " -c fsync=off -c synchronous_commit=off"
+            " -c fsync=off"
             " -c full_page_writes=off -c max_connections=200\" start "
             ">/dev/null 2>&1") == 0;
     return running_;
