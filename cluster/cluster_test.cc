@@ -1,6 +1,9 @@
 // The PostgreSQL source and the replicas fed from it, in one process: a
 // real PostgreSQL (tests/support/pg_server.h) and stores in temporary
 // folders. The daemon-level tests are tests/cluster/.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -302,6 +305,46 @@ TEST_F(ClusterTest, AReplicaNotifiedOfAGapStopsFollowing) {
   EXPECT_EQ(st.applied, 1u);
   EXPECT_NE(st.last_error.find("retention"), std::string::npos)
       << st.last_error;
+}
+
+// The writer dies after PostgreSQL's COMMIT and before its own LMDB commit
+// and its answer: the write is made (at the source, at every other node, and
+// at the writer once it restarts) but was never acknowledged.
+TEST_F(ClusterTest, AWriterKilledAfterTheSourceCommitLeavesTheWriteEverywhere) {
+  TempDir da, db;
+  {
+    auto a = OpenReplica(da.path());
+    ASSERT_TRUE(a);
+    ASSERT_TRUE(testing::LoadTestData(a->store(), *policy_).ok());
+  }
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ReplicaOptions o;
+    o.source_url = url_;
+    o.data_dir = da.path();
+    o.store_options.no_sync = true;
+    o.after_source_commit = [] { ::_exit(42); };
+    auto a = Replica::Open(std::move(o));
+    if (!a) ::_exit(1);
+    auto r = PutFile(**a, "unacknowledged");
+    ::_exit(r ? 2 : 3);  // not reached: the hook ends the process first
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 42);
+  EXPECT_EQ(Sql("SELECT revision FROM portcullis_head"), "2");
+  auto b = OpenReplica(db.path());
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->store()->revision(), 2u);
+  auto a = OpenReplica(da.path());
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->store()->revision(), 2u);  // from the change log
+  auto view = a->store()->Read();
+  ASSERT_TRUE(view);
+  EXPECT_TRUE(view->GetResourceRecord({"file", "unacknowledged"}));
+  EXPECT_EQ(Export(a->store()), Export(b->store()));
 }
 
 TEST_F(ClusterTest, UnreachableSourceWithoutAReplicaFailsToOpen) {

@@ -135,7 +135,7 @@ Result<std::unique_ptr<Replica>> Replica::Open(ReplicaOptions options) {
       [follower](storage::Revision revision, std::chrono::milliseconds t) {
         return follower->WaitForRevision(revision, t);
       },
-      options.write_wait);
+      options.write_wait, options.after_source_commit);
   r->store_->SetWriteGate(r->gate_.get());
   r->follower_->Start();
   return r;

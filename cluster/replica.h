@@ -54,6 +54,10 @@ struct ReplicaOptions {
   // How long a write waits for this replica to apply the revisions before
   // its own.
   std::chrono::milliseconds write_wait{5000};
+  // Fault injection, for tests only (the daemon never sets it): called after
+  // each write's PostgreSQL COMMIT, before the local LMDB commit and the
+  // acknowledgement.
+  std::function<void()> after_source_commit;
 };
 
 class Replica {

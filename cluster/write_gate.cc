@@ -9,11 +9,13 @@ namespace portcullis::cluster {
 
 PgWriteGate::PgWriteGate(std::string url, storage::Store* store,
                          WaitApplied wait_applied,
-                         std::chrono::milliseconds replica_wait)
+                         std::chrono::milliseconds replica_wait,
+                         std::function<void()> after_commit)
     : url_(std::move(url)),
       store_(store),
       wait_applied_(std::move(wait_applied)),
-      replica_wait_(replica_wait) {}
+      replica_wait_(replica_wait),
+      after_commit_(std::move(after_commit)) {}
 
 PgWriteGate::~PgWriteGate() = default;
 
@@ -160,6 +162,7 @@ Status PgWriteGate::Commit(const storage::ChangeSet& cs) {
                       s.message());
   }
   Release();
+  if (after_commit_) after_commit_();
   return Status::Ok();
 }
 

@@ -54,8 +54,11 @@ class PgWriteGate final : public storage::WriteGate {
 
   // `store` is the replica the writes commit to (for its revision in
   // messages); it and `wait_applied` must outlive the gate.
+  // `after_commit` (tests only; may be empty) runs after each PostgreSQL
+  // COMMIT.
   PgWriteGate(std::string url, storage::Store* store, WaitApplied wait_applied,
-              std::chrono::milliseconds replica_wait);
+              std::chrono::milliseconds replica_wait,
+              std::function<void()> after_commit = {});
   ~PgWriteGate() override;
 
   Result<storage::Revision> Begin() override EXCLUDES(mu_);
@@ -80,6 +83,7 @@ class PgWriteGate final : public storage::WriteGate {
   storage::Store* const store_;
   const WaitApplied wait_applied_;
   const std::chrono::milliseconds replica_wait_;
+  const std::function<void()> after_commit_;
   mutable Mutex mu_;
   CondVar idle_;
   bool busy_ GUARDED_BY(mu_) = false;

@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <memory>
 #include <random>
@@ -170,11 +172,17 @@ class ClusterE2E : public ::testing::Test {
     return r.body;
   }
 
-  // `portcullis verify` on a node's (stopped) store.
-  static int Verify(const std::string& data_dir) {
-    const std::string cmd = std::string(PORTCULLIS_BINARY) +
-                            " verify --data " + data_dir + " >/dev/null 2>&1";
-    return std::system(cmd.c_str());
+  // `portcullis verify` on a node's (stopped) store: its indexes, then,
+  // with --source, that it holds exactly the source's records.
+  int Verify(const std::string& data_dir) {
+    const std::string bin = PORTCULLIS_BINARY;
+    const std::string quiet = " >" + root_ + "/verify.out 2>&1";
+    const int local =
+        std::system((bin + " verify --data " + data_dir + quiet).c_str());
+    if (local != 0) return local;
+    return std::system((bin + " verify --source " + url_ + " --data " +
+                        data_dir + quiet)
+                           .c_str());
   }
 
   std::string Sql(const std::string& sql) {
@@ -392,6 +400,32 @@ TEST_F(ClusterE2E, AChangeLogPrunedPastANodeMeansANewBootstrap) {
   EXPECT_EQ(Export(b, rev), Export(a, rev));
   b.Stop();
   EXPECT_EQ(Verify(b.data_dir()), 0);
+}
+
+TEST_F(ClusterE2E, ImportAndExportGoStraightToTheSource) {
+  const std::string bin = PORTCULLIS_BINARY;
+  const std::string jsonl = root_ + "/in.jsonl";
+  WriteFile(jsonl,
+            "{\"kind\":\"resource\",\"type\":\"group\",\"id\":\"g1\"}\n"
+            "{\"kind\":\"resource\",\"type\":\"file\",\"id\":\"f1\","
+            "\"parent\":\"group:g1\"}\n");
+  ASSERT_EQ(std::system((bin + " import --source " + url_ + " " + jsonl +
+                         " >" + root_ + "/import.out 2>&1")
+                            .c_str()),
+            0);
+  EXPECT_EQ(Sql("SELECT count(*) FROM portcullis_records"), "2");
+  Node& a = AddNode();
+  Response r = a.d().Call("GET", "/v1/resources/file/f1");
+  EXPECT_EQ(r.status, 200) << r.body;
+  const std::string out = root_ + "/export.jsonl";
+  ASSERT_EQ(std::system((bin + " export --source " + url_ + " >" + out +
+                         " 2>/dev/null")
+                            .c_str()),
+            0);
+  std::ifstream in(out);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), Export(a, 1));
 }
 
 TEST_F(ClusterE2E, AnUnreachableSourceWithNoReplicaFailsStartUp) {
