@@ -567,6 +567,12 @@ HttpResponse LookupResources(Call& call) {
   s = ParseLookupPaging(doc, options.default_page, options.max_page, &arena,
                         &paging);
   if (!s.ok()) return ErrorResponse(s);
+  auto at_least =
+      OptionalUint(doc, "at_least_revision", "at_least_revision", 0);
+  if (!at_least) return ErrorResponse(at_least.error());
+  if (auto behind = RequireRevision(call, *at_least, "at_least_revision")) {
+    return std::move(*behind);
+  }
   req.subject = *subject;
   req.action = *action;
   req.type = *type;
@@ -594,6 +600,12 @@ HttpResponse LookupSubjects(Call& call) {
   s = ParseLookupPaging(doc, options.default_page, options.max_page, &arena,
                         &paging);
   if (!s.ok()) return ErrorResponse(s);
+  auto at_least =
+      OptionalUint(doc, "at_least_revision", "at_least_revision", 0);
+  if (!at_least) return ErrorResponse(at_least.error());
+  if (auto behind = RequireRevision(call, *at_least, "at_least_revision")) {
+    return std::move(*behind);
+  }
   LookupQuery query;
   query.of_subjects = true;
   engine::LookupSubjectsRequest& req = query.subjects;

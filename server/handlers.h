@@ -168,6 +168,11 @@ std::optional<HttpResponse> AwaitRevision(const Call& call, uint64_t revision);
 // if the header is not a revision; in the embedded mode, 409 when the store
 // is older).
 std::optional<HttpResponse> AwaitRevisionHeader(const Call& call);
+// AwaitRevision, then, in either mode, the 409 answer (naming `field`) if
+// the store is still older than `revision`.
+std::optional<HttpResponse> RequireRevision(const Call& call,
+                                            uint64_t revision,
+                                            std::string_view field);
 // Cluster mode's /readyz answer: 200 with the replica's state, or 503
 // before the start-up catch-up or when the replica is stuck.
 HttpResponse ReplicaReadyz(const Call& call);

@@ -92,13 +92,19 @@ std::optional<HttpResponse> AwaitRevisionHeader(const Call& call) {
         "number)",
         "X-Portcullis-At-Least-Revision"));
   }
+  return RequireRevision(call, revision, "X-Portcullis-At-Least-Revision");
+}
+
+std::optional<HttpResponse> RequireRevision(const Call& call,
+                                            uint64_t revision,
+                                            std::string_view field) {
   if (std::optional<HttpResponse> r = AwaitRevision(call, revision)) return r;
   if (call.api.store != nullptr && call.api.store->revision() < revision) {
     return ErrorResponse(Status::FailedPrecondition(
         "the store is at revision " +
             std::to_string(call.api.store->revision()) +
             ", older than at_least_revision " + std::to_string(revision),
-        "X-Portcullis-At-Least-Revision"));
+        std::string(field)));
   }
   return std::nullopt;
 }
