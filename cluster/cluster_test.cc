@@ -206,6 +206,31 @@ TEST_F(ClusterTest, ARefusedWriteTakesNoRevision) {
   EXPECT_EQ(*r, 2u);
 }
 
+// PostgreSQL refuses one statement of the write's pipeline (here: the
+// change log already holds the revision): nothing of it is committed, at
+// the source or locally, and the next write takes the same revision.
+TEST_F(ClusterTest, AWriteRefusedByPostgresIsMadeNowhere) {
+  TempDir da;
+  auto a = OpenReplica(da.path());
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(testing::LoadTestData(a->store(), *policy_).ok());
+  Sql("INSERT INTO portcullis_changes (revision, change_set) VALUES (2, '')");
+  auto r = PutFile(*a, "refused");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), StatusCode::kUnavailable);
+  EXPECT_NE(r.error().message().find("duplicate key"), std::string::npos)
+      << r.error().message();
+  EXPECT_EQ(Sql("SELECT revision FROM portcullis_head"), "1");
+  EXPECT_EQ(Sql("SELECT count(*) FROM portcullis_records WHERE tbl = 0 AND "
+                "key = 'file:refused'::bytea"),
+            "0");
+  EXPECT_EQ(a->store()->revision(), 1u);
+  Sql("DELETE FROM portcullis_changes WHERE revision = 2");
+  r = PutFile(*a, "accepted");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(*r, 2u);
+}
+
 TEST_F(ClusterTest, ConcurrentWritersAtTwoNodesTakeGapFreeRevisions) {
   TempDir da, db;
   auto a = OpenReplica(da.path());

@@ -91,13 +91,92 @@ Result<PgRows> PgConnection::Exec(std::string_view sql,
   if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
     return PgRows(result);
   }
+  Status failure = Failure(result);
+  if (result) PQclear(result);
+  return tl::unexpected(std::move(failure));
+}
+
+Status PgConnection::Failure(PGresult* result) const {
   std::string message =
       Trimmed(result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
   if (message.empty()) message = Trimmed(PQerrorMessage(conn_));
-  if (result) PQclear(result);
   const StatusCode code = ok() ? StatusCode::kFailedPrecondition
                                : StatusCode::kUnavailable;
-  return tl::unexpected(Status(code, "PostgreSQL: " + message));
+  return Status(code, "PostgreSQL: " + message);
+}
+
+Result<int64_t> PgConnection::QueryInt(const std::string& sql) {
+  PGresult* result = PQexec(conn_, sql.c_str());
+  const ExecStatusType status =
+      result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+  if (status != PGRES_TUPLES_OK) {
+    Status failure = Failure(result);
+    if (result) PQclear(result);
+    return tl::unexpected(std::move(failure));
+  }
+  if (PQntuples(result) < 1 || PQgetisnull(result, 0, 0)) {
+    PQclear(result);
+    return tl::unexpected(Status::FailedPrecondition(
+        "PostgreSQL: no row from " + sql));
+  }
+  const int64_t v = std::strtoll(PQgetvalue(result, 0, 0), nullptr, 10);
+  PQclear(result);
+  return v;
+}
+
+Status PgConnection::RunPipeline(const std::vector<Statement>& statements) {
+  for (size_t i = 0; i < statements.size(); i += kPipelineChunk) {
+    const size_t end = std::min(statements.size(), i + kPipelineChunk);
+    if (PQenterPipelineMode(conn_) == 0) return Failure(nullptr);
+    Status s = RunChunk(statements, i, end);
+    // Leaves pipeline mode once every result was read (RunChunk reads them
+    // all, even after a failure); a lost connection leaves nothing to read.
+    if (PQexitPipelineMode(conn_) == 0 && s.ok()) s = Failure(nullptr);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status PgConnection::RunChunk(const std::vector<Statement>& statements,
+                              size_t begin, size_t end) {
+  Status first_failure;
+  size_t sent = 0;
+  for (size_t i = begin; i < end; ++i) {
+    const Statement& st = statements[i];
+    std::vector<const char*> values(st.params.size());
+    std::vector<int> lengths(st.params.size());
+    std::vector<int> formats(st.params.size());
+    for (size_t p = 0; p < st.params.size(); ++p) {
+      values[p] = st.params[p].null ? nullptr : st.params[p].value.data();
+      lengths[p] = static_cast<int>(st.params[p].value.size());
+      formats[p] = st.params[p].binary ? 1 : 0;
+    }
+    if (PQsendQueryParams(conn_, st.sql.c_str(),
+                          static_cast<int>(st.params.size()), nullptr,
+                          values.data(), lengths.data(), formats.data(),
+                          /*resultFormat=*/1) == 0) {
+      first_failure = Failure(nullptr);
+      break;
+    }
+    ++sent;
+  }
+  if (PQpipelineSync(conn_) == 0) return Failure(nullptr);
+  // Each statement's result, then a null; then the sync's result.
+  for (size_t i = 0; i < sent; ++i) {
+    PGresult* r = PQgetResult(conn_);
+    if (r == nullptr) return first_failure.ok() ? Failure(nullptr) : first_failure;
+    const ExecStatusType status = PQresultStatus(r);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK &&
+        status != PGRES_PIPELINE_ABORTED && first_failure.ok()) {
+      first_failure = Failure(r);
+    }
+    PQclear(r);
+    while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+  }
+  PGresult* sync = PQgetResult(conn_);
+  if (sync == nullptr) return first_failure.ok() ? Failure(nullptr) : first_failure;
+  PQclear(sync);
+  return first_failure;
 }
 
 Status PgConnection::Run(std::string_view sql,

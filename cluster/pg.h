@@ -83,6 +83,24 @@ class PgConnection {
   // Exec for statements whose rows do not matter.
   Status Run(std::string_view sql, const std::vector<PgParam>& params = {});
 
+  // Runs `sql` (one or more statements without parameters, in one round
+  // trip) and returns the first column of the first row of the last
+  // statement's result, an integer. kFailedPrecondition if it has no row.
+  Result<int64_t> QueryInt(const std::string& sql);
+
+  // One statement of a pipeline.
+  struct Statement {
+    std::string sql;
+    std::vector<PgParam> params;
+  };
+  // Runs the statements in order, sent together (libpq's pipeline mode):
+  // one round trip per kPipelineChunk statements instead of one each.
+  // Stops at the first failure (PostgreSQL skips the rest of its chunk)
+  // and returns it; rows are not returned. Inside a transaction, a failure
+  // leaves it aborted, as Run would.
+  static constexpr size_t kPipelineChunk = 500;
+  Status RunPipeline(const std::vector<Statement>& statements);
+
   // False once the connection is known to be lost; then every Exec fails
   // with kUnavailable and the caller should connect again.
   bool ok() const;
@@ -95,6 +113,11 @@ class PgConnection {
 
  private:
   explicit PgConnection(PGconn* conn) : conn_(conn) {}
+  // One chunk of RunPipeline, in pipeline mode.
+  Status RunChunk(const std::vector<Statement>& statements, size_t begin,
+                  size_t end);
+  // The Status of a failed result (consumes nothing).
+  Status Failure(PGresult* result) const;
   PGconn* conn_;
 };
 

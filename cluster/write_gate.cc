@@ -1,6 +1,7 @@
 #include "cluster/write_gate.h"
 
 #include <utility>
+#include <vector>
 
 #include "cluster/pg.h"
 #include "cluster/schema.h"
@@ -59,17 +60,13 @@ Result<storage::Revision> PgWriteGate::TakeRevision() {
         "SET idle_in_transaction_session_timeout = '30s'");
     if (!s.ok()) return tl::unexpected(s);
   }
-  Status s = conn_->Run("BEGIN");
-  if (!s.ok()) return tl::unexpected(s);
-  Result<PgRows> head = conn_->Exec(
-      "UPDATE portcullis_head SET revision = revision + 1 RETURNING "
+  // BEGIN and the head row in one round trip; the row stays locked until
+  // this transaction ends.
+  Result<int64_t> head = conn_->QueryInt(
+      "BEGIN; UPDATE portcullis_head SET revision = revision + 1 RETURNING "
       "revision");
   if (!head) return tl::unexpected(head.error());
-  if (head->size() != 1) {
-    return tl::unexpected(
-        Status::FailedPrecondition("portcullis_head holds no row"));
-  }
-  return static_cast<storage::Revision>(head->GetInt(0, 0));
+  return static_cast<storage::Revision>(*head);
 }
 
 Result<storage::Revision> PgWriteGate::Begin() {
@@ -104,31 +101,34 @@ Result<storage::Revision> PgWriteGate::Begin() {
 }
 
 Status PgWriteGate::WriteChangeSet(const storage::ChangeSet& cs) {
+  // Every statement, COMMIT included, sent together: one round trip for a
+  // write of up to PgConnection::kPipelineChunk records.
+  std::vector<PgConnection::Statement> statements;
+  statements.reserve(cs.records.size() + 3);
   for (const storage::RecordChange& rc : cs.records) {
     const PgParam table = PgParam::Int(static_cast<int>(rc.table));
-    Status s;
     if (rc.value) {
-      s = conn_->Run(
-          "INSERT INTO portcullis_records (tbl, key, value) VALUES ($1, $2, "
-          "$3) ON CONFLICT (tbl, key) DO UPDATE SET value = EXCLUDED.value",
-          {table, PgParam::Bytes(rc.key), PgParam::Bytes(*rc.value)});
+      statements.push_back(
+          {"INSERT INTO portcullis_records (tbl, key, value) VALUES ($1, $2, "
+           "$3) ON CONFLICT (tbl, key) DO UPDATE SET value = EXCLUDED.value",
+           {table, PgParam::Bytes(rc.key), PgParam::Bytes(*rc.value)}});
     } else {
-      s = conn_->Run(
-          "DELETE FROM portcullis_records WHERE tbl = $1 AND key = $2",
-          {table, PgParam::Bytes(rc.key)});
+      statements.push_back(
+          {"DELETE FROM portcullis_records WHERE tbl = $1 AND key = $2",
+           {table, PgParam::Bytes(rc.key)}});
     }
-    if (!s.ok()) return s;
   }
   std::string encoded;
   storage::EncodeChangeSet(cs, &encoded);
-  Status s = conn_->Run(
-      "INSERT INTO portcullis_changes (revision, change_set) VALUES ($1, $2)",
-      {PgParam::Int(static_cast<int64_t>(cs.revision)),
-       PgParam::Bytes(encoded)});
-  if (!s.ok()) return s;
-  return conn_->Run("SELECT pg_notify($1, $2)",
-                    {PgParam::Text(kChangesChannel),
-                     PgParam::Text(std::to_string(cs.revision))});
+  statements.push_back(
+      {"INSERT INTO portcullis_changes (revision, change_set) VALUES ($1, $2)",
+       {PgParam::Int(static_cast<int64_t>(cs.revision)),
+        PgParam::Bytes(encoded)}});
+  statements.push_back({"SELECT pg_notify($1, $2)",
+                        {PgParam::Text(kChangesChannel),
+                         PgParam::Text(std::to_string(cs.revision))}});
+  statements.push_back({"COMMIT", {}});
+  return conn_->RunPipeline(statements);
 }
 
 Status PgWriteGate::Commit(const storage::ChangeSet& cs) {
@@ -144,12 +144,13 @@ Status PgWriteGate::Commit(const storage::ChangeSet& cs) {
                             std::to_string(pending_));
   }
   Status s = WriteChangeSet(cs);
-  if (!s.ok()) {
+  if (!s.ok() && conn_->ok()) {
+    // PostgreSQL refused a statement: the transaction is aborted, COMMIT
+    // was not run.
     RollBack();
     Release();
     return Refused(s);
   }
-  s = conn_->Run("COMMIT");
   if (!s.ok()) {
     conn_.reset();
     Release();
