@@ -89,8 +89,12 @@ a=$(start_node a "$work/a" --source "$url")
 grep -h "bootstrapped" "$work/a.log" >&2 || true
 b=$(start_node b "$work/b" --source "$url")
 echo "write latency, cluster (at A): $(lag --writer "$a")"
-for rate in 100 500 0; do
-  echo "lag A->B, paced at $rate writes/s (0: one client, unpaced): $(lag --writer "$a" --reader "$b" --rate "$rate")"
+for rate in 100 500 2000; do
+  for clients in 1 8; do
+    echo "lag A->B, $clients client(s) paced at $rate writes/s in all: $(lag --writer "$a" --reader "$b" --rate "$rate" --clients "$clients")"
+  done
 done
+echo "write throughput at A, 8 clients unpaced: $(lag --writer "$a" --clients 8)"
+echo "write throughput, embedded, 8 clients unpaced: $(lag --writer "$emb" --clients 8)"
 c=$(start_node c "$work/c" --source "$url")
 grep -h "bootstrapped" "$work/c.log" || true
