@@ -89,6 +89,7 @@ bool Follower::WaitForRevision(Revision revision,
     // The follower notifies after each apply; local writes commit without
     // notifying, so the store is looked at again every slice.
     MutexLock lock(&mu_);
+    if (stuck_) return false;  // it will not get there
     applied_cv_.WaitUntil(&mu_, std::min(deadline, now + kWaitSlice));
   }
 }

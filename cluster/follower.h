@@ -99,7 +99,7 @@ class Follower {
   ReplicaState State() const EXCLUDES(mu_);
 
   // Waits until the store's revision is at least `revision`, at most
-  // `timeout`; true if it is.
+  // `timeout`; true if it is. False at once when the follower is stuck.
   bool WaitForRevision(storage::Revision revision,
                        std::chrono::milliseconds timeout) EXCLUDES(mu_);
 

@@ -344,6 +344,64 @@ TEST_F(ClusterE2E, WithoutPostgresReadsGoOnAndWritesAre503) {
   EXPECT_EQ(r.status, 200) << r.body;
 }
 
+// PostgreSQL crashes and comes back while a client keeps writing at one
+// node and reading at the other: reads never fail, writes fail only while
+// it is away, and every acknowledged write is at both nodes afterwards.
+TEST_F(ClusterE2E, NothingAcknowledgedIsLostWhenPostgresStopsUnderLoad) {
+  Node& a = AddNode();
+  Node& b = AddNode();
+  const uint64_t base = LoadBase(a);
+  std::atomic<bool> stop{false};
+  std::vector<std::string> acknowledged;
+  int refused = 0, unanswered = 0;
+  std::thread writer([&] {
+    for (int i = 0; !stop.load(); ++i) {
+      const std::string id = "load" + std::to_string(i);
+      Response w = a.Put("/v1/resources/file/" + id, R"({"parent":"group:g1"})");
+      if (w.status == 200) {
+        acknowledged.push_back(id);
+      } else if (w.status == 503) {
+        ++refused;
+      } else {
+        ++unanswered;
+      }
+    }
+  });
+  int reads = 0, failed_reads = 0;
+  auto read_for = [&](std::chrono::milliseconds how_long) {
+    const auto until = std::chrono::steady_clock::now() + how_long;
+    while (std::chrono::steady_clock::now() < until) {
+      ++reads;
+      if (b.Check("u0", "f0", base).status != 200) ++failed_reads;
+    }
+  };
+  read_for(std::chrono::milliseconds(300));
+  server->Stop();
+  read_for(std::chrono::milliseconds(700));
+  ASSERT_EQ(server->Restart(), "");
+  read_for(std::chrono::milliseconds(1500));
+  stop.store(true);
+  writer.join();
+  EXPECT_EQ(failed_reads, 0) << "of " << reads;
+  EXPECT_GT(refused, 0);
+  EXPECT_EQ(unanswered, 0);
+  ASSERT_FALSE(acknowledged.empty());
+  // Writes work again, and both nodes hold every acknowledged one.
+  Response last;
+  for (int i = 0; i < 100; ++i) {
+    last = a.Put("/v1/resources/file/after", R"({"parent":"group:g1"})");
+    if (last.status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(last.status, 200) << last.body;
+  const uint64_t rev = RevisionOf(last);
+  const std::string exported = Export(b, rev);
+  for (const std::string& id : acknowledged) {
+    EXPECT_NE(exported.find("\"id\":\"" + id + "\""), std::string::npos) << id;
+  }
+  EXPECT_EQ(Export(a, rev), exported);
+}
+
 TEST_F(ClusterE2E, AKilledFollowerResumesWhereItWas) {
   Node& a = AddNode();
   Node& b = AddNode();
