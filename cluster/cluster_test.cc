@@ -332,6 +332,25 @@ TEST_F(ClusterTest, AReplicaNotifiedOfAGapStopsFollowing) {
       << st.last_error;
 }
 
+// A serving replica that is still empty does not load a snapshot (reads
+// and writes would see it half-filled): it follows the change log from
+// revision 1, and is stuck when the log does not start there.
+TEST_F(ClusterTest, AServingEmptyReplicaFollowsTheLogInsteadOfBootstrapping) {
+  TempDir db;
+  auto b = OpenReplica(db.path());
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->store()->revision(), 0u);
+  Sql("BEGIN; UPDATE portcullis_head SET revision = 2; "
+      "INSERT INTO portcullis_changes (revision, change_set) "
+      "VALUES (2, '\\x00'::bytea); COMMIT; NOTIFY portcullis_changes");
+  for (int i = 0; i < 100 && !b->State().stuck; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(b->State().stuck);
+  EXPECT_EQ(b->State().bootstraps, 0u);
+  EXPECT_EQ(b->store()->revision(), 0u);
+}
+
 // The writer dies after PostgreSQL's COMMIT and before its own LMDB commit
 // and its answer: the write is made (at the source, at every other node, and
 // at the writer once it restarts) but was never acknowledged.

@@ -59,6 +59,7 @@ void Follower::Log(const std::string& line) const {
 }
 
 void Follower::Start() {
+  serving_.store(true);
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -253,7 +254,10 @@ Status Follower::Bootstrap() {
 Status Follower::ApplyNext(bool* more) {
   *more = false;
   const Revision local = store_->revision();
-  if (local == 0) {
+  // A snapshot is loaded in chunks, and reads and writes would see the
+  // store half-filled: only before the daemon serves (CatchUp). A serving
+  // replica that is still empty follows the change log from revision 1.
+  if (local == 0 && !serving_.load()) {
     Status s = Bootstrap();
     *more = s.ok() && store_->revision() > 0;
     return s;

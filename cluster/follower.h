@@ -1,9 +1,11 @@
 // Follower: keeps a local Store a replica of the PostgreSQL source.
 //
-// An empty store (revision 0) is bootstrapped from one REPEATABLE READ
-// snapshot of the source: its head revision and every record, applied in
-// chunks through Store::Apply (the first chunk sets the revision, the others
-// add to it). While a bootstrap runs, a marker file in the store's folder
+// An empty store (revision 0) is bootstrapped, by CatchUp() before the
+// daemon serves, from one REPEATABLE READ snapshot of the source: its head
+// revision and every record, applied in chunks through Store::Apply (the
+// first chunk sets the revision, the others add to it). Once serving, the
+// store is never half-filled: an empty one follows the change log from
+// revision 1 (and is stuck if the log no longer starts there). While a bootstrap runs, a marker file in the store's folder
 // says so; a store found with the marker was cut short and is discarded by
 // Replica::Open. Then the follower reads portcullis_changes after the
 // store's revision and applies each change set, in order, through
@@ -125,6 +127,7 @@ class Follower {
   std::unique_ptr<PgConnection> conn_;  // the follower's thread only
   int stop_pipe_[2] = {-1, -1};
   std::atomic<bool> stop_{false};
+  std::atomic<bool> serving_{false};  // Start() was called
   std::thread thread_;
 
   mutable Mutex mu_;
