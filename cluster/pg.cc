@@ -46,11 +46,16 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(
   const std::string seconds =
       std::to_string(std::max<int64_t>(2, timeout.count()));
   // Earlier pairs are overridden by the URL's own parameters (expanded from
-  // "dbname" in place).
-  const char* keys[] = {"connect_timeout", "application_name", "dbname",
+  // "dbname" in place). A server that vanishes without closing the
+  // connection (a partition, a dead host) is noticed within seconds, not at
+  // the operating system's TCP timeouts: keepalives on an idle connection,
+  // tcp_user_timeout on one waiting for an answer.
+  const char* keys[] = {"connect_timeout", "application_name",
+                        "keepalives_idle", "keepalives_interval",
+                        "keepalives_count", "tcp_user_timeout", "dbname",
                         nullptr};
-  const char* values[] = {seconds.c_str(), "portcullis", url.c_str(),
-                          nullptr};
+  const char* values[] = {seconds.c_str(), "portcullis", "10", "5", "3",
+                          "15000", url.c_str(), nullptr};
   PGconn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   if (conn == nullptr) {
     return tl::unexpected(Status(StatusCode::kUnavailable,

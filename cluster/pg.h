@@ -69,8 +69,9 @@ class PgRows {
 class PgConnection {
  public:
   // Connects to `url` (a postgresql:// URL or a key=value string), giving
-  // up after `timeout` (libpq's connect_timeout, at least 2 s); the URL's own
-  // connect_timeout wins. kUnavailable with libpq's message on failure.
+  // up after `timeout` (libpq's connect_timeout, at least 2 s), with TCP
+  // keepalives and a 15 s tcp_user_timeout; the URL's own parameters win.
+  // kUnavailable with libpq's message on failure.
   static Result<std::unique_ptr<PgConnection>> Connect(
       const std::string& url, std::chrono::seconds timeout);
   ~PgConnection();
