@@ -68,7 +68,10 @@ start_node() {
   exit 1
 }
 
-build/release/bench/datagen --scale "$scale" >"$work/data.jsonl"
+build/release/bench/datagen --scale "$scale" --out "$work/gen" >/dev/null
+mv "$work/gen/workspace.jsonl" "$work/data.jsonl"
+python3 bench/loadgen_mixes.py --out "$work/mixes" --refs "$work/gen/refs.json" \
+  --only check_hit >/dev/null
 records=$(grep -c . "$work/data.jsonl")
 group=$(grep -m1 '"type":"group"' "$work/data.jsonl" | sed 's/.*"id":"\([^"]*\)".*/group:\1/')
 lag() { bench/cluster_lag.py --token "$token" --writes "$writes" --group "$group" "$@"; }
@@ -98,3 +101,24 @@ echo "write throughput at A, 8 clients unpaced: $(lag --writer "$a" --clients 8)
 echo "write throughput, embedded, 8 clients unpaced: $(lag --writer "$emb" --clients 8)"
 c=$(start_node c "$work/c" --source "$url")
 grep -h "bootstrapped" "$work/c.log" || true
+
+# Checks at a follower (B), open loop at 1,000/s, idle and while it applies
+# 200 writes/s made at A.
+checks() {
+  build/release/bench/loadgen --target "${b#http://}" --mix "$work/mixes/check_hit.jsonl" \
+    --connections 4 --threads 1 --duration 8 --warmup 1 --rate 1000 \
+    --token "$token" --label "$1" --out "$work/$1.json" >/dev/null 2>&1 || true
+  python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+l = d["latency_ns"]
+print("checks at B, %s: ok %d errors %d, p50 %.0f us, p99 %.0f us, p99.9 %.0f us"
+      % (sys.argv[2], d["ok"], d["errors"], l["p50"] / 1e3, l["p99"] / 1e3,
+         l["p99_9"] / 1e3))' "$work/$1.json" "$1"
+}
+checks follower_idle
+lag --writer "$a" --writes 2000 --rate 200 >/dev/null &
+writer=$!
+sleep 0.5
+checks follower_applying
+wait "$writer" || true
