@@ -17,6 +17,7 @@
 
 #include "common/mutex.h"
 #include "common/thread_annotations.h"
+#include "index/decision_index.h"
 #include "membership/membership.h"
 #include "policies/policy_compiler.h"
 #include "server/api.h"
@@ -378,10 +379,15 @@ int RunServe(const ServeConfig& config, std::ostream& out, std::ostream& err) {
   if (!OpenLogs(config, &access_log, &decision_log, &options, err)) return 1;
   std::unique_ptr<storage::Store> store = OpenStore(config, err);
   if (!store) return 1;
+  // Built from a snapshot in the background: checks read LMDB until it is
+  // ready. Declared after the store, so destroyed (detached) before it.
+  index::DecisionIndex decision_index;
+  if (config.decision_index) decision_index.Follow(store.get());
 
   PolicyHolder holder(std::move(compiled));
   Api api(std::move(options), &holder, store.get(),
           MakePolicyAdmin(config.policy_path));
+  if (config.decision_index) api.SetDecisionIndex(&decision_index);
   HttpServer server(MakeHttpOptions(config, *listen, &api),
                     [&api](HttpRequest& r) { return api.Handle(r); });
   Status started = server.Start();
@@ -422,6 +428,7 @@ struct ServeArgs {
   std::string config_file;
   ServeConfig flags;
   bool no_auth = false;
+  bool no_decision_index = false;
   CLI::Option* listen = nullptr;
   CLI::Option* data = nullptr;
   CLI::Option* policy = nullptr;
@@ -445,6 +452,7 @@ std::optional<ServeConfig> ResolveConfig(const ServeArgs& args) {
   if (*args.threads) config.threads = std::max(1, args.flags.threads);
   if (*args.tokens) config.tokens_file = args.flags.tokens_file;
   if (args.no_auth) config.auth = false;
+  if (args.no_decision_index) config.decision_index = false;
   return config;
 }
 
@@ -469,6 +477,9 @@ void AddServeCommand(CLI::App& app, Subcommands* out) {
                                    "tokens file: one `SCOPE TOKEN` per line");
   serve->add_flag("--no-auth", args->no_auth,
                   "run without authentication (says so at start-up)");
+  serve->add_flag("--no-decision-index", args->no_decision_index,
+                  "checks read LMDB alone, without the in-memory decision "
+                  "index (for comparisons)");
   out->push_back({serve, [args] {
                     std::optional<ServeConfig> config = ResolveConfig(*args);
                     if (!config) return kExitError;

@@ -229,7 +229,7 @@ HttpResponse Check(Call& call) {
   CheckInput in;
   s = ParseCheckInput(doc, "", /*needs_action=*/true, &arena, &in);
   if (!s.ok()) return ErrorResponse(s);
-  return WithReadView(call, [&](const storage::ReadView& view,
+  return WithReadView(call, [&](const index::IndexView& view,
                                 const engine::Evaluator& evaluator) {
     const engine::Policy& policy = evaluator.policy();
     const uint64_t revision = view.revision();  // one read per request
@@ -298,7 +298,7 @@ HttpResponse CheckBatch(Call& call) {
         "checks"));
   }
 
-  return WithReadView(call, [&](const storage::ReadView& view,
+  return WithReadView(call, [&](const index::IndexView& view,
                                 const engine::Evaluator& evaluator) {
     const engine::Policy& policy = evaluator.policy();
     const uint64_t revision_number = view.revision();  // one read per batch
@@ -377,7 +377,7 @@ HttpResponse Actions(Call& call) {
   CheckInput in;
   s = ParseCheckInput(doc, "", /*needs_action=*/false, &arena, &in);
   if (!s.ok()) return ErrorResponse(s);
-  return WithReadView(call, [&](const storage::ReadView& view,
+  return WithReadView(call, [&](const index::IndexView& view,
                                 const engine::Evaluator& evaluator) {
     const engine::Policy& policy = evaluator.policy();
     Status stale = CheckRevision(in, view.revision(), "");
@@ -503,8 +503,8 @@ HttpResponse NativeResults(const char* key, const engine::LookupPage& page,
 HttpResponse AnswerLookup(const Call& call, LookupQuery& query) {
   const bool authzen = query.dialect == LookupQuery::Dialect::kAuthzen;
   query.resources.now = query.subjects.now = NowMicros();
-  return WithReadView(call, [&](const storage::ReadView& view,
-                                const engine::Evaluator& evaluator) {
+  return WithStoreView(call, [&](const storage::ReadView& view,
+                                 const engine::Evaluator& evaluator) {
     Result<engine::LookupPage> page =
         query.of_subjects
             ? engine::LookupSubjects(evaluator, view, query.subjects)

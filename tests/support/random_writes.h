@@ -64,7 +64,7 @@ class RandomWrites {
   // One random write transaction. Returns its result: an error is a write
   // that was refused (and changed nothing).
   Result<storage::Revision> Step(storage::Store* store) {
-    const int ops = 1 + Pick(3);
+    const int ops = Pick(10) < 7 ? 1 : 2 + Pick(2);
     std::vector<int> kinds;
     for (int i = 0; i < ops; ++i) kinds.push_back(Pick(100));
     const uint32_t seed = static_cast<uint32_t>(rng_());
@@ -145,9 +145,17 @@ class RandomWrites {
     }
   }
 
-  Status Op(storage::WriteTxn& w, int kind, std::mt19937* r) {
+  // A role bindable on the resource's type, or (one time in ten) any role.
+  static std::string RoleFor(const std::string& resource, std::mt19937* r) {
     const char* roles[] = {"account_administrator", "administrator",
                            "content_creator", "member"};
+    if (Pick(r, 10) == 0) return roles[Pick(r, 4)];
+    if (resource.rfind("account:", 0) == 0) return roles[0];
+    if (resource.rfind("group:", 0) == 0) return roles[1 + Pick(r, 3)];
+    return roles[2];
+  }
+
+  Status Op(storage::WriteTxn& w, int kind, std::mt19937* r) {
     const char* departments[] = {"eng", "ops", "sales"};
     const std::string user = Name("user", Pick(r, kUsers));
     if (kind < 30) return PutResource(w, r);
@@ -175,7 +183,7 @@ class RandomWrites {
       storage::BindingRecord b;
       b.subject = user;
       b.resource = AnyResource(r);
-      if (Pick(r, 5) != 0) b.roles = {roles[Pick(r, 4)]};
+      if (Pick(r, 5) != 0) b.roles = {RoleFor(b.resource, r)};
       b.state = Pick(r, 5) == 0 ? engine::BindingState::kPending
                                 : engine::BindingState::kActive;
       b.expires_at = Expiry(r);
@@ -199,7 +207,7 @@ class RandomWrites {
       inv.id = id;
       inv.resource = AnyResource(r);
       inv.invitee = user;
-      inv.roles = {roles[Pick(r, 4)]};
+      inv.roles = {RoleFor(inv.resource, r)};
       inv.inviter = "user:u0";
       inv.expires_at = Expiry(r);
       return w.CreateInvitation(&inv);
