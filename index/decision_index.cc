@@ -1,6 +1,7 @@
 #include "index/decision_index.h"
 
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <utility>
 
@@ -70,7 +71,15 @@ class Applier {
     return id;
   }
   uint32_t InternResource(std::string_view ref) {
-    return Intern(&d_.resource_ids, &d_.resources, &d_.free_resources, ref);
+    const size_t before = d_.resource_ids.size();
+    const uint32_t id =
+        Intern(&d_.resource_ids, &d_.resources, &d_.free_resources, ref);
+    ResourceNode& n = d_.resources[id];
+    if (d_.resource_ids.size() != before && ref.size() <= ResourceNode::kInline) {
+      std::memcpy(n.text, ref.data(), ref.size());
+      n.inline_len = static_cast<uint8_t>(ref.size());
+    }
+    return id;
   }
   uint32_t InternSubject(std::string_view ref) {
     return Intern(&d_.subject_ids, &d_.subjects, &d_.free_subjects, ref);

@@ -76,15 +76,25 @@ struct RefEq {
 
 using IdTable = std::unordered_map<std::string, uint32_t, RefHash, RefEq>;
 
+// 48 bytes. A short "type:id" is copied into the node itself, so that a
+// check walking up the tree touches one cache line per ancestor rather than
+// the node and then its key in the table.
 struct ResourceNode {
+  static constexpr size_t kInline = 22;
   const std::string* ref = nullptr;  // "type:id"; null once freed
   uint32_t parent = kNone;
   uint32_t refs = 0;
   uint16_t type_len = 0;
-  bool live = false;  // its record exists
+  uint8_t inline_len = 0;  // > 0: `text` holds the ref
+  bool live = false;       // its record exists
+  char text[kInline];
 
+  std::string_view Text() const {
+    return inline_len > 0 ? std::string_view(text, inline_len)
+                          : std::string_view(*ref);
+  }
   engine::EntityRef Ref() const {
-    const std::string_view s(*ref);
+    const std::string_view s = Text();
     return {s.substr(0, type_len), s.substr(type_len + 1)};
   }
 };

@@ -48,16 +48,16 @@ uint32_t IndexView::ResolveResource(engine::EntityRef r) const {
   for (const auto& [ptr, id] : recent_) {
     if (ptr != nullptr && ptr == r.type.data()) {
       const ResourceNode& n = data_->resources[id];
-      if (n.ref != nullptr && n.ref->data() == ptr &&
+      if (n.ref != nullptr && n.Text().data() == ptr &&
           n.type_len == r.type.size() &&
-          n.ref->size() == r.type.size() + 1 + r.id.size()) {
+          n.Text().size() == r.type.size() + 1 + r.id.size()) {
         return id;
       }
     }
   }
   if (last_resource_ != kNone) {
     const ResourceNode& n = data_->resources[last_resource_];
-    if (n.ref != nullptr && RefEquals(*n.ref, r)) return last_resource_;
+    if (n.ref != nullptr && RefEquals(n.Text(), r)) return last_resource_;
   }
   last_resource_ = data_->FindResource(r);
   return last_resource_;
@@ -82,7 +82,7 @@ std::optional<engine::ResourceInfo> IndexView::GetResource(
   if (parent != kNone) {
     const ResourceNode& p = data_->resources[parent];
     info.parent = p.Ref();
-    recent_[recent_next_] = {p.ref->data(), parent};
+    recent_[recent_next_] = {p.Text().data(), parent};
     recent_next_ = (recent_next_ + 1) % kRecent;
   }
   return info;

@@ -83,9 +83,13 @@ class RandomWrites {
   static constexpr int kGroups = 4, kFolders = 10, kFiles = 30, kUsers = 8,
                        kInvitations = 6;
 
+  // "group:g1", "folder:d3", "file:f7"; every fifth file has a long id
+  // (longer than any short-string buffer of the code under test).
   static std::string Name(const char* type, int i) {
     const char prefix = type[0] == 'f' && type[1] == 'o' ? 'd' : type[0];
-    return std::string(type) + ":" + prefix + std::to_string(i);
+    std::string name = std::string(type) + ":" + prefix + std::to_string(i);
+    if (prefix == 'f' && i % 5 == 0) name += "_of_a_name_longer_than_most";
+    return name;
   }
   int Pick(int n) { return static_cast<int>(rng_() % n); }
   static int Pick(std::mt19937* r, int n) {
@@ -132,7 +136,7 @@ class RandomWrites {
                               Container(r), {}});
       default: {
         storage::ResourceRecord rec{
-            "file", "f" + std::to_string(Pick(r, kFiles)), Container(r), {}};
+            "file", Name("file", Pick(r, kFiles)).substr(5), Container(r), {}};
         if (Pick(r, 3) == 0) rec.attributes["public"] = Bool(Pick(r, 2) == 0);
         if (Pick(r, 2) == 0) {
           engine::OwnedValue list;
