@@ -1,7 +1,6 @@
 #include "index/decision_index.h"
 
 #include <chrono>
-#include <cstring>
 #include <cstdio>
 #include <utility>
 
@@ -51,10 +50,15 @@ class Applier {
 
   // The id of `ref` in `ids`, adding a node (not live) if it has none.
   template <typename Node>
-  static uint32_t Intern(IdTable* ids, std::vector<Node>* nodes,
+  static uint32_t Intern(IdTable* ids, HugeVector<Node>* nodes,
                          std::vector<uint32_t>* free, std::string_view ref) {
-    auto [it, inserted] = ids->try_emplace(std::string(ref), 0);
-    if (!inserted) return it->second;
+    auto key_of = [nodes](uint32_t id) {
+      return std::string_view((*nodes)[id].ref);
+    };
+    const engine::EntityRef split{ref.substr(0, ref.find(':')),
+                                  ref.substr(ref.find(':') + 1)};
+    const uint32_t found = ids->Find(split, key_of);
+    if (found != kNone) return found;
     uint32_t id;
     if (!free->empty()) {
       id = free->back();
@@ -63,23 +67,15 @@ class Applier {
       id = static_cast<uint32_t>(nodes->size());
       nodes->emplace_back();
     }
-    it->second = id;
     Node& n = (*nodes)[id];
     n = Node();
-    n.ref = &it->first;
+    n.ref = std::string(ref);
     n.type_len = static_cast<uint16_t>(ref.find(':'));
+    ids->Insert(ref, id, key_of);
     return id;
   }
   uint32_t InternResource(std::string_view ref) {
-    const size_t before = d_.resource_ids.size();
-    const uint32_t id =
-        Intern(&d_.resource_ids, &d_.resources, &d_.free_resources, ref);
-    ResourceNode& n = d_.resources[id];
-    if (d_.resource_ids.size() != before && ref.size() <= ResourceNode::kInline) {
-      std::memcpy(n.text, ref.data(), ref.size());
-      n.inline_len = static_cast<uint8_t>(ref.size());
-    }
-    return id;
+    return Intern(&d_.resource_ids, &d_.resources, &d_.free_resources, ref);
   }
   uint32_t InternSubject(std::string_view ref) {
     return Intern(&d_.subject_ids, &d_.subjects, &d_.free_subjects, ref);
@@ -167,21 +163,19 @@ class Applier {
       return Malformed(Table::kAccess, key);
     }
     if (!value) {
-      auto s = d_.subject_ids.find(subject);
-      auto r = d_.resource_ids.find(resource);
-      if (s == d_.subject_ids.end() || r == d_.resource_ids.end()) {
-        return Status::Ok();
-      }
-      std::vector<AccessEntry>& a = d_.subjects[s->second].access;
+      const uint32_t sid = d_.FindSubject(Split(subject));
+      const uint32_t rid = d_.FindResource(Split(resource));
+      if (sid == kNone || rid == kNone) return Status::Ok();
+      std::vector<AccessEntry>& a = d_.subjects[sid].access;
       for (auto it = a.begin(); it != a.end(); ++it) {
-        if (it->resource == r->second) {
+        if (it->resource == rid) {
           a.erase(it);
           --d_.access_entries;
-          Unref(r->second);
+          Unref(rid);
           break;
         }
       }
-      subject_candidates_.push_back(s->second);
+      subject_candidates_.push_back(sid);
       return Status::Ok();
     }
     auto decoded = storage::layout::DecodeAccess(*value);
@@ -214,18 +208,23 @@ class Applier {
     return Status::Ok();
   }
 
+  static engine::EntityRef Split(std::string_view ref) {
+    const size_t colon = ref.find(':');
+    return {ref.substr(0, colon), ref.substr(colon + 1)};
+  }
+
   void TryFreeResource(uint32_t id) {
     ResourceNode& n = d_.resources[id];
-    if (n.ref == nullptr || n.live || n.refs != 0) return;
-    d_.resource_ids.erase(*n.ref);
+    if (!n.used() || n.live || n.refs != 0) return;
+    d_.resource_ids.Erase(n.ref, id);
     n = ResourceNode();
     d_.free_resources.push_back(id);
   }
 
   void TryFreeSubject(uint32_t id) {
     SubjectNode& n = d_.subjects[id];
-    if (n.ref == nullptr || n.live || !n.access.empty()) return;
-    d_.subject_ids.erase(*n.ref);
+    if (!n.used() || n.live || !n.access.empty()) return;
+    d_.subject_ids.Erase(n.ref, id);
     n = SubjectNode();
     d_.free_subjects.push_back(id);
   }
@@ -331,19 +330,17 @@ DecisionIndex::Stats DecisionIndex::stats() const {
   s.subjects = data_->live_subjects;
   s.access = data_->access_entries;
   s.build_seconds = build_seconds_;
-  // Nodes, table entries (key string, hash node, bucket) and access arrays.
-  constexpr uint64_t kTableEntry = sizeof(std::string) + 3 * sizeof(void*);
+  // Nodes, id tables, keys too long for std::string's own buffer, access
+  // arrays.
   uint64_t bytes = data_->resources.capacity() * sizeof(ResourceNode) +
                    data_->subjects.capacity() * sizeof(SubjectNode) +
-                   (data_->resource_ids.size() + data_->subject_ids.size()) *
-                       kTableEntry +
-                   (data_->resource_ids.bucket_count() +
-                    data_->subject_ids.bucket_count()) *
-                       sizeof(void*);
-  for (const auto& [key, id] : data_->resource_ids) {
-    if (key.size() >= sizeof(std::string)) bytes += key.capacity() + 1;
+                   data_->resource_ids.bytes() + data_->subject_ids.bytes();
+  constexpr size_t kShortString = 15;
+  for (const ResourceNode& n : data_->resources) {
+    if (n.ref.size() > kShortString) bytes += n.ref.capacity() + 1;
   }
   for (const SubjectNode& n : data_->subjects) {
+    if (n.ref.size() > kShortString) bytes += n.ref.capacity() + 1;
     bytes += n.access.capacity() * sizeof(AccessEntry);
   }
   s.bytes = bytes;

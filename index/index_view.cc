@@ -48,16 +48,15 @@ uint32_t IndexView::ResolveResource(engine::EntityRef r) const {
   for (const auto& [ptr, id] : recent_) {
     if (ptr != nullptr && ptr == r.type.data()) {
       const ResourceNode& n = data_->resources[id];
-      if (n.ref != nullptr && n.Text().data() == ptr &&
-          n.type_len == r.type.size() &&
-          n.Text().size() == r.type.size() + 1 + r.id.size()) {
+      if (n.ref.data() == ptr && n.type_len == r.type.size() &&
+          n.ref.size() == r.type.size() + 1 + r.id.size()) {
         return id;
       }
     }
   }
   if (last_resource_ != kNone) {
     const ResourceNode& n = data_->resources[last_resource_];
-    if (n.ref != nullptr && RefEquals(n.Text(), r)) return last_resource_;
+    if (n.used() && RefEquals(n.ref, r)) return last_resource_;
   }
   last_resource_ = data_->FindResource(r);
   return last_resource_;
@@ -66,7 +65,7 @@ uint32_t IndexView::ResolveResource(engine::EntityRef r) const {
 uint32_t IndexView::ResolveSubject(engine::EntityRef r) const {
   if (last_subject_ != kNone) {
     const SubjectNode& n = data_->subjects[last_subject_];
-    if (n.ref != nullptr && RefEquals(*n.ref, r)) return last_subject_;
+    if (n.used() && RefEquals(n.ref, r)) return last_subject_;
   }
   last_subject_ = data_->FindSubject(r);
   return last_subject_;
@@ -82,7 +81,7 @@ std::optional<engine::ResourceInfo> IndexView::GetResource(
   if (parent != kNone) {
     const ResourceNode& p = data_->resources[parent];
     info.parent = p.Ref();
-    recent_[recent_next_] = {p.Text().data(), parent};
+    recent_[recent_next_] = {p.ref.data(), parent};
     recent_next_ = (recent_next_ + 1) % kRecent;
   }
   return info;
