@@ -15,6 +15,7 @@
 
 #include "engine/evaluator.h"
 #include "index/index_view.h"
+#include "index/verify.h"
 #include "storage/store.h"
 #include "tests/support/random_writes.h"
 #include "tests/support/temp_store.h"
@@ -117,6 +118,12 @@ TEST_P(DecisionIndexTest, EqualsPlainLmdbAfterEveryWrite) {
     ASSERT_EQ(indexed.revision(), b->revision());
     const std::string diff = Compare(gen.policy(), gen, indexed, *b);
     ASSERT_EQ(diff, "") << "after step " << step;
+    if (step % 100 == 99) {
+      auto c = tmp->Read();
+      ASSERT_TRUE(c);
+      const std::vector<std::string> problems = VerifyIndex(index, &*c);
+      ASSERT_TRUE(problems.empty()) << problems[0];
+    }
   }
   EXPECT_GT(applied, 450);
   // Rebuilt from scratch, it holds what the incremental one holds.
@@ -162,6 +169,39 @@ TEST(DecisionIndexFollowTest, CatchesUpWithWritesMadeWhileItBuilds) {
   IndexView indexed(&index, &*a);
   ASSERT_TRUE(indexed.indexed());
   EXPECT_EQ(Compare(gen.policy(), gen, indexed, *b), "");
+}
+
+TEST(DecisionIndexVerifyTest, FindsWhatDiffers) {
+  testing::TempStore a("index_verify_a"), b("index_verify_b");
+  testing::RandomWrites gen(8, kNow);
+  ASSERT_TRUE(gen.Seed(a.get()));
+  ASSERT_TRUE(gen.Seed(b.get()));
+  auto write = [&](storage::Store* store, const char* group, const char* role) {
+    return store->Write(&gen.policy(), "", [&](storage::WriteTxn& w) {
+      if (Status s = w.PutResource({"group", group, "account:acme", {}});
+          !s.ok()) {
+        return s;
+      }
+      storage::BindingRecord binding;
+      binding.subject = "user:u1";
+      binding.resource = std::string("group:") + group;
+      binding.roles = {role};
+      return w.SetBinding(binding);
+    });
+  };
+  ASSERT_TRUE(write(a.get(), "g1", "member"));
+  ASSERT_TRUE(write(b.get(), "g1", "administrator"));
+  auto view_a = a->Read();
+  auto view_b = b->Read();
+  ASSERT_TRUE(view_a && view_b);
+  DecisionIndex index;
+  ASSERT_TRUE(index.Build(*view_a).ok());
+  EXPECT_TRUE(VerifyIndex(index, &*view_a).empty());
+  const std::vector<std::string> problems = VerifyIndex(index, &*view_b);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("access of user:u1 on group:g1 differs"),
+            std::string::npos)
+      << problems[0];
 }
 
 TEST(DecisionIndexFollowTest, AGapMakesItUnusableNeverWrong) {
