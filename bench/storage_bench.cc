@@ -24,6 +24,15 @@
 //   hot        the first 16 hits over and over: what the others cost when
 //              the data they touch is in the CPU caches (the other mixes
 //              cycle through 4,096 requests spread over the whole data set)
+//   zipf       4,096 requests drawn from the five mixes above (shuffled
+//              with a fixed seed), the k-th with probability proportional
+//              to 1/k (Zipf, s = 1): popular subjects and resources
+// Each mix runs over three data sources: memory (engine::MemoryData), lmdb
+// (a ReadView per check) and index (a ReadView and an index::IndexView per
+// check, over a DecisionIndex built from the store: the daemon's read path).
+// Batch/cold/<source> evaluates batches of 100 requests of the five mixes
+// (shuffled) per read view, as POST /v1/check/batch does, on one thread:
+// items_per_second is decisions per second on one core.
 // After the runs, a table gives each benchmark's p50 and mean as a ratio of
 // Latency/hit/memory, measured in the same run.
 #include <benchmark/benchmark.h>
@@ -42,6 +51,8 @@
 #include "engine/evaluator.h"
 #include "engine/lookup.h"
 #include "engine/memory_data.h"
+#include "index/decision_index.h"
+#include "index/index_view.h"
 #include "policies/policy_compiler.h"
 #include "storage/jsonl.h"
 #include "storage/store.h"
@@ -83,7 +94,27 @@ struct Fixture {
   DatagenRefs refs;
   std::string store_dir;      // the LMDB folder measured
   double import_seconds = 0;  // 0: the store was given, not imported
+  std::unique_ptr<index::DecisionIndex> index;  // built on first use
+  long index_rss_KiB = 0;     // RSS growth while building it
 };
+
+enum class Source { kMemory, kLmdb, kIndex };
+
+// The fixture's decision index, built from the store on first use.
+index::DecisionIndex& IndexOf(Fixture& f) {
+  if (!f.index) {
+    const long rss_before = RssKiB();
+    f.index = std::make_unique<index::DecisionIndex>();
+    auto view = f.store->Read();
+    Status s = view ? f.index->Build(*view) : view.error();
+    if (!s.ok()) {
+      std::fprintf(stderr, "storage_bench: index: %s\n", s.ToString().c_str());
+      std::abort();
+    }
+    f.index_rss_KiB = RssKiB() - rss_before;
+  }
+  return *f.index;
+}
 
 void LoadIntoMemory(engine::MemoryData& mem, const storage::JsonlRecord& rec) {
   if (auto* r = std::get_if<storage::ResourceRecord>(&rec)) {
@@ -185,9 +216,10 @@ Fixture& Get() {
 }
 
 // The requests of one mix. The strings the requests view live in the
-// fixture's refs.
+// fixture's refs, or (zipf, cold) in copies kept for the whole run.
 std::vector<engine::CheckRequest> MixRequests(Fixture& f,
                                               const std::string& mix) {
+  static std::map<std::string, std::vector<DatagenRequest>> kept;
   const std::map<std::string, const std::vector<DatagenRequest>*> mixes = {
       {"hit", &f.refs.hit},
       {"miss", &f.refs.miss},
@@ -195,8 +227,31 @@ std::vector<engine::CheckRequest> MixRequests(Fixture& f,
       {"override", &f.refs.override_},
       {"condition", &f.refs.condition},
       {"hot", &f.refs.hit}};
+  std::vector<DatagenRequest> drawn;
+  if (mix == "zipf" || mix == "cold") {
+    for (const auto* list : {&f.refs.hit, &f.refs.miss, &f.refs.deep,
+                             &f.refs.override_, &f.refs.condition}) {
+      drawn.insert(drawn.end(), list->begin(), list->end());
+    }
+    std::mt19937 rng(42);
+    std::shuffle(drawn.begin(), drawn.end(), rng);
+    if (mix == "zipf" && !drawn.empty()) {
+      std::vector<double> weights(drawn.size());
+      for (size_t k = 0; k < weights.size(); ++k) weights[k] = 1.0 / (k + 1);
+      std::discrete_distribution<size_t> zipf(weights.begin(), weights.end());
+      std::vector<DatagenRequest> sample;
+      for (size_t k = 0; k < DatagenRefs::kRefsPerKind; ++k) {
+        sample.push_back(drawn[zipf(rng)]);
+      }
+      drawn = std::move(sample);
+    }
+  } else {
+    drawn = *mixes.at(mix);
+  }
+  std::vector<DatagenRequest>& held = kept[mix];
+  held = std::move(drawn);
   std::vector<engine::CheckRequest> out;
-  for (const auto& r : *mixes.at(mix)) {
+  for (const auto& r : held) {
     if (mix == "hot" && out.size() == 16) break;
     engine::CheckRequest req;
     req.subject = *engine::ParseEntityRef(r.subject);
@@ -233,10 +288,13 @@ std::map<std::string, LatencySummary>& Summaries() {
 
 // Times each check (and, over LMDB, its read view) on its own.
 void RunLatency(benchmark::State& state, const std::string& name,
-                const std::string& mix, bool lmdb) {
+                const std::string& mix, Source source) {
   Fixture& f = Get();
   engine::Evaluator eval(*f.policy);
-  if (!lmdb && !f.with_memory) {
+  const bool lmdb = source == Source::kLmdb;
+  index::DecisionIndex* idx =
+      source == Source::kIndex ? &IndexOf(f) : nullptr;
+  if (source == Source::kMemory && !f.with_memory) {
     state.SkipWithError("PORTCULLIS_BENCH_MEMORY=0: no in-memory copy");
     return;
   }
@@ -256,6 +314,10 @@ void RunLatency(benchmark::State& state, const std::string& name,
     if (lmdb) {
       auto view = f.store->Read();
       ok = eval.Check(req, *view).allowed;
+    } else if (idx != nullptr) {
+      auto view = f.store->Read();
+      const index::IndexView data(idx, &*view);
+      ok = eval.Check(req, data).allowed;
     } else {
       ok = eval.Check(req, f.memory).allowed;
     }
@@ -356,6 +418,40 @@ void BM_Lookup(benchmark::State& state, const std::string& kind) {
       static_cast<double>(found) / state.iterations();
 }
 
+// Batches of 100 requests of the cold mix, one read view per batch, on one
+// thread: decisions per second on one core.
+void BM_Batch(benchmark::State& state, Source source) {
+  Fixture& f = Get();
+  engine::Evaluator eval(*f.policy);
+  index::DecisionIndex* idx =
+      source == Source::kIndex ? &IndexOf(f) : nullptr;
+  const auto reqs = MixRequests(f, "cold");
+  if (reqs.empty()) {
+    state.SkipWithError("the data set has no requests");
+    return;
+  }
+  constexpr size_t kBatch = 100;
+  size_t i = 0, allowed = 0;
+  for (auto _ : state) {
+    auto view = f.store->Read();
+    const index::IndexView data(idx, &*view);
+    for (size_t k = 0; k < kBatch; ++k) {
+      allowed += eval.Check(reqs[i++ % reqs.size()], data).allowed;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * kBatch);
+  state.counters["allowed_ratio"] =
+      static_cast<double>(allowed) / (state.iterations() * kBatch);
+  if (idx != nullptr) {
+    const index::DecisionIndex::Stats st = idx->stats();
+    state.counters["index_build_s"] = st.build_seconds;
+    state.counters["index_MiB"] = st.bytes / 1048576.0;
+    state.counters["index_rss_MiB"] = f.index_rss_KiB / 1024.0;
+    state.counters["index_bytes_per_resource"] =
+        static_cast<double>(st.bytes) / std::max<uint64_t>(1, st.resources);
+  }
+}
+
 void RegisterLatency() {
   for (const char* kind : {"small", "large"}) {
     benchmark::RegisterBenchmark(
@@ -363,17 +459,26 @@ void RegisterLatency() {
         [k = std::string(kind)](benchmark::State& st) { BM_Lookup(st, k); })
         ->Unit(benchmark::kMillisecond);
   }
+  const std::pair<const char*, Source> sources[] = {
+      {"/memory", Source::kMemory},
+      {"/lmdb", Source::kLmdb},
+      {"/index", Source::kIndex}};
   for (const char* mix :
-       {"hit", "miss", "deep", "override", "condition", "hot"}) {
-    for (bool lmdb : {false, true}) {
-      const std::string name = std::string("Latency/") + mix +
-                               (lmdb ? "/lmdb" : "/memory");
+       {"hit", "miss", "deep", "override", "condition", "hot", "zipf"}) {
+    for (const auto& [suffix, source] : sources) {
+      const std::string name = std::string("Latency/") + mix + suffix;
       benchmark::RegisterBenchmark(
           name.c_str(),
-          [name, m = std::string(mix), lmdb](benchmark::State& st) {
-            RunLatency(st, name, m, lmdb);
+          [name, m = std::string(mix), src = source](benchmark::State& st) {
+            RunLatency(st, name, m, src);
           });
     }
+  }
+  for (const auto& [suffix, source] : sources) {
+    if (source == Source::kMemory) continue;
+    benchmark::RegisterBenchmark(
+        (std::string("Batch/cold") + suffix).c_str(),
+        [src = source](benchmark::State& st) { BM_Batch(st, src); });
   }
 }
 

@@ -9,6 +9,8 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/source_commands.h"
+#include "index/decision_index.h"
+#include "index/verify.h"
 #include "policies/policy_compiler.h"
 #include "storage/jsonl.h"
 #include "storage/store.h"
@@ -78,10 +80,26 @@ int RunVerifyCommand(const std::string& data_dir, std::ostream& out,
     err << "portcullis verify: " << problems.error().ToString() << "\n";
     return 1;
   }
+  // The decision index the daemon would build from this store must agree
+  // with it, record by record.
+  if (problems->empty()) {
+    auto view = (*store)->Read();
+    index::DecisionIndex decision_index;
+    Status built = view ? decision_index.Build(*view) : view.error();
+    if (!built.ok()) {
+      problems->push_back("decision index: cannot be built: " +
+                          built.ToString());
+    } else {
+      for (std::string& p : index::VerifyIndex(decision_index, &*view)) {
+        problems->push_back(std::move(p));
+      }
+    }
+  }
   for (const std::string& p : *problems) out << p << "\n";
   auto stats = (*store)->GetStats();
   if (problems->empty()) {
-    out << "ok: revision " << (*store)->revision();
+    out << "ok: revision " << (*store)->revision() << " (records, indexes "
+        << "and the decision index agree)";
     if (stats) {
       out << ", " << stats->resources << " resources, " << stats->subjects
           << " subjects, " << stats->access << " access records, "

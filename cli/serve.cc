@@ -18,6 +18,7 @@
 #include "cluster/replica.h"
 #include "common/mutex.h"
 #include "common/thread_annotations.h"
+#include "index/decision_index.h"
 #include "membership/membership.h"
 #include "policies/policy_compiler.h"
 #include "server/api.h"
@@ -441,10 +442,15 @@ int RunServe(const ServeConfig& config, std::ostream& out, std::ostream& err) {
   }
   if (store == nullptr) return 1;
   options.revision_wait = std::chrono::milliseconds(config.revision_wait_ms);
+  // Built from a snapshot in the background: checks read LMDB until it is
+  // ready. Declared after the store, so destroyed (detached) before it.
+  index::DecisionIndex decision_index;
+  if (config.decision_index) decision_index.Follow(store);
 
   PolicyHolder holder(std::move(compiled));
   Api api(std::move(options), &holder, store,
           MakePolicyAdmin(config.policy_path));
+  if (config.decision_index) api.SetDecisionIndex(&decision_index);
   HttpServer server(MakeHttpOptions(config, *listen, &api),
                     [&api](HttpRequest& r) { return api.Handle(r); });
   Status started = server.Start();
@@ -486,6 +492,7 @@ struct ServeArgs {
   std::string config_file;
   ServeConfig flags;
   bool no_auth = false;
+  bool no_decision_index = false;
   CLI::Option* listen = nullptr;
   CLI::Option* data = nullptr;
   CLI::Option* policy = nullptr;
@@ -511,6 +518,7 @@ std::optional<ServeConfig> ResolveConfig(const ServeArgs& args) {
   if (*args.tokens) config.tokens_file = args.flags.tokens_file;
   if (*args.source) config.source = args.flags.source;
   if (args.no_auth) config.auth = false;
+  if (args.no_decision_index) config.decision_index = false;
   return config;
 }
 
@@ -539,6 +547,9 @@ void AddServeCommand(CLI::App& app, Subcommands* out) {
       "store in --data becomes its replica");
   serve->add_flag("--no-auth", args->no_auth,
                   "run without authentication (says so at start-up)");
+  serve->add_flag("--no-decision-index", args->no_decision_index,
+                  "checks read LMDB alone, without the in-memory decision "
+                  "index (for comparisons)");
   out->push_back({serve, [args] {
                     std::optional<ServeConfig> config = ResolveConfig(*args);
                     if (!config) return kExitError;

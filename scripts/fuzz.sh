@@ -17,6 +17,7 @@ declare -A corpus=(
   [api_fuzz]=tests/fuzz/corpus/api
   [http_fuzz]=tests/fuzz/corpus/http
   [jsonl_fuzz]=tests/fuzz/corpus/jsonl
+  [changeset_fuzz]=tests/fuzz/corpus/changeset
 )
 declare -A binary=(
   [policy_fuzz]=build/fuzz/policies/fuzz/policy_fuzz
@@ -24,9 +25,10 @@ declare -A binary=(
   [api_fuzz]=build/fuzz/tests/fuzz/api_fuzz
   [http_fuzz]=build/fuzz/tests/fuzz/http_fuzz
   [jsonl_fuzz]=build/fuzz/tests/fuzz/jsonl_fuzz
+  [changeset_fuzz]=build/fuzz/tests/fuzz/changeset_fuzz
 )
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(policy_fuzz condition_fuzz api_fuzz http_fuzz jsonl_fuzz)
+[ ${#targets[@]} -eq 0 ] && targets=(policy_fuzz condition_fuzz api_fuzz http_fuzz jsonl_fuzz changeset_fuzz)
 # portcullis_cli too: no fuzz target links it, and this Clang build is the
 # one that checks every library's locking (-Wthread-safety).
 scripts/build.sh fuzz "${targets[@]}" portcullis_cli

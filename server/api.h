@@ -52,6 +52,12 @@ class Api {
     return ReloadPolicy(context_, errors);
   }
 
+  // Checks read through `index` from now on (null: LMDB alone). It must
+  // outlive the Api.
+  void SetDecisionIndex(const index::DecisionIndex* index) {
+    context_.index = index;
+  }
+
   // Marks the daemon ready (readyz 200) or draining (readyz 503).
   void SetReady(bool ready) { context_.ready.store(ready); }
 

@@ -62,7 +62,7 @@ HttpResponse Single(const Call& call, const rapidjson::Document& doc) {
   authzen::Evaluation ev;
   Status s = authzen::ResolveEvaluation(&doc, nullptr, "", &arena, &ev);
   if (!s.ok()) return ErrorResponse(s);
-  return WithReadView(call, [&](const storage::ReadView& view,
+  return WithReadView(call, [&](const index::IndexView& view,
                                 const engine::Evaluator& evaluator) {
     const engine::Decision d =
         Decide(call, evaluator, view, ev.request, view.revision());
@@ -137,7 +137,7 @@ HttpResponse AuthzenEvaluations(Call& call) {
   auto semantic = authzen::ParseSemantic(doc);
   if (!semantic) return ErrorResponse(semantic.error());
 
-  return WithReadView(call, [&](const storage::ReadView& view,
+  return WithReadView(call, [&](const index::IndexView& view,
                                 const engine::Evaluator& evaluator) {
     rapidjson::StringBuffer buf;
     JsonWriter w(buf);
@@ -264,7 +264,7 @@ HttpResponse AuthzenSearchAction(Call& call) {
   req.resource_properties = in.resource_properties;
   req.context = in.context;
   req.now = NowMicros();
-  return WithReadView(call, [&](const storage::ReadView& view,
+  return WithReadView(call, [&](const index::IndexView& view,
                                 const engine::Evaluator& evaluator) {
     const engine::ActionSet actions = evaluator.AllowedActions(req, view);
     rapidjson::StringBuffer buf;

@@ -101,6 +101,13 @@ Status ParseConfigText(std::string_view text, std::string_view name,
       c->threads = static_cast<int>(std::min<int64_t>(x, 256));
       return s;
     }
+    if (key == "decision_index") {
+      if (!v.IsScalar() || (v.Scalar() != "true" && v.Scalar() != "false")) {
+        return Bad(name, v, "decision_index must be true or false", key);
+      }
+      c->decision_index = v.Scalar() == "true";
+      return Status::Ok();
+    }
     if (key == "auth") {
       if (!v.IsScalar() || (v.Scalar() != "true" && v.Scalar() != "false")) {
         return Bad(name, v, "auth must be true or false", key);

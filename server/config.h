@@ -12,6 +12,7 @@
 //              revision_wait_ms}
 //   log:      {access: PATH|"-"|"", decisions: PATH|"-"|""}
 //   public_url: "https://pdp.example.com"  (AuthZEN metadata base URL)
+//   decision_index: true       (false: checks read LMDB alone)
 //
 // Thread safety: plain values and functions; a ServeConfig is built once at
 // start-up and then only read.
@@ -52,6 +53,9 @@ struct ServeConfig {
   std::string access_log;    // "" off, "-" stderr, else a file path
   std::string decision_log;  // same
   std::string public_url;    // "" : derived from each request's Host
+  // Checks read through the in-memory decision index (index/), built in the
+  // background at start-up; false: LMDB alone (for comparisons).
+  bool decision_index = true;
 };
 
 // Applies the keys of the YAML config file at `path` over *config.

@@ -232,7 +232,7 @@ HttpResponse Check(Call& call) {
   if (auto behind = AwaitRevision(call, in.at_least_revision)) {
     return std::move(*behind);
   }
-  return WithReadView(call, [&](const storage::ReadView& view,
+  return WithReadView(call, [&](const index::IndexView& view,
                                 const engine::Evaluator& evaluator) {
     const engine::Policy& policy = evaluator.policy();
     const uint64_t revision = view.revision();  // one read per request
@@ -310,7 +310,7 @@ HttpResponse CheckBatch(Call& call) {
   }
   if (auto behind = AwaitRevision(call, at_least)) return std::move(*behind);
 
-  return WithReadView(call, [&](const storage::ReadView& view,
+  return WithReadView(call, [&](const index::IndexView& view,
                                 const engine::Evaluator& evaluator) {
     const engine::Policy& policy = evaluator.policy();
     const uint64_t revision_number = view.revision();  // one read per batch
@@ -392,7 +392,7 @@ HttpResponse Actions(Call& call) {
   if (auto behind = AwaitRevision(call, in.at_least_revision)) {
     return std::move(*behind);
   }
-  return WithReadView(call, [&](const storage::ReadView& view,
+  return WithReadView(call, [&](const index::IndexView& view,
                                 const engine::Evaluator& evaluator) {
     const engine::Policy& policy = evaluator.policy();
     Status stale = CheckRevision(in, view.revision(), "");
@@ -518,8 +518,8 @@ HttpResponse NativeResults(const char* key, const engine::LookupPage& page,
 HttpResponse AnswerLookup(const Call& call, LookupQuery& query) {
   const bool authzen = query.dialect == LookupQuery::Dialect::kAuthzen;
   query.resources.now = query.subjects.now = NowMicros();
-  return WithReadView(call, [&](const storage::ReadView& view,
-                                const engine::Evaluator& evaluator) {
+  return WithStoreView(call, [&](const storage::ReadView& view,
+                                 const engine::Evaluator& evaluator) {
     Result<engine::LookupPage> page =
         query.of_subjects
             ? engine::LookupSubjects(evaluator, view, query.subjects)

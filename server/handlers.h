@@ -30,6 +30,7 @@
 #include "common/status.h"
 #include "engine/evaluator.h"
 #include "engine/lookup.h"
+#include "index/index_view.h"
 #include "server/auth.h"
 #include "server/http/http_server.h"
 #include "server/http_status.h"
@@ -113,6 +114,7 @@ struct ApiContext {
   ApiOptions options;
   PolicyHolder* policy = nullptr;
   storage::Store* store = nullptr;
+  const index::DecisionIndex* index = nullptr;  // null: checks read LMDB
   PolicyAdmin admin;
   std::unique_ptr<Metrics> metrics;
   std::atomic<bool> ready{false};
@@ -149,8 +151,21 @@ void LogDecision(const Call& call, std::string_view subject,
 // response when no view can be opened (503 without a store or with the
 // reader table full). The view lives on this frame and is released when
 // `fn` returns: no view outlives the handler or crosses a wait.
+// The view reads through the decision index when there is one (and it is
+// ready and current: index/index_view.h), else LMDB alone.
 template <typename Fn>
 HttpResponse WithReadView(const Call& call, Fn&& fn) {
+  if (call.api.store == nullptr) return NoStoreResponse();
+  Result<storage::ReadView> view = call.api.store->Read();
+  if (!view) return ErrorResponse(view.error());
+  const index::IndexView data(call.api.index, &*view);
+  const engine::Evaluator evaluator(*call.policy->policy);
+  return fn(data, evaluator);
+}
+// As WithReadView, over LMDB alone: for lookups, which may run long and must
+// not hold the index's lock meanwhile (a write waits for it).
+template <typename Fn>
+HttpResponse WithStoreView(const Call& call, Fn&& fn) {
   if (call.api.store == nullptr) return NoStoreResponse();
   Result<storage::ReadView> view = call.api.store->Read();
   if (!view) return ErrorResponse(view.error());

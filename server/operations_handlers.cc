@@ -79,6 +79,23 @@ HttpResponse MetricsText(Call& call) {
   }
   r.body = call.api.metrics->Render(revision, bytes);
   r.body += ReplicaMetricsText(call);
+  if (call.api.index != nullptr) {
+    const index::DecisionIndex::Stats s = call.api.index->stats();
+    r.body += "# HELP portcullis_decision_index_ready 1 when checks read the "
+              "decision index, 0 while it builds or after it failed\n"
+              "# TYPE portcullis_decision_index_ready gauge\n"
+              "portcullis_decision_index_ready " +
+              std::to_string(s.ready ? 1 : 0) +
+              "\n# TYPE portcullis_decision_index_revision gauge\n"
+              "portcullis_decision_index_revision " +
+              std::to_string(s.revision) +
+              "\n# TYPE portcullis_decision_index_resources gauge\n"
+              "portcullis_decision_index_resources " +
+              std::to_string(s.resources) +
+              "\n# TYPE portcullis_decision_index_bytes gauge\n"
+              "portcullis_decision_index_bytes " + std::to_string(s.bytes) +
+              "\n";
+  }
   return r;
 }
 

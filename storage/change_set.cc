@@ -52,6 +52,11 @@ Result<ChangeSet> DecodeChangeSet(std::string_view bytes) {
   if (!r.ok()) return bad("truncated");
   auto decoded = layout::DecodeChangelog(cs.revision, entry);
   if (!decoded) return bad("bad changelog entry");
+  // One encoding per change set: a flag byte other than 0 or 1 decodes,
+  // but is not what EncodeChangeSet writes.
+  std::string canonical;
+  layout::EncodeChangelog(*decoded, &canonical);
+  if (canonical != entry) return bad("non-canonical changelog entry");
   cs.entry = std::move(*decoded);
   const uint64_t n = r.Get<uint64_t>();
   // Each record takes at least 6 bytes: bound the count by the input.

@@ -1,5 +1,7 @@
 // The on-disk layout of a Store (format version 1), and the codecs for its
-// records. Internal to storage/; tests use it to inspect or corrupt a store.
+// records. Internal to storage/, with one reader outside it: index/ decodes
+// the record images of change sets (storage/change_set.h) and of
+// ReadView::ScanTable. Tests use it to inspect or corrupt a store.
 //
 // Named LMDB databases (keys and values are bytes; "ref" is "type:id"):
 //   meta                 "format_version" -> u32 LE, "revision" -> u64 LE

@@ -194,6 +194,25 @@ ScanStep StepFor(bool more) {
 
 }  // namespace
 
+Status ReadView::ScanTable(
+    Table table,
+    const std::function<bool(std::string_view key, std::string_view value)>&
+        fn) const {
+  const Store::Dbis& d = *store_->dbis_;
+  MDB_dbi dbi = d.resources;
+  switch (table) {
+    case Table::kResources: dbi = d.resources; break;
+    case Table::kSubjects: dbi = d.subjects; break;
+    case Table::kAccess: dbi = d.access; break;
+    case Table::kInvitations: dbi = d.invitations; break;
+  }
+  return ScanAll(txn_, dbi,
+                 [&](std::string_view key,
+                     std::string_view v) -> Result<ScanStep> {
+                   return StepFor(fn(key, v));
+                 });
+}
+
 Status ReadView::ForEachResourceRecord(
     const std::function<bool(const ResourceRecord&)>& fn) const {
   return ScanAll(

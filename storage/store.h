@@ -291,6 +291,15 @@ class ReadView final : public engine::DataView {
   Status ForEachInvitation(
       const std::function<bool(const Invitation&)>& fn) const;
 
+  // Every record of one primary table as stored (the codecs of
+  // storage/layout.h), in key order, for code that derives its own
+  // structures from the records (the decision index). Stops when fn returns
+  // false.
+  Status ScanTable(Table table,
+                   const std::function<bool(std::string_view key,
+                                            std::string_view value)>& fn)
+      const;
+
   // Changelog entries with revision > since, oldest first, at most `limit`.
   // kGone if entries after `since` were already compacted away (the caller
   // must resynchronize from an export).

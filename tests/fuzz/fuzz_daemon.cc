@@ -9,6 +9,8 @@
 
 #include "policies/policy_compiler.h"
 #include "server/json.h"
+#include "index/decision_index.h"
+#include "storage/change_set.h"
 #include "storage/jsonl.h"
 
 namespace portcullis::fuzz {
@@ -251,6 +253,34 @@ std::string RunJsonlInput(std::string_view input) {
   o.batch_size = 4;
   Result<storage::ImportStats> stats = storage::ImportJsonl(d.store(), in, o);
   if (!stats && stats.error().ok()) return "a failed import with an OK status";
+  return "";
+}
+
+std::string RunChangeSetInput(std::string_view input) {
+  Result<storage::ChangeSet> cs = storage::DecodeChangeSet(input);
+  if (!cs) {
+    if (cs.error().ok()) return "a failed decode with an OK status";
+    return "";
+  }
+  std::string again;
+  storage::EncodeChangeSet(*cs, &again);
+  if (again != input) return "a decoded change set encodes differently";
+  {
+    index::DecisionIndex idx;
+    storage::ChangeSet first = *cs;
+    first.revision = first.entry.revision = 1;
+    const Status s = idx.ApplyChange(first);
+    if (s.ok() && idx.revision() != 1) return "index applied but not at 1";
+  }
+  FuzzDaemon& d = FuzzDaemon::Get();
+  storage::ChangeSet next = *cs;
+  next.revision = next.entry.revision = d.store().revision() + 1;
+  const storage::Revision before = d.store().revision();
+  Result<storage::Revision> applied = d.store().Apply(next);
+  if (!applied) {
+    if (applied.error().ok()) return "a failed apply with an OK status";
+    if (d.store().revision() != before) return "a failed apply advanced";
+  }
   return "";
 }
 

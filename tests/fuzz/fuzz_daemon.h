@@ -73,6 +73,13 @@ std::string RunHttpInput(std::string_view input);
 // a line that parses to the same text; then the whole input is imported.
 std::string RunJsonlInput(std::string_view input);
 
+// Runs one change set fuzz input (what a replica reads from its source):
+// a change set that decodes must encode back to the same bytes; it is then
+// applied to a decision index and to the daemon's store, as the next
+// revision of each, where a malformed record image must be refused (an
+// error status), never crash or half-apply.
+std::string RunChangeSetInput(std::string_view input);
+
 }  // namespace portcullis::fuzz
 
 #endif  // PORTCULLIS_TESTS_FUZZ_FUZZ_DAEMON_H_

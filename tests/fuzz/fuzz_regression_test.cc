@@ -42,6 +42,9 @@ int ReplayAll(const std::string& target, Fn run) {
 
 TEST(FuzzRegression, Api) { EXPECT_GT(ReplayAll("api", RunApiInput), 0); }
 TEST(FuzzRegression, Http) { EXPECT_GT(ReplayAll("http", RunHttpInput), 0); }
+TEST(FuzzRegression, ChangeSet) {
+  EXPECT_GT(ReplayAll("changeset", RunChangeSetInput), 0);
+}
 TEST(FuzzRegression, Jsonl) { EXPECT_GT(ReplayAll("jsonl", RunJsonlInput), 0); }
 
 }  // namespace

@@ -64,7 +64,7 @@ class RandomWrites {
   // One random write transaction. Returns its result: an error is a write
   // that was refused (and changed nothing).
   Result<storage::Revision> Step(storage::Store* store) {
-    const int ops = 1 + Pick(3);
+    const int ops = Pick(10) < 7 ? 1 : 2 + Pick(2);
     std::vector<int> kinds;
     for (int i = 0; i < ops; ++i) kinds.push_back(Pick(100));
     const uint32_t seed = static_cast<uint32_t>(rng_());
@@ -83,9 +83,13 @@ class RandomWrites {
   static constexpr int kGroups = 4, kFolders = 10, kFiles = 30, kUsers = 8,
                        kInvitations = 6;
 
+  // "group:g1", "folder:d3", "file:f7"; every fifth file has a long id
+  // (longer than any short-string buffer of the code under test).
   static std::string Name(const char* type, int i) {
     const char prefix = type[0] == 'f' && type[1] == 'o' ? 'd' : type[0];
-    return std::string(type) + ":" + prefix + std::to_string(i);
+    std::string name = std::string(type) + ":" + prefix + std::to_string(i);
+    if (prefix == 'f' && i % 5 == 0) name += "_of_a_name_longer_than_most";
+    return name;
   }
   int Pick(int n) { return static_cast<int>(rng_() % n); }
   static int Pick(std::mt19937* r, int n) {
@@ -132,7 +136,7 @@ class RandomWrites {
                               Container(r), {}});
       default: {
         storage::ResourceRecord rec{
-            "file", "f" + std::to_string(Pick(r, kFiles)), Container(r), {}};
+            "file", Name("file", Pick(r, kFiles)).substr(5), Container(r), {}};
         if (Pick(r, 3) == 0) rec.attributes["public"] = Bool(Pick(r, 2) == 0);
         if (Pick(r, 2) == 0) {
           engine::OwnedValue list;
@@ -145,9 +149,17 @@ class RandomWrites {
     }
   }
 
-  Status Op(storage::WriteTxn& w, int kind, std::mt19937* r) {
+  // A role bindable on the resource's type, or (one time in ten) any role.
+  static std::string RoleFor(const std::string& resource, std::mt19937* r) {
     const char* roles[] = {"account_administrator", "administrator",
                            "content_creator", "member"};
+    if (Pick(r, 10) == 0) return roles[Pick(r, 4)];
+    if (resource.rfind("account:", 0) == 0) return roles[0];
+    if (resource.rfind("group:", 0) == 0) return roles[1 + Pick(r, 3)];
+    return roles[2];
+  }
+
+  Status Op(storage::WriteTxn& w, int kind, std::mt19937* r) {
     const char* departments[] = {"eng", "ops", "sales"};
     const std::string user = Name("user", Pick(r, kUsers));
     if (kind < 30) return PutResource(w, r);
@@ -175,7 +187,7 @@ class RandomWrites {
       storage::BindingRecord b;
       b.subject = user;
       b.resource = AnyResource(r);
-      if (Pick(r, 5) != 0) b.roles = {roles[Pick(r, 4)]};
+      if (Pick(r, 5) != 0) b.roles = {RoleFor(b.resource, r)};
       b.state = Pick(r, 5) == 0 ? engine::BindingState::kPending
                                 : engine::BindingState::kActive;
       b.expires_at = Expiry(r);
@@ -199,7 +211,7 @@ class RandomWrites {
       inv.id = id;
       inv.resource = AnyResource(r);
       inv.invitee = user;
-      inv.roles = {roles[Pick(r, 4)]};
+      inv.roles = {RoleFor(inv.resource, r)};
       inv.inviter = "user:u0";
       inv.expires_at = Expiry(r);
       return w.CreateInvitation(&inv);

@@ -1,0 +1,441 @@
+#include "index/decision_index.h"
+
+#include <chrono>
+#include <cstdio>
+#include <utility>
+
+#include "index/index_data.h"
+#include "storage/layout.h"
+
+namespace portcullis::index {
+
+using storage::ChangeSet;
+using storage::RecordChange;
+using storage::Revision;
+using storage::Table;
+
+namespace {
+
+// Applies record images to one Data. Freed nodes are collected and released
+// only by Finish(), after every image of a change set is in (invariant 2 of
+// decision_index.h).
+class Applier {
+ public:
+  explicit Applier(DecisionIndex::Data* d) : d_(*d) {}
+
+  Status Image(Table table, std::string_view key,
+               const std::optional<std::string_view>& value) {
+    switch (table) {
+      case Table::kResources: return Resource(key, value);
+      case Table::kSubjects: return Subject(key, value);
+      case Table::kAccess: return Access(key, value);
+      case Table::kInvitations: return Status::Ok();  // checks never read them
+    }
+    return Status::Ok();
+  }
+
+  void Finish() {
+    for (uint32_t id : resource_candidates_) TryFreeResource(id);
+    for (uint32_t id : subject_candidates_) TryFreeSubject(id);
+    resource_candidates_.clear();
+    subject_candidates_.clear();
+  }
+
+ private:
+  static Status Malformed(Table t, std::string_view key) {
+    return Status::InvalidArgument("malformed " +
+                                   std::string(storage::TableName(t)) +
+                                   " record " + std::string(key));
+  }
+
+  // The id of `ref` in `ids`, adding a node (not live) if it has none.
+  template <typename Node>
+  static uint32_t Intern(IdTable* ids, HugeVector<Node>* nodes,
+                         std::vector<uint32_t>* free, std::string_view ref) {
+    auto key_of = [nodes](uint32_t id) {
+      return std::string_view((*nodes)[id].ref);
+    };
+    const engine::EntityRef split{ref.substr(0, ref.find(':')),
+                                  ref.substr(ref.find(':') + 1)};
+    const uint32_t found = ids->Find(split, key_of);
+    if (found != kNone) return found;
+    uint32_t id;
+    if (!free->empty()) {
+      id = free->back();
+      free->pop_back();
+    } else {
+      id = static_cast<uint32_t>(nodes->size());
+      nodes->emplace_back();
+    }
+    Node& n = (*nodes)[id];
+    n = Node();
+    n.ref = std::string(ref);
+    n.type_len = static_cast<uint16_t>(ref.find(':'));
+    ids->Insert(ref, id, key_of);
+    return id;
+  }
+  uint32_t InternResource(std::string_view ref) {
+    return Intern(&d_.resource_ids, &d_.resources, &d_.free_resources, ref);
+  }
+  uint32_t InternSubject(std::string_view ref) {
+    return Intern(&d_.subject_ids, &d_.subjects, &d_.free_subjects, ref);
+  }
+
+  uint32_t InternNames(std::string_view packed) {
+    auto [it, inserted] = d_.name_ids.try_emplace(
+        std::string(packed), static_cast<uint32_t>(d_.names.size()));
+    if (inserted) d_.names.push_back(&it->first);
+    return it->second;
+  }
+
+  void Unref(uint32_t resource) {
+    --d_.resources[resource].refs;
+    resource_candidates_.push_back(resource);
+  }
+
+  Status Resource(std::string_view key,
+                  const std::optional<std::string_view>& value) {
+    if (key.find(':') == std::string_view::npos) {
+      return Malformed(Table::kResources, key);
+    }
+    const uint32_t id = InternResource(key);
+    if (!value) {
+      ResourceNode& n = d_.resources[id];
+      if (n.live) {
+        n.live = false;
+        --d_.live_resources;
+      }
+      if (n.parent != kNone) {
+        const uint32_t parent = n.parent;
+        n.parent = kNone;
+        Unref(parent);
+      }
+      resource_candidates_.push_back(id);
+      return Status::Ok();
+    }
+    auto rec = storage::layout::DecodeResource(*value);
+    if (!rec) return Malformed(Table::kResources, key);
+    uint32_t parent = kNone;
+    if (!rec->parent.empty()) {
+      if (rec->parent.find(':') == std::string_view::npos) {
+        return Malformed(Table::kResources, key);
+      }
+      parent = InternResource(rec->parent);  // may move d_.resources
+    }
+    ResourceNode& n = d_.resources[id];
+    if (n.parent != parent) {
+      const uint32_t old = n.parent;
+      n.parent = parent;
+      if (parent != kNone) ++d_.resources[parent].refs;
+      if (old != kNone) Unref(old);
+    }
+    if (!d_.resources[id].live) {
+      d_.resources[id].live = true;
+      ++d_.live_resources;
+    }
+    return Status::Ok();
+  }
+
+  Status Subject(std::string_view key,
+                 const std::optional<std::string_view>& value) {
+    if (key.find(':') == std::string_view::npos) {
+      return Malformed(Table::kSubjects, key);
+    }
+    const uint32_t id = InternSubject(key);
+    SubjectNode& n = d_.subjects[id];
+    if (value.has_value() != n.live) {
+      n.live = value.has_value();
+      if (n.live) ++d_.live_subjects;
+      else --d_.live_subjects;
+    }
+    if (!n.live) subject_candidates_.push_back(id);
+    return Status::Ok();
+  }
+
+  Status Access(std::string_view key,
+                const std::optional<std::string_view>& value) {
+    const size_t nul = key.find('\0');
+    if (nul == std::string_view::npos) return Malformed(Table::kAccess, key);
+    const std::string_view subject = key.substr(0, nul);
+    const std::string_view resource = key.substr(nul + 1);
+    if (subject.find(':') == std::string_view::npos ||
+        resource.find(':') == std::string_view::npos) {
+      return Malformed(Table::kAccess, key);
+    }
+    if (!value) {
+      const uint32_t sid = d_.FindSubject(Split(subject));
+      const uint32_t rid = d_.FindResource(Split(resource));
+      if (sid == kNone || rid == kNone) return Status::Ok();
+      std::vector<AccessEntry>& a = d_.subjects[sid].access;
+      for (auto it = a.begin(); it != a.end(); ++it) {
+        if (it->resource == rid) {
+          a.erase(it);
+          --d_.access_entries;
+          Unref(rid);
+          break;
+        }
+      }
+      subject_candidates_.push_back(sid);
+      return Status::Ok();
+    }
+    auto decoded = storage::layout::DecodeAccess(*value);
+    if (!decoded || decoded->flags == 0) return Malformed(Table::kAccess, key);
+    AccessEntry e;
+    e.resource = InternResource(resource);
+    if (decoded->flags & storage::layout::kHasBinding) {
+      e.roles = InternNames(decoded->roles);
+      e.state = decoded->state;
+      e.expires_at = decoded->expires_at;
+    }
+    if (decoded->flags & storage::layout::kHasRestriction) {
+      e.actions = InternNames(decoded->actions);
+    }
+    const uint32_t sid = InternSubject(subject);
+    std::vector<AccessEntry>& a = d_.subjects[sid].access;
+    size_t lo = 0, hi = a.size();
+    while (lo < hi) {
+      const size_t mid = (lo + hi) / 2;
+      if (a[mid].resource < e.resource) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < a.size() && a[lo].resource == e.resource) {
+      a[lo] = e;
+    } else {
+      a.insert(a.begin() + static_cast<ptrdiff_t>(lo), e);
+      ++d_.access_entries;
+      ++d_.resources[e.resource].refs;
+    }
+    return Status::Ok();
+  }
+
+  static engine::EntityRef Split(std::string_view ref) {
+    const size_t colon = ref.find(':');
+    return {ref.substr(0, colon), ref.substr(colon + 1)};
+  }
+
+  void TryFreeResource(uint32_t id) {
+    ResourceNode& n = d_.resources[id];
+    if (!n.used() || n.live || n.refs != 0) return;
+    d_.resource_ids.Erase(n.ref, id);
+    n = ResourceNode();
+    d_.free_resources.push_back(id);
+  }
+
+  void TryFreeSubject(uint32_t id) {
+    SubjectNode& n = d_.subjects[id];
+    if (!n.used() || n.live || !n.access.empty()) return;
+    d_.subject_ids.Erase(n.ref, id);
+    n = SubjectNode();
+    d_.free_subjects.push_back(id);
+  }
+
+  DecisionIndex::Data& d_;
+  std::vector<uint32_t> resource_candidates_, subject_candidates_;
+};
+
+}  // namespace
+
+DecisionIndex::DecisionIndex() : data_(std::make_unique<Data>()) {}
+
+DecisionIndex::~DecisionIndex() {
+  if (store_ != nullptr) store_->SetCommitListener(nullptr);
+  {
+    MutexLock lock(&pending_mu_);
+    stopping_ = true;
+    work_cv_.NotifyAll();
+  }
+  if (builder_.joinable()) builder_.join();
+}
+
+Status DecisionIndex::Build(const storage::ReadView& view) {
+  const auto start = std::chrono::steady_clock::now();
+  auto fresh = std::make_unique<Data>();
+  Applier applier(fresh.get());
+  Status failed;
+  for (Table t : {Table::kResources, Table::kSubjects, Table::kAccess}) {
+    Status s = view.ScanTable(
+        t, [&](std::string_view key, std::string_view value) {
+          failed = applier.Image(t, key, value);
+          return failed.ok();
+        });
+    if (!s.ok()) failed = s;
+    if (!failed.ok()) break;
+  }
+  applier.Finish();
+  if (!failed.ok()) {
+    MarkUnusable("build failed: " + failed.ToString());
+    return failed;
+  }
+  fresh->revision = view.revision();
+  const double seconds = std::chrono::duration<double>(
+                             std::chrono::steady_clock::now() - start)
+                             .count();
+  WriterMutexLock lock(&mu_);
+  data_ = std::move(fresh);
+  failure_.clear();
+  build_seconds_ = seconds;
+  ready_.store(true, std::memory_order_release);
+  return Status::Ok();
+}
+
+Status DecisionIndex::ApplyChange(const ChangeSet& cs) {
+  WriterMutexLock lock(&mu_);
+  if (!failure_.empty()) return Status::FailedPrecondition(failure_);
+  Data& d = *data_;
+  const bool continuation = cs.revision == d.revision && d.revision != 0 &&
+                            cs.entry.changes.empty();
+  if (!continuation && cs.revision != d.revision + 1) {
+    failure_ = "change set of revision " + std::to_string(cs.revision) +
+               " does not follow the index's revision " +
+               std::to_string(d.revision);
+    ready_.store(false, std::memory_order_release);
+    return Status::FailedPrecondition(failure_);
+  }
+  Applier applier(&d);
+  for (const RecordChange& rc : cs.records) {
+    std::optional<std::string_view> value;
+    if (rc.value) value = *rc.value;
+    if (Status s = applier.Image(rc.table, rc.key, value); !s.ok()) {
+      // Half applied: never read again (views fall back to LMDB).
+      failure_ = "revision " + std::to_string(cs.revision) + ": " +
+                 s.ToString();
+      ready_.store(false, std::memory_order_release);
+      data_ = std::make_unique<Data>();
+      return s;
+    }
+  }
+  applier.Finish();
+  d.revision = cs.revision;
+  return Status::Ok();
+}
+
+void DecisionIndex::MarkUnusable(std::string why) {
+  WriterMutexLock lock(&mu_);
+  failure_ = std::move(why);
+  ready_.store(false, std::memory_order_release);
+}
+
+Revision DecisionIndex::revision() const {
+  ReaderMutexLock lock(&mu_);
+  return data_->revision;
+}
+
+DecisionIndex::Stats DecisionIndex::stats() const {
+  ReaderMutexLock lock(&mu_);
+  Stats s;
+  s.ready = ready();
+  s.failure = failure_;
+  s.revision = data_->revision;
+  s.resources = data_->live_resources;
+  s.subjects = data_->live_subjects;
+  s.access = data_->access_entries;
+  s.build_seconds = build_seconds_;
+  // Nodes, id tables, keys too long for std::string's own buffer, access
+  // arrays.
+  uint64_t bytes = data_->resources.capacity() * sizeof(ResourceNode) +
+                   data_->subjects.capacity() * sizeof(SubjectNode) +
+                   data_->resource_ids.bytes() + data_->subject_ids.bytes();
+  constexpr size_t kShortString = 15;
+  for (const ResourceNode& n : data_->resources) {
+    if (n.ref.size() > kShortString) bytes += n.ref.capacity() + 1;
+  }
+  for (const SubjectNode& n : data_->subjects) {
+    if (n.ref.size() > kShortString) bytes += n.ref.capacity() + 1;
+    bytes += n.access.capacity() * sizeof(AccessEntry);
+  }
+  s.bytes = bytes;
+  return s;
+}
+
+void DecisionIndex::Follow(storage::Store* store) {
+  {
+    MutexLock lock(&pending_mu_);
+    following_ = true;
+  }
+  store_ = store;
+  store->SetCommitListener([this](const ChangeSet& cs) { OnCommit(cs); });
+  builder_ = std::thread([this] { Maintain(); });
+}
+
+void DecisionIndex::OnCommit(const ChangeSet& cs) {
+  MutexLock lock(&pending_mu_);
+  if (!built_) {
+    pending_.push_back(cs);
+    return;
+  }
+  if (Status s = ApplyChange(cs); !s.ok()) {
+    // A gap (a commit made by another process on the same store) or a
+    // record the index cannot read: views read LMDB until it is rebuilt.
+    std::fprintf(stderr, "decision index: %s; rebuilding\n",
+                 s.ToString().c_str());
+    built_ = false;
+    rebuild_ = true;
+    work_cv_.NotifyAll();
+  }
+}
+
+void DecisionIndex::Maintain() {
+  Revision behind_at = 0;  // index revision when LMDB was seen ahead of it
+  while (true) {
+    BuildFollowed();
+    MutexLock lock(&pending_mu_);
+    while (!stopping_ && !rebuild_) {
+      const auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      if (work_cv_.WaitUntil(&pending_mu_, deadline)) continue;
+      // Once a second: is LMDB ahead of the index with no change set on its
+      // way (another process wrote to the store)? Seen twice at the same
+      // index revision, rebuild.
+      const Revision at = revision();
+      if (store_->revision() > at) {
+        if (behind_at == at) rebuild_ = true;
+        behind_at = at;
+      } else {
+        behind_at = 0;
+      }
+    }
+    if (stopping_) return;
+    rebuild_ = false;
+    built_ = false;
+    ++rebuilds_;
+  }
+}
+
+void DecisionIndex::BuildFollowed() {
+  Status s;
+  {
+    auto view = store_->Read();
+    s = view ? Build(*view) : view.error();
+  }
+  MutexLock lock(&pending_mu_);
+  if (s.ok()) {
+    // Change sets committed while the snapshot was read: those after its
+    // revision, in order.
+    const Revision built_at = revision();
+    for (const ChangeSet& cs : pending_) {
+      if (cs.revision <= built_at) continue;
+      if (!(s = ApplyChange(cs)).ok()) break;
+    }
+  }
+  if (!s.ok()) {
+    std::fprintf(stderr, "decision index: %s; checks read LMDB\n",
+                 s.ToString().c_str());
+  }
+  pending_.clear();
+  pending_.shrink_to_fit();
+  built_ = true;
+  built_cv_.NotifyAll();
+}
+
+bool DecisionIndex::WaitUntilBuilt() {
+  MutexLock lock(&pending_mu_);
+  while (following_ && !built_) built_cv_.Wait(&pending_mu_);
+  return ready();
+}
+
+uint64_t DecisionIndex::rebuilds() const {
+  MutexLock lock(&pending_mu_);
+  return rebuilds_;
+}
+
+}  // namespace portcullis::index

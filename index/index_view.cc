@@ -1,0 +1,116 @@
+#include "index/index_view.h"
+
+#include "index/index_data.h"
+
+namespace portcullis::index {
+namespace {
+
+// The view keeps its shared hold on the index's lock across calls, which the
+// analysis (one function at a time) cannot follow: taken and given back only
+// here.
+void HoldShared(SharedMutex* mu) NO_THREAD_SAFETY_ANALYSIS {
+  mu->LockShared();
+}
+void ReleaseShared(SharedMutex* mu) NO_THREAD_SAFETY_ANALYSIS {
+  mu->UnlockShared();
+}
+
+}  // namespace
+
+const DecisionIndex::Data* IndexView::HeldData(const DecisionIndex* index) {
+  return index->data_.get();
+}
+
+IndexView::IndexView(const DecisionIndex* index, storage::ReadView* view)
+    : view_(view), last_resource_(kNone), last_subject_(kNone) {
+  if (index == nullptr || !index->ready()) return;
+  HoldShared(&index->mu_);
+  const DecisionIndex::Data* data = HeldData(index);
+  bool usable = index->ready() && !view->failed();
+  if (usable && view->revision() != data->revision) {
+    // Older than the index: move to the newest snapshot. Newer (a change set
+    // still being applied): read LMDB.
+    usable = view->Refresh().ok() && view->revision() == data->revision;
+  }
+  if (!usable) {
+    ReleaseShared(&index->mu_);
+    return;
+  }
+  index_ = index;
+  data_ = data;
+}
+
+IndexView::~IndexView() {
+  if (index_ != nullptr) ReleaseShared(&index_->mu_);
+}
+
+uint32_t IndexView::ResolveResource(engine::EntityRef r) const {
+  for (const auto& [ptr, id] : recent_) {
+    if (ptr != nullptr && ptr == r.type.data()) {
+      const ResourceNode& n = data_->resources[id];
+      if (n.ref.data() == ptr && n.type_len == r.type.size() &&
+          n.ref.size() == r.type.size() + 1 + r.id.size()) {
+        return id;
+      }
+    }
+  }
+  if (last_resource_ != kNone) {
+    const ResourceNode& n = data_->resources[last_resource_];
+    if (n.used() && RefEquals(n.ref, r)) return last_resource_;
+  }
+  last_resource_ = data_->FindResource(r);
+  return last_resource_;
+}
+
+uint32_t IndexView::ResolveSubject(engine::EntityRef r) const {
+  if (last_subject_ != kNone) {
+    const SubjectNode& n = data_->subjects[last_subject_];
+    if (n.used() && RefEquals(n.ref, r)) return last_subject_;
+  }
+  last_subject_ = data_->FindSubject(r);
+  return last_subject_;
+}
+
+std::optional<engine::ResourceInfo> IndexView::GetResource(
+    engine::EntityRef resource) const {
+  if (data_ == nullptr) return view_->GetResource(resource);
+  const uint32_t id = ResolveResource(resource);
+  if (id == kNone || !data_->resources[id].live) return std::nullopt;
+  engine::ResourceInfo info;
+  const uint32_t parent = data_->resources[id].parent;
+  if (parent != kNone) {
+    const ResourceNode& p = data_->resources[parent];
+    info.parent = p.Ref();
+    recent_[recent_next_] = {p.ref.data(), parent};
+    recent_next_ = (recent_next_ + 1) % kRecent;
+  }
+  return info;
+}
+
+bool IndexView::SubjectExists(engine::EntityRef subject) const {
+  if (data_ == nullptr) return view_->SubjectExists(subject);
+  const uint32_t id = ResolveSubject(subject);
+  return id != kNone && data_->subjects[id].live;
+}
+
+engine::SubjectAccess IndexView::GetAccess(engine::EntityRef subject,
+                                           engine::EntityRef resource) const {
+  if (data_ == nullptr) return view_->GetAccess(subject, resource);
+  engine::SubjectAccess out;
+  const uint32_t sid = ResolveSubject(subject);
+  if (sid == kNone || data_->subjects[sid].access.empty()) return out;
+  const uint32_t rid = ResolveResource(resource);
+  if (rid == kNone) return out;
+  const AccessEntry* e = data_->FindAccess(sid, rid);
+  if (e == nullptr) return out;
+  if (e->roles != kNone) {
+    out.binding = engine::StoredBinding{data_->Names(e->roles), e->state,
+                                        e->expires_at};
+  }
+  if (e->actions != kNone) {
+    out.restriction = engine::StoredRestriction{data_->Names(e->actions)};
+  }
+  return out;
+}
+
+}  // namespace portcullis::index
