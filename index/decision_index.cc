@@ -75,10 +75,20 @@ class Applier {
     return id;
   }
   uint32_t InternResource(std::string_view ref) {
-    return Intern(&d_.resource_ids, &d_.resources, &d_.free_resources, ref);
+    const uint32_t id =
+        Intern(&d_.resource_ids, &d_.resources, &d_.free_resources, ref);
+    if (d_.resource_attrs.size() < d_.resources.size()) {
+      d_.resource_attrs.resize(d_.resources.size());
+    }
+    return id;
   }
   uint32_t InternSubject(std::string_view ref) {
-    return Intern(&d_.subject_ids, &d_.subjects, &d_.free_subjects, ref);
+    const uint32_t id =
+        Intern(&d_.subject_ids, &d_.subjects, &d_.free_subjects, ref);
+    if (d_.subject_attrs.size() < d_.subjects.size()) {
+      d_.subject_attrs.resize(d_.subjects.size());
+    }
+    return id;
   }
 
   uint32_t InternNames(std::string_view packed) {
@@ -110,6 +120,7 @@ class Applier {
         n.parent = kNone;
         Unref(parent);
       }
+      std::string().swap(d_.resource_attrs[id]);
       resource_candidates_.push_back(id);
       return Status::Ok();
     }
@@ -133,6 +144,7 @@ class Applier {
       d_.resources[id].live = true;
       ++d_.live_resources;
     }
+    d_.resource_attrs[id].assign(rec->attributes);
     return Status::Ok();
   }
 
@@ -148,7 +160,12 @@ class Applier {
       if (n.live) ++d_.live_subjects;
       else --d_.live_subjects;
     }
-    if (!n.live) subject_candidates_.push_back(id);
+    if (n.live) {
+      d_.subject_attrs[id].assign(*value);
+    } else {
+      std::string().swap(d_.subject_attrs[id]);
+      subject_candidates_.push_back(id);
+    }
     return Status::Ok();
   }
 
@@ -342,6 +359,12 @@ DecisionIndex::Stats DecisionIndex::stats() const {
   for (const SubjectNode& n : data_->subjects) {
     if (n.ref.size() > kShortString) bytes += n.ref.capacity() + 1;
     bytes += n.access.capacity() * sizeof(AccessEntry);
+  }
+  for (const auto* attrs : {&data_->resource_attrs, &data_->subject_attrs}) {
+    bytes += attrs->capacity() * sizeof(std::string);
+    for (const std::string& blob : *attrs) {
+      if (blob.size() > kShortString) bytes += blob.capacity() + 1;
+    }
   }
   s.bytes = bytes;
   return s;

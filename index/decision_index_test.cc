@@ -55,8 +55,20 @@ std::string Compare(const engine::Policy& policy,
   std::vector<std::string> users = gen.UserPool();
   users.push_back("user:never");
   const engine::Evaluator evaluator(policy);
+  auto attribute = [](const engine::DataView& data, engine::EntityKind kind,
+                      EntityRef e, std::string_view key) {
+    const std::optional<engine::Value> v = data.GetAttribute(kind, e, key);
+    return v ? v->ToString() : std::string("none");
+  };
   for (const std::string& r : resources) {
     const EntityRef res = *engine::ParseEntityRef(r);
+    for (const char* key : {"public", "departments", "missing"}) {
+      const std::string a =
+          attribute(indexed, engine::EntityKind::kResource, res, key);
+      const std::string b =
+          attribute(plain, engine::EntityKind::kResource, res, key);
+      if (a != b) return "GetAttribute(" + r + ", " + key + "): " + a + " vs " + b;
+    }
     if (Describe(indexed.GetResource(res)) != Describe(plain.GetResource(res))) {
       return "GetResource(" + r + "): " + Describe(indexed.GetResource(res)) +
              " vs " + Describe(plain.GetResource(res));
@@ -66,6 +78,10 @@ std::string Compare(const engine::Policy& policy,
     const EntityRef sub = *engine::ParseEntityRef(u);
     if (indexed.SubjectExists(sub) != plain.SubjectExists(sub)) {
       return "SubjectExists(" + u + ")";
+    }
+    if (attribute(indexed, engine::EntityKind::kSubject, sub, "department") !=
+        attribute(plain, engine::EntityKind::kSubject, sub, "department")) {
+      return "GetAttribute(" + u + ", department)";
     }
     for (const std::string& r : resources) {
       const EntityRef res = *engine::ParseEntityRef(r);

@@ -206,6 +206,9 @@ struct DecisionIndex::Data {
   IdTable resource_ids, subject_ids;
   HugeVector<ResourceNode> resources;
   HugeVector<SubjectNode> subjects;
+  // Each node's attributes, as stored (layout.h's attribute blob), by id:
+  // conditions read them without a B-tree descent.
+  HugeVector<std::string> resource_attrs, subject_attrs;
   std::vector<uint32_t> free_resources, free_subjects;
   // Packed name lists ("a\0b"), each stored once.
   std::unordered_map<std::string, uint32_t> name_ids;

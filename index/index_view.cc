@@ -1,6 +1,7 @@
 #include "index/index_view.h"
 
 #include "index/index_data.h"
+#include "storage/layout.h"
 
 namespace portcullis::index {
 namespace {
@@ -110,6 +111,47 @@ engine::SubjectAccess IndexView::GetAccess(engine::EntityRef subject,
   if (e->actions != kNone) {
     out.restriction = engine::StoredRestriction{data_->Names(e->actions)};
   }
+  return out;
+}
+
+std::optional<engine::Value> IndexView::GetAttribute(
+    engine::EntityKind kind, engine::EntityRef entity,
+    std::string_view key) const {
+  if (data_ == nullptr) return view_->GetAttribute(kind, entity, key);
+  const bool resource = kind == engine::EntityKind::kResource;
+  const uint32_t id = resource ? ResolveResource(entity) : ResolveSubject(entity);
+  if (id == kNone) return std::nullopt;
+  if (!(resource ? data_->resources[id].live : data_->subjects[id].live)) {
+    return std::nullopt;
+  }
+  const std::string& blob =
+      resource ? data_->resource_attrs[id] : data_->subject_attrs[id];
+  const std::optional<std::string_view> encoded =
+      storage::layout::FindAttribute(blob, key);
+  if (!encoded) return std::nullopt;
+  storage::layout::Reader r(*encoded);
+  engine::Value out;
+  switch (static_cast<engine::ValueKind>(r.Get<uint8_t>())) {
+    case engine::ValueKind::kNull: out = engine::Value::Null(); break;
+    case engine::ValueKind::kBool:
+      out = engine::Value::Bool(r.Get<uint8_t>() != 0);
+      break;
+    case engine::ValueKind::kInt:
+      out = engine::Value::Int(r.Get<int64_t>());
+      break;
+    case engine::ValueKind::kTimestamp:
+      out = engine::Value::Timestamp(r.Get<int64_t>());
+      break;
+    case engine::ValueKind::kDouble:
+      out = engine::Value::Double(r.Get<double>());
+      break;
+    case engine::ValueKind::kString:
+      out = engine::Value::String(r.Str32());
+      break;
+    default:  // a list, or a byte LMDB's decoder refuses (and reports)
+      return view_->GetAttribute(kind, entity, key);
+  }
+  if (!r.ok()) return view_->GetAttribute(kind, entity, key);
   return out;
 }
 

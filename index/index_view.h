@@ -50,11 +50,12 @@ class IndexView final : public engine::DataView {
   bool SubjectExists(engine::EntityRef subject) const override;
   engine::SubjectAccess GetAccess(engine::EntityRef subject,
                                   engine::EntityRef resource) const override;
+  // Scalars from the index; lists (decoded into the LMDB view's cache) and
+  // anything the index cannot decode from the LMDB view, at the same
+  // revision.
   std::optional<engine::Value> GetAttribute(
       engine::EntityKind kind, engine::EntityRef entity,
-      std::string_view key) const override {
-    return view_->GetAttribute(kind, entity, key);
-  }
+      std::string_view key) const override;
   void ForEachChild(engine::EntityRef parent,
                     const std::function<bool(engine::EntityRef)>& fn)
       const override {
