@@ -46,8 +46,10 @@ url="postgresql://postgres@127.0.0.1:$pgport/postgres"
 token=benchtoken0123456789
 printf 'check %s\nadmin %s\n' "$token" "$token" >"$work/tokens"
 
-# Starts a daemon (extra arguments after the data folder); prints its URL
-# once it listens, and the start-up time in ms on fd 3.
+# Starts a daemon (extra arguments after the data folder) and sets
+# node_url once it listens; says its start-up time on stderr. Runs in this
+# shell (not a command substitution), so that cleanup knows its pid.
+node_url=""
 start_node() {
   local name=$1 data=$2
   shift 2
@@ -59,7 +61,7 @@ start_node() {
   for _ in $(seq 1 1200); do
     if grep -q "listening on" "$work/$name.out" 2>/dev/null; then
       echo "$name start-up: $(( $(now_ms) - t0 )) ms" >&2
-      sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/http:\/\/\1/p' "$work/$name.out"
+      node_url=$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/http:\/\/\1/p' "$work/$name.out")
       return
     fi
     sleep 0.05
@@ -81,16 +83,16 @@ echo "== embedded"
 t0=$(now_ms)
 "$bin" import --data "$work/embedded" --policy "$policy" "$work/data.jsonl" >/dev/null
 echo "import (LMDB): $(( $(now_ms) - t0 )) ms"
-emb=$(start_node embedded "$work/embedded")
+start_node embedded "$work/embedded"; emb=$node_url
 echo "write latency, embedded: $(lag --writer "$emb")"
 
 echo "== cluster"
 t0=$(now_ms)
 "$bin" import --source "$url" --policy "$policy" "$work/data.jsonl" >/dev/null
 echo "import (through PostgreSQL): $(( $(now_ms) - t0 )) ms"
-a=$(start_node a "$work/a" --source "$url")
+start_node a "$work/a" --source "$url"; a=$node_url
 grep -h "bootstrapped" "$work/a.log" >&2 || true
-b=$(start_node b "$work/b" --source "$url")
+start_node b "$work/b" --source "$url"; b=$node_url
 echo "write latency, cluster (at A): $(lag --writer "$a")"
 for rate in 100 500 2000; do
   for clients in 1 8; do
@@ -99,7 +101,7 @@ for rate in 100 500 2000; do
 done
 echo "write throughput at A, 8 clients unpaced: $(lag --writer "$a" --clients 8)"
 echo "write throughput, embedded, 8 clients unpaced: $(lag --writer "$emb" --clients 8)"
-c=$(start_node c "$work/c" --source "$url")
+start_node c "$work/c" --source "$url"; c=$node_url
 grep -h "bootstrapped" "$work/c.log" || true
 
 # Checks at a follower (B), open loop at 1,000/s, idle and while it applies
