@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/source_commands.h"
 #include "index/decision_index.h"
 #include "index/verify.h"
 #include "policies/policy_compiler.h"
@@ -118,7 +119,16 @@ struct DataArgs {
   std::string data_dir = "portcullis-data";
   std::string import_file;
   std::string import_policy;
+  // Cluster mode: the PostgreSQL source; --data is then the replica folder
+  // (a temporary one when not given).
+  std::string source;
+  CLI::Option* data = nullptr;
 };
+
+// The replica folder of a command run with --source: --data if given.
+std::string ReplicaDir(const DataArgs& args) {
+  return args.data != nullptr && args.data->count() > 0 ? args.data_dir : "";
+}
 
 // `portcullis import`: compiles --policy if given, then imports.
 int RunImport(const DataArgs& args) {
@@ -131,6 +141,11 @@ int RunImport(const DataArgs& args) {
     }
     policy = *compiled;
   }
+  if (!args.source.empty()) {
+    return RunSourceImportCommand(args.import_file, args.source,
+                                  ReplicaDir(args), policy.get(), std::cout,
+                                  std::cerr);
+  }
   return RunImportCommand(args.import_file, args.data_dir, policy.get(),
                           std::cout, std::cerr);
 }
@@ -138,33 +153,61 @@ int RunImport(const DataArgs& args) {
 }  // namespace
 
 void AddDataCommands(CLI::App& app, Subcommands* out) {
-  auto args = std::make_shared<DataArgs>();
+  // Each command has its own arguments: CLI11 registers an option per
+  // subcommand, and --data's count says whether it was given.
+  auto import_args = std::make_shared<DataArgs>();
+  auto export_args = std::make_shared<DataArgs>();
+  auto verify_args = std::make_shared<DataArgs>();
+  const char* source_help =
+      "cluster mode: work on the PostgreSQL source (postgresql://...) "
+      "through a replica in --data (a temporary folder if not given)";
   CLI::App* import_cmd = app.add_subcommand(
       "import", "Import JSON Lines (parents before children) into the store");
   import_cmd
-      ->add_option("FILE", args->import_file, "JSON Lines file, - for stdin")
+      ->add_option("FILE", import_args->import_file,
+                   "JSON Lines file, - for stdin")
       ->required();
-  import_cmd->add_option("--data", args->data_dir, "store directory")
-      ->capture_default_str();
-  import_cmd->add_option("--policy", args->import_policy,
+  import_args->data =
+      import_cmd->add_option("--data", import_args->data_dir, "store directory")
+          ->capture_default_str();
+  import_cmd->add_option("--policy", import_args->import_policy,
                          "enforce this policy's referential rules");
-  out->push_back({import_cmd, [args] { return RunImport(*args); }});
+  import_cmd->add_option("--source", import_args->source, source_help);
+  out->push_back({import_cmd, [import_args] { return RunImport(*import_args); }});
 
   CLI::App* export_cmd =
       app.add_subcommand("export", "Write the whole store as JSON Lines");
-  export_cmd->add_option("--data", args->data_dir, "store directory")
-      ->capture_default_str();
-  out->push_back({export_cmd, [args] {
-                    return RunExportCommand(args->data_dir, std::cout,
+  export_args->data =
+      export_cmd->add_option("--data", export_args->data_dir, "store directory")
+          ->capture_default_str();
+  export_cmd->add_option("--source", export_args->source, source_help);
+  out->push_back({export_cmd, [export_args] {
+                    if (!export_args->source.empty()) {
+                      return RunSourceExportCommand(export_args->source,
+                                                    ReplicaDir(*export_args),
+                                                    std::cout, std::cerr);
+                    }
+                    return RunExportCommand(export_args->data_dir, std::cout,
                                             std::cerr);
                   }});
 
   CLI::App* verify_cmd = app.add_subcommand(
       "verify", "Check that the store's indexes agree with its records");
-  verify_cmd->add_option("--data", args->data_dir, "store directory")
-      ->capture_default_str();
-  out->push_back({verify_cmd, [args] {
-                    return RunVerifyCommand(args->data_dir, std::cout,
+  verify_args->data =
+      verify_cmd->add_option("--data", verify_args->data_dir, "store directory")
+          ->capture_default_str();
+  verify_cmd->add_option(
+      "--source", verify_args->source,
+      "cluster mode: check a fresh copy of the PostgreSQL source and, with "
+      "--data, that the replica there (a stopped node's) holds the same "
+      "records");
+  out->push_back({verify_cmd, [verify_args] {
+                    if (!verify_args->source.empty()) {
+                      return RunSourceVerifyCommand(verify_args->source,
+                                                    ReplicaDir(*verify_args),
+                                                    std::cout, std::cerr);
+                    }
+                    return RunVerifyCommand(verify_args->data_dir, std::cout,
                                             std::cerr);
                   }});
 }

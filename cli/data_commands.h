@@ -4,6 +4,8 @@
 //   portcullis import FILE --data DIR [--policy PATH]   (FILE "-" is stdin)
 //   portcullis export --data DIR [> FILE]
 //   portcullis verify --data DIR
+// and, with --source postgresql://..., the same against a cluster's source
+// (cli/source_commands.h).
 //
 // Each returns the process exit code (0 success, 1 failure, 2 verify found
 // problems) and never throws. Results go to `out`, messages to `err`.

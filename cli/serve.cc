@@ -15,6 +15,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cluster/replica.h"
 #include "common/mutex.h"
 #include "common/thread_annotations.h"
 #include "index/decision_index.h"
@@ -287,6 +288,53 @@ std::unique_ptr<storage::Store> OpenStore(const ServeConfig& config,
   return std::move(*store);
 }
 
+// Cluster mode: the store in config.data_dir as a replica of config.source
+// (cluster/replica.h); null (after printing why) if it cannot be had. The
+// replica's own log lines go to `err`.
+std::unique_ptr<cluster::Replica> OpenReplica(const ServeConfig& config,
+                                              std::ostream& err) {
+  cluster::ReplicaOptions o;
+  o.source_url = config.source;
+  o.data_dir = config.data_dir;
+  o.store_options.max_reader_threads = config.threads;
+  o.follower.log = [&err](std::string_view line) {
+    err << ("portcullis: " + std::string(line) + "\n") << std::flush;
+  };
+  auto replica = cluster::Replica::Open(std::move(o));
+  if (!replica) {
+    err << "portcullis serve: cannot serve a replica of "
+        << cluster::RedactUrl(config.source) << " in " << config.data_dir
+        << ": " << replica.error().message() << "\n";
+    return nullptr;
+  }
+  return std::move(*replica);
+}
+
+// The API's view of the replica: its state and its waits.
+void SetReplicaHooks(cluster::Replica* replica, ApiOptions* options) {
+  options->replica.status = [replica] {
+    const cluster::ReplicaState st = replica->State();
+    server::ReplicaStatus out;
+    out.revision = st.applied;
+    out.source_revision = st.source_head;
+    out.lag_ms = st.lag_ms;
+    out.source_reachable = st.source_reachable;
+    out.staleness_ms =
+        st.last_contact == 0 ? -1 : (NowMicros() - st.last_contact) / 1000;
+    out.bootstraps = st.bootstraps;
+    out.rebootstraps = st.rebootstraps;
+    out.applied_changes = st.applied_changes;
+    out.stuck = st.stuck;
+    out.last_error = st.last_error;
+    return out;
+  };
+  options->replica.wait_for_revision = [replica](
+                                           uint64_t revision,
+                                           std::chrono::milliseconds timeout) {
+    return replica->WaitForRevision(revision, timeout);
+  };
+}
+
 // Reload and validation for the admin endpoints: both compile with the
 // policy compiler; reload reads the policy file again.
 PolicyAdmin MakePolicyAdmin(const std::string& policy_path) {
@@ -377,15 +425,30 @@ int RunServe(const ServeConfig& config, std::ostream& out, std::ostream& err) {
   // The logs outlive the Api, whose callbacks write to them.
   LineLog access_log, decision_log;
   if (!OpenLogs(config, &access_log, &decision_log, &options, err)) return 1;
-  std::unique_ptr<storage::Store> store = OpenStore(config, err);
-  if (!store) return 1;
+  // Embedded: the store is the data. Cluster mode: the store is a replica
+  // of the source, which every write goes through.
+  std::unique_ptr<cluster::Replica> replica;
+  std::unique_ptr<storage::Store> own_store;
+  storage::Store* store = nullptr;
+  if (config.source.empty()) {
+    own_store = OpenStore(config, err);
+    store = own_store.get();
+  } else {
+    replica = OpenReplica(config, err);
+    if (replica) {
+      store = replica->store();
+      SetReplicaHooks(replica.get(), &options);
+    }
+  }
+  if (store == nullptr) return 1;
+  options.revision_wait = std::chrono::milliseconds(config.revision_wait_ms);
   // Built from a snapshot in the background: checks read LMDB until it is
   // ready. Declared after the store, so destroyed (detached) before it.
   index::DecisionIndex decision_index;
-  if (config.decision_index) decision_index.Follow(store.get());
+  if (config.decision_index) decision_index.Follow(store);
 
   PolicyHolder holder(std::move(compiled));
-  Api api(std::move(options), &holder, store.get(),
+  Api api(std::move(options), &holder, store,
           MakePolicyAdmin(config.policy_path));
   if (config.decision_index) api.SetDecisionIndex(&decision_index);
   HttpServer server(MakeHttpOptions(config, *listen, &api),
@@ -401,13 +464,14 @@ int RunServe(const ServeConfig& config, std::ostream& out, std::ostream& err) {
   }
   api.SetReady(true);
   InvitationSweeper sweeper(
-      store.get(), &holder,
+      store, &holder,
       std::chrono::milliseconds(config.invitation_sweep_ms), err);
   const std::shared_ptr<const LoadedPolicy> policy = holder.Current();
   out << "portcullis: listening on " << listen->host << ":" << server.port()
       << " policy " << policy->policy->name << " version "
       << policy->policy->version << " store revision " << store->revision()
       << " data " << config.data_dir << " auth " << (config.auth ? "on" : "off")
+      << (replica ? " source " + cluster::RedactUrl(config.source) : "")
       << std::endl;
 
   const int sig =
@@ -434,6 +498,7 @@ struct ServeArgs {
   CLI::Option* policy = nullptr;
   CLI::Option* threads = nullptr;
   CLI::Option* tokens = nullptr;
+  CLI::Option* source = nullptr;
 };
 
 // The config serve runs with: the file's, then the flags given.
@@ -451,6 +516,7 @@ std::optional<ServeConfig> ResolveConfig(const ServeArgs& args) {
   if (*args.policy) config.policy_path = args.flags.policy_path;
   if (*args.threads) config.threads = std::max(1, args.flags.threads);
   if (*args.tokens) config.tokens_file = args.flags.tokens_file;
+  if (*args.source) config.source = args.flags.source;
   if (args.no_auth) config.auth = false;
   if (args.no_decision_index) config.decision_index = false;
   return config;
@@ -475,6 +541,10 @@ void AddServeCommand(CLI::App& app, Subcommands* out) {
       serve->add_option("--threads", flags.threads, "I/O threads (default 2)");
   args->tokens = serve->add_option("--tokens", flags.tokens_file,
                                    "tokens file: one `SCOPE TOKEN` per line");
+  args->source = serve->add_option(
+      "--source", flags.source,
+      "cluster mode: the PostgreSQL source of truth (postgresql://...); the "
+      "store in --data becomes its replica");
   serve->add_flag("--no-auth", args->no_auth,
                   "run without authentication (says so at start-up)");
   serve->add_flag("--no-decision-index", args->no_decision_index,

@@ -12,16 +12,17 @@ Rules (each violation is printed as FILE:LINE: message; exit status 1 if any):
   4. Third-party headers stay in their rooms: Boost (Beast, Asio) only under
      server/http/; yaml-cpp only in policies/, cli/ and server/config.cc
      (the daemon's YAML config file); LMDB only
-     in storage/ .cc files and storage/store_internal.h; RapidJSON nowhere in
-     engine/, common/ or membership/.
+     in storage/ .cc files and storage/store_internal.h; PostgreSQL's client
+     (libpq, libpqxx) only in cluster/; RapidJSON nowhere in engine/,
+     common/ or membership/.
 Tests (*_test.cc), fuzz targets and test support are not production code.
 """
 import os
 import re
 import sys
 
-FOLDERS = ["common", "engine", "policies", "storage", "membership", "server",
-           "cli"]
+FOLDERS = ["common", "engine", "policies", "storage", "cluster", "membership",
+           "server", "cli"]
 MAX_FILE = 900
 MAX_FUNCTION = 120
 NOT_A_FUNCTION = re.compile(
@@ -112,6 +113,10 @@ def main():
                     folder == "storage" and (rel.endswith(".cc") or
                                              rel.endswith("store_internal.h"))):
                 where = "LMDB belongs to storage/ sources"
+            elif (inc in ("libpq-fe.h", "libpq-events.h") or
+                  inc.startswith(("pqxx/", "postgresql/"))) and (
+                      folder != "cluster"):
+                where = "PostgreSQL's client belongs to cluster/"
             elif inc.startswith("rapidjson/") and folder in (
                     "engine", "common", "membership"):
                 where = f"RapidJSON does not belong in {folder}/"

@@ -180,7 +180,11 @@ HttpResponse Api::Handle(HttpRequest& request) {
   } else {
     call.scope = a.scope;
     call.policy = context_.policy->Current();
-    response = a.route->handler(call);
+    if (std::optional<HttpResponse> behind = AwaitRevisionHeader(call)) {
+      response = std::move(*behind);
+    } else {
+      response = a.route->handler(call);
+    }
   }
   const bool head = request.method == "HEAD";
   FinishResponse(&response, call.request_id, head);

@@ -183,6 +183,94 @@ TEST_F(ApiTest, AtLeastRevisionFromTheFutureIsRefused) {
   EXPECT_STREQ(Json(r)["revision"].GetString(), "2");
 }
 
+TEST_F(ApiTest, AtLeastRevisionHeaderAndLookupsInTheEmbeddedMode) {
+  HttpRequest r;
+  r.method = "GET";
+  r.target = r.path = "/v1/resources/file/f1";
+  r.headers.emplace_back("authorization", std::string("Bearer ") + kAdminToken);
+  r.headers.emplace_back("x-portcullis-at-least-revision", "1");
+  EXPECT_EQ(api_->Handle(r).status, 200);
+  r.headers.back().second = "2";
+  HttpResponse future = api_->Handle(r);
+  EXPECT_EQ(future.status, 409) << future.body;
+  EXPECT_STREQ(Json(future)["error"]["field"].GetString(),
+               "X-Portcullis-At-Least-Revision");
+  r.headers.back().second = "2x";
+  EXPECT_EQ(api_->Handle(r).status, 400);
+  HttpResponse lookup = Call(
+      "POST", "/v1/lookup/resources",
+      R"({"subject":"user:alice","action":"view","type":"file","at_least_revision":"7"})");
+  EXPECT_EQ(lookup.status, 409) << lookup.body;
+  lookup = Call("POST", "/v1/lookup/subjects",
+                R"({"action":"view","resource":"file:f1","at_least_revision":"1"})");
+  EXPECT_EQ(lookup.status, 200) << lookup.body;
+}
+
+// Cluster mode: a read waits for the replica, then answers 503 with the
+// lag; /readyz and /metrics report the replica.
+TEST_F(ApiTest, AtLeastRevisionWaitsForTheReplica) {
+  ApiOptions o;
+  o.auth_enabled = false;
+  o.revision_wait = std::chrono::milliseconds(50);
+  bool stuck = false;
+  int waits = 0;
+  o.replica.status = [&] {
+    ReplicaStatus st;
+    st.revision = store_->revision();
+    st.source_revision = 9;
+    st.lag_ms = 120;
+    st.source_reachable = true;
+    st.stuck = stuck;
+    return st;
+  };
+  // The replica "applies" revision 2 while the first read waits for it.
+  o.replica.wait_for_revision = [&](uint64_t revision,
+                                    std::chrono::milliseconds) {
+    ++waits;
+    if (revision == 2 && store_->revision() < 2) {
+      auto w = store_->Write(nullptr, "", [](storage::WriteTxn& txn) {
+        return txn.PutResource({"group", "g9", "", {}});
+      });
+      return w.has_value();
+    }
+    return store_->revision() >= revision;
+  };
+  Api api(std::move(o), &holder_, store_.get(), PolicyAdmin{});
+  api.SetReady(true);
+  auto call = [&](const std::string& path, const std::string& body) {
+    HttpRequest r;
+    r.method = body.empty() ? "GET" : "POST";
+    r.target = r.path = path;
+    r.body = body;
+    return api.Handle(r);
+  };
+  HttpResponse r = call(
+      "/v1/check",
+      R"({"subject":"user:alice","action":"view","resource":"file:f1","at_least_revision":"2"})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_STREQ(Json(r)["revision"].GetString(), "2");
+  EXPECT_EQ(waits, 1);
+  r = call("/v1/actions",
+           R"({"subject":"user:alice","resource":"file:f1","at_least_revision":"5"})");
+  ASSERT_EQ(r.status, 503) << r.body;
+  auto d = Json(r);
+  EXPECT_STREQ(d["error"]["code"].GetString(), "unavailable");
+  EXPECT_STREQ(d["at_least_revision"].GetString(), "5");
+  EXPECT_STREQ(d["replica"]["revision"].GetString(), "2");
+  EXPECT_EQ(d["replica"]["lag_revisions"].GetUint64(), 7u);
+  EXPECT_EQ(d["replica"]["lag_ms"].GetInt64(), 120);
+  r = call("/v1/check/batch",
+           R"({"checks":[{"subject":"user:alice","action":"view","resource":"file:f1","at_least_revision":"3"}]})");
+  EXPECT_EQ(r.status, 503) << r.body;
+  r = call("/readyz", "");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_STREQ(Json(r)["replica"]["source_revision"].GetString(), "9");
+  EXPECT_NE(call("/metrics", "").body.find("portcullis_replica_lag_revisions 7"),
+            std::string::npos);
+  stuck = true;
+  EXPECT_EQ(call("/readyz", "").status, 503);
+}
+
 TEST_F(ApiTest, BatchAnswersInOrderWithPerItemErrors) {
   HttpResponse r = Call("POST", "/v1/check/batch", R"({"checks":[
       {"subject":"user:alice","action":"view","resource":"file:f1"},

@@ -91,6 +91,7 @@ Status ParseConfigText(std::string_view text, std::string_view name,
       return s;
     }
     if (key == "data") return GetString(name, v, key, &c->data_dir);
+    if (key == "source") return GetString(name, v, key, &c->source);
     if (key == "policy") return GetString(name, v, key, &c->policy_path);
     if (key == "tokens") return GetString(name, v, key, &c->tokens_file);
     if (key == "public_url") return GetString(name, v, key, &c->public_url);
@@ -136,6 +137,9 @@ Status ParseConfigText(std::string_view text, std::string_view name,
         if (tk == "write_ms") return GetInt(name, tv, tk, 1, &c->write_timeout_ms);
         if (tk == "idle_ms") return GetInt(name, tv, tk, 1, &c->idle_timeout_ms);
         if (tk == "long_poll_ms") return GetInt(name, tv, tk, 0, &c->long_poll_ms);
+        if (tk == "revision_wait_ms") {
+          return GetInt(name, tv, tk, 0, &c->revision_wait_ms);
+        }
         if (tk == "invitation_sweep_ms") {
           return GetInt(name, tv, tk, 0, &c->invitation_sweep_ms);
         }

@@ -6,8 +6,10 @@
 // their line and column):
 //   listen: "127.0.0.1:8181"   data: DIR      policy: PATH
 //   threads: 2                 tokens: FILE   auth: true
+//   source: "postgresql://..." (cluster mode: docs/scale-out.md)
 //   limits:   {header_bytes, body_bytes, import_body_bytes, batch, page}
-//   timeouts: {read_ms, write_ms, idle_ms, long_poll_ms, invitation_sweep_ms}
+//   timeouts: {read_ms, write_ms, idle_ms, long_poll_ms, invitation_sweep_ms,
+//              revision_wait_ms}
 //   log:      {access: PATH|"-"|"", decisions: PATH|"-"|""}
 //   public_url: "https://pdp.example.com"  (AuthZEN metadata base URL)
 //   decision_index: true       (false: checks read LMDB alone)
@@ -28,6 +30,9 @@ namespace portcullis::server {
 struct ServeConfig {
   std::string listen = "127.0.0.1:8181";
   std::string data_dir = "portcullis-data";
+  // Cluster mode: the PostgreSQL source of truth (a postgresql:// URL); the
+  // store in data_dir is then its replica. Empty: the embedded mode.
+  std::string source;
   std::string policy_path;  // required
   int threads = 2;
   std::string tokens_file;
@@ -43,6 +48,8 @@ struct ServeConfig {
   int64_t long_poll_ms = 30000;
   // How often expired invitations are written as expired (0: never).
   int64_t invitation_sweep_ms = 60000;
+  // How long a read with at_least_revision waits for the replica.
+  int64_t revision_wait_ms = 2000;
   std::string access_log;    // "" off, "-" stderr, else a file path
   std::string decision_log;  // same
   std::string public_url;    // "" : derived from each request's Host

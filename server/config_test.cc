@@ -10,6 +10,7 @@ TEST(ServeConfig, DefaultsAreSafe) {
   EXPECT_EQ(c.listen, "127.0.0.1:8181");
   EXPECT_TRUE(c.auth);
   EXPECT_EQ(c.body_limit, 1024u * 1024u);
+  EXPECT_EQ(c.source, "");  // the embedded mode
 }
 
 TEST(ServeConfig, ParsesEveryKey) {
@@ -21,8 +22,9 @@ policy: p.yaml
 threads: 4
 tokens: t.txt
 auth: false
+source: postgresql://portcullis@db.example/authz
 limits: {header_bytes: 8192, body_bytes: 4096, import_body_bytes: 100000, batch: 10, page: 50}
-timeouts: {read_ms: 100, write_ms: 200, idle_ms: 300, long_poll_ms: 400}
+timeouts: {read_ms: 100, write_ms: 200, idle_ms: 300, long_poll_ms: 400, revision_wait_ms: 500}
 log: {access: "-", decisions: d.log}
 )", "c.yaml", &c);
   ASSERT_TRUE(s.ok()) << s.message();
@@ -33,6 +35,8 @@ log: {access: "-", decisions: d.log}
   EXPECT_EQ(c.max_batch, 10u);
   EXPECT_EQ(c.idle_timeout_ms, 300);
   EXPECT_EQ(c.decision_log, "d.log");
+  EXPECT_EQ(c.source, "postgresql://portcullis@db.example/authz");
+  EXPECT_EQ(c.revision_wait_ms, 500);
 }
 
 TEST(ServeConfig, ErrorsNameLineAndColumn) {

@@ -229,6 +229,9 @@ HttpResponse Check(Call& call) {
   CheckInput in;
   s = ParseCheckInput(doc, "", /*needs_action=*/true, &arena, &in);
   if (!s.ok()) return ErrorResponse(s);
+  if (auto behind = AwaitRevision(call, in.at_least_revision)) {
+    return std::move(*behind);
+  }
   return WithReadView(call, [&](const index::IndexView& view,
                                 const engine::Evaluator& evaluator) {
     const engine::Policy& policy = evaluator.policy();
@@ -297,6 +300,15 @@ HttpResponse CheckBatch(Call& call) {
             " checks, got " + std::to_string(checks->value.Size()),
         "checks"));
   }
+  // The newest at_least_revision of the items, waited for once; an item's
+  // malformed value is that item's error, found below.
+  uint64_t at_least = 0;
+  for (const rapidjson::Value& item : checks->value.GetArray()) {
+    if (!item.IsObject()) continue;
+    auto rev = OptionalUint(item, "at_least_revision", "at_least_revision", 0);
+    if (rev) at_least = std::max<uint64_t>(at_least, *rev);
+  }
+  if (auto behind = AwaitRevision(call, at_least)) return std::move(*behind);
 
   return WithReadView(call, [&](const index::IndexView& view,
                                 const engine::Evaluator& evaluator) {
@@ -377,6 +389,9 @@ HttpResponse Actions(Call& call) {
   CheckInput in;
   s = ParseCheckInput(doc, "", /*needs_action=*/false, &arena, &in);
   if (!s.ok()) return ErrorResponse(s);
+  if (auto behind = AwaitRevision(call, in.at_least_revision)) {
+    return std::move(*behind);
+  }
   return WithReadView(call, [&](const index::IndexView& view,
                                 const engine::Evaluator& evaluator) {
     const engine::Policy& policy = evaluator.policy();
@@ -552,6 +567,12 @@ HttpResponse LookupResources(Call& call) {
   s = ParseLookupPaging(doc, options.default_page, options.max_page, &arena,
                         &paging);
   if (!s.ok()) return ErrorResponse(s);
+  auto at_least =
+      OptionalUint(doc, "at_least_revision", "at_least_revision", 0);
+  if (!at_least) return ErrorResponse(at_least.error());
+  if (auto behind = RequireRevision(call, *at_least, "at_least_revision")) {
+    return std::move(*behind);
+  }
   req.subject = *subject;
   req.action = *action;
   req.type = *type;
@@ -579,6 +600,12 @@ HttpResponse LookupSubjects(Call& call) {
   s = ParseLookupPaging(doc, options.default_page, options.max_page, &arena,
                         &paging);
   if (!s.ok()) return ErrorResponse(s);
+  auto at_least =
+      OptionalUint(doc, "at_least_revision", "at_least_revision", 0);
+  if (!at_least) return ErrorResponse(at_least.error());
+  if (auto behind = RequireRevision(call, *at_least, "at_least_revision")) {
+    return std::move(*behind);
+  }
   LookupQuery query;
   query.of_subjects = true;
   engine::LookupSubjectsRequest& req = query.subjects;

@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +61,31 @@ struct PolicyAdmin {
   std::function<std::vector<PolicyDiagnostic>(std::string_view yaml)> validate;
 };
 
+// Cluster mode (docs/scale-out.md): the store is a replica of a PostgreSQL
+// source. What the replica says of itself, for /readyz and /metrics.
+struct ReplicaStatus {
+  uint64_t revision = 0;         // applied by this node's replica
+  uint64_t source_revision = 0;  // the newest revision seen at the source
+  int64_t lag_ms = 0;  // age of the oldest commit not yet applied (0: none)
+  bool source_reachable = false;
+  int64_t staleness_ms = 0;  // since the source was last read successfully
+  uint64_t bootstraps = 0;   // snapshots loaded by this process
+  uint64_t rebootstraps = 0;  // replicas discarded at start-up (retention)
+  uint64_t applied_changes = 0;
+  bool stuck = false;  // cannot follow any more: restart to bootstrap again
+  std::string last_error;
+};
+
+// Set by `portcullis serve --source`; both empty in the embedded mode.
+// Called from I/O threads: must be thread-safe.
+struct ReplicaHooks {
+  std::function<ReplicaStatus()> status;
+  // Waits until the replica has applied `revision`, at most `timeout`;
+  // true if it has.
+  std::function<bool(uint64_t revision, std::chrono::milliseconds timeout)>
+      wait_for_revision;
+};
+
 struct ApiOptions {
   bool auth_enabled = true;
   TokenSet tokens;
@@ -70,6 +96,10 @@ struct ApiOptions {
   // empty: "http://" + the request's Host header.
   std::string public_url;
   std::chrono::milliseconds max_wait{30000};  // long-poll bound
+  ReplicaHooks replica;
+  // How long a read with at_least_revision (or the
+  // X-Portcullis-At-Least-Revision header) waits for the replica.
+  std::chrono::milliseconds revision_wait{2000};
   // Lines of JSON; empty functions log nothing. Called from I/O threads,
   // must be thread-safe.
   std::function<void(std::string_view line)> access_log;
@@ -142,6 +172,27 @@ HttpResponse WithStoreView(const Call& call, Fn&& fn) {
   const engine::Evaluator evaluator(*call.policy->policy);
   return fn(static_cast<const storage::ReadView&>(*view), evaluator);
 }
+
+// A read that asks for at least `revision` (at_least_revision): nullopt
+// when the store holds it or once the replica has applied it (waiting at
+// most ApiOptions::revision_wait); else, in cluster mode, the 503 answer
+// with the replica's revision and lag. In the embedded mode it never waits
+// and answers nullopt: the handler's own check answers 409.
+std::optional<HttpResponse> AwaitRevision(const Call& call, uint64_t revision);
+// The same for the X-Portcullis-At-Least-Revision header, on any route (400
+// if the header is not a revision; in the embedded mode, 409 when the store
+// is older).
+std::optional<HttpResponse> AwaitRevisionHeader(const Call& call);
+// AwaitRevision, then, in either mode, the 409 answer (naming `field`) if
+// the store is still older than `revision`.
+std::optional<HttpResponse> RequireRevision(const Call& call,
+                                            uint64_t revision,
+                                            std::string_view field);
+// Cluster mode's /readyz answer: 200 with the replica's state, or 503
+// before the start-up catch-up or when the replica is stuck.
+HttpResponse ReplicaReadyz(const Call& call);
+// Cluster mode's lines of /metrics (empty in the embedded mode).
+std::string ReplicaMetricsText(const Call& call);
 
 // One page of a lookup, native or AuthZEN: the engine request of either
 // direction, run over one read view; the two dialects differ only in how

@@ -63,6 +63,7 @@ HttpResponse Readyz(Call& call) {
     r.body = "{\"status\":\"not ready\"}";
     return r;
   }
+  if (call.api.options.replica.status) return ReplicaReadyz(call);
   r.body = "{\"status\":\"ready\"}";
   return r;
 }
@@ -77,6 +78,7 @@ HttpResponse MetricsText(Call& call) {
     if (auto stats = call.api.store->GetStats()) bytes = stats->used_bytes;
   }
   r.body = call.api.metrics->Render(revision, bytes);
+  r.body += ReplicaMetricsText(call);
   if (call.api.index != nullptr) {
     const index::DecisionIndex::Stats s = call.api.index->stats();
     r.body += "# HELP portcullis_decision_index_ready 1 when checks read the "

@@ -152,7 +152,8 @@ Response Connection::Request(const std::string& method,
 }
 
 Daemon::Daemon(const std::string& policy_yaml,
-               std::vector<std::string> extra_args) {
+               std::vector<std::string> extra_args,
+               const std::string& data_dir) {
   char tmpl[] = "/tmp/portcullis_e2e_XXXXXX";
   dir_ = mkdtemp(tmpl);
   WriteFile(policy_path(), policy_yaml);
@@ -163,7 +164,8 @@ Daemon::Daemon(const std::string& policy_yaml,
   if (pipe(out_pipe) != 0) return;
   std::vector<std::string> args = {PORTCULLIS_BINARY, "serve",
                                    "--listen",        "127.0.0.1:0",
-                                   "--data",          dir_ + "/data",
+                                   "--data",
+                                   data_dir.empty() ? dir_ + "/data" : data_dir,
                                    "--policy",        policy_path(),
                                    "--tokens",        dir_ + "/tokens",
                                    "--threads",       "2"};

@@ -56,8 +56,12 @@ class Daemon {
 
   // Writes `policy_yaml` and a tokens file, starts the daemon with
   // `extra_args`, and waits for its start-up line.
+  // `data_dir`, when given, is the store folder instead of one inside the
+  // daemon's temporary directory (it then outlives the daemon, so that a
+  // test can start another on the same data).
   explicit Daemon(const std::string& policy_yaml,
-                  std::vector<std::string> extra_args = {});
+                  std::vector<std::string> extra_args = {},
+                  const std::string& data_dir = "");
   ~Daemon();
 
   bool started() const { return port_ > 0; }
