@@ -8,7 +8,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -65,21 +64,12 @@ TEST(Concurrent, IndexedChecksDuringWritesEqualTheirSnapshot) {
   std::vector<std::thread> readers;
   for (unsigned t = 0; t < 2; ++t) readers.emplace_back(reader, t + 1);
   for (int i = 0; i < 400; ++i) gen.Step(tmp.get());
-  std::string import_command;
-  // Another process commits to the same store (`portcullis import`): the
-  // index notices the gap at the next commit of its own store and rebuilds.
-  {
-    const std::string file = tmp.dir().string() + "/outside.jsonl";
-    std::ofstream(file)
-        << "{\"kind\":\"resource\",\"type\":\"group\",\"id\":\"g0\","
-           "\"parent\":\"account:acme\"}\n"
-           "{\"kind\":\"binding\",\"subject\":\"user:u1\","
-           "\"resource\":\"group:g0\",\"roles\":[\"member\"]}\n";
-    import_command = std::string(PORTCULLIS_BINARY) +
-                                " import --data " + tmp.dir().string() + " " +
-                                file + " > /dev/null 2>&1";
-    ASSERT_EQ(std::system(import_command.c_str()), 0);
-  }
+  // Another process commits to the same store (as `portcullis import`
+  // into a running daemon's folder would): the index notices the gap at the
+  // next commit of its own store and rebuilds.
+  const std::string outside = std::string(OUTSIDE_WRITER) + " " +
+                              tmp.dir().string() + " 20 22";
+  ASSERT_EQ(std::system(outside.c_str()), 0);
   for (int i = 0; i < 400; ++i) gen.Step(tmp.get());
   stop.store(true);
   for (std::thread& t : readers) t.join();
@@ -91,7 +81,7 @@ TEST(Concurrent, IndexedChecksDuringWritesEqualTheirSnapshot) {
   // Another commit from outside and none of our own: the index sees LMDB
   // stay ahead of it and rebuilds within a few seconds.
   const uint64_t rebuilds = idx.rebuilds();
-  ASSERT_EQ(std::system(import_command.c_str()), 0);
+  ASSERT_EQ(std::system(outside.c_str()), 0);
   for (int i = 0; i < 100 && idx.revision() != tmp->revision(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
