@@ -328,6 +328,7 @@ void SetReplicaHooks(cluster::Replica* replica, ApiOptions* options) {
     out.last_error = st.last_error;
     return out;
   };
+  options->replica.stale_ms = [replica] { return replica->StaleMs(); };
   options->replica.wait_for_revision = [replica](
                                            uint64_t revision,
                                            std::chrono::milliseconds timeout) {

@@ -80,6 +80,12 @@ ReplicaState Follower::State() const {
   return st;
 }
 
+int64_t Follower::StaleMs() const {
+  const TimestampMicros since = stale_since_.load(std::memory_order_relaxed);
+  if (since == 0) return -1;
+  return std::max<int64_t>(0, (NowMicros() - since) / 1000);
+}
+
 bool Follower::WaitForRevision(Revision revision,
                                std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -102,6 +108,7 @@ void Follower::NoteContact(Revision head, TimestampMicros next_commit) {
     was_reachable = reachable_;
     reachable_ = true;
     last_contact_ = NowMicros();
+    stale_since_.store(0, std::memory_order_relaxed);
     source_head_ = std::max(source_head_, head);
     next_commit_ = next_commit;
   }
@@ -117,7 +124,13 @@ void Follower::NoteFailure(const Status& s) {
   {
     MutexLock lock(&mu_);
     was_reachable = reachable_;
-    if (s.code() == StatusCode::kUnavailable) reachable_ = false;
+    if (s.code() == StatusCode::kUnavailable) {
+      reachable_ = false;
+      if (stale_since_.load(std::memory_order_relaxed) == 0) {
+        stale_since_.store(last_contact_ != 0 ? last_contact_ : NowMicros(),
+                           std::memory_order_relaxed);
+      }
+    }
     repeated = last_error_ == s.message();
     last_error_ = s.message();
   }

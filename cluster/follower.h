@@ -102,6 +102,10 @@ class Follower {
 
   // Waits until the store's revision is at least `revision`, at most
   // `timeout`; true if it is. False at once when the follower is stuck.
+  // Milliseconds since the source was last read successfully, while it is
+  // unreachable; -1 while it is reachable (or not yet tried). Lock-free: it
+  // is read on every decision answer.
+  int64_t StaleMs() const;
   bool WaitForRevision(storage::Revision revision,
                        std::chrono::milliseconds timeout) EXCLUDES(mu_);
 
@@ -136,6 +140,9 @@ class Follower {
   // Commit time of the revision after the last applied one, if known.
   TimestampMicros next_commit_ GUARDED_BY(mu_) = 0;
   bool reachable_ GUARDED_BY(mu_) = false;
+  // 0 while the source is reachable; else when it was last read (or when it
+  // was first found unreachable, if it never was read). See StaleMs().
+  std::atomic<TimestampMicros> stale_since_{0};
   TimestampMicros last_contact_ GUARDED_BY(mu_) = 0;
   uint64_t bootstraps_ GUARDED_BY(mu_) = 0;
   uint64_t applied_changes_ GUARDED_BY(mu_) = 0;

@@ -69,6 +69,7 @@ class Replica {
 
   storage::Store* store() const { return store_.get(); }
   ReplicaState State() const;
+  int64_t StaleMs() const { return follower_->StaleMs(); }
   bool WaitForRevision(storage::Revision revision,
                        std::chrono::milliseconds timeout) {
     return follower_->WaitForRevision(revision, timeout);

@@ -208,6 +208,50 @@ TEST_F(ApiTest, AtLeastRevisionHeaderAndLookupsInTheEmbeddedMode) {
 
 // Cluster mode: a read waits for the replica, then answers 503 with the
 // lag; /readyz and /metrics report the replica.
+// A replica that cannot reach its source says, in every decision answer,
+// how long it has been out of touch; while it can, and in the embedded
+// mode, the answers carry no such field.
+TEST_F(ApiTest, DecisionAnswersCarryTheReplicaStaleness) {
+  for (const int64_t stale : {int64_t{-1}, int64_t{0}, int64_t{4321}}) {
+    SCOPED_TRACE(stale);
+    ApiOptions o;
+    o.auth_enabled = false;
+    o.replica.stale_ms = [stale] { return stale; };
+    Api api(std::move(o), &holder_, store_.get(), PolicyAdmin{});
+    api.SetReady(true);
+    auto call = [&](const std::string& path, const std::string& body) {
+      HttpRequest r;
+      r.method = "POST";
+      r.target = r.path = path;
+      r.body = body;
+      r.headers.emplace_back("content-type", "application/json");
+      return api.Handle(r);
+    };
+    const std::string check =
+        R"({"subject":"user:alice","action":"view","resource":"file:f1"})";
+    for (const auto& [path, body] :
+         std::vector<std::pair<std::string, std::string>>{
+             {"/v1/check", check},
+             {"/v1/check/batch", R"({"checks":[)" + check + "]}"},
+             {"/v1/actions",
+              R"({"subject":"user:alice","resource":"file:f1"})"}}) {
+      HttpResponse r = call(path, body);
+      ASSERT_EQ(r.status, 200) << path << " " << r.body;
+      rapidjson::Document d = Json(r);
+      EXPECT_EQ(d.HasMember("stale_ms"), stale >= 0) << path;
+      if (stale >= 0) EXPECT_EQ(d["stale_ms"].GetInt64(), stale) << path;
+    }
+    HttpResponse z = call(
+        "/access/v1/evaluation",
+        R"({"subject":{"type":"user","id":"alice"},"action":{"name":"view"},"resource":{"type":"file","id":"f1"}})");
+    ASSERT_EQ(z.status, 200) << z.body;
+    rapidjson::Document d = Json(z);
+    EXPECT_TRUE(d["decision"].GetBool());
+    EXPECT_EQ(d.HasMember("context"), stale >= 0);
+    if (stale >= 0) EXPECT_EQ(d["context"]["stale_ms"].GetInt64(), stale);
+  }
+}
+
 TEST_F(ApiTest, AtLeastRevisionWaitsForTheReplica) {
   ApiOptions o;
   o.auth_enabled = false;

@@ -67,7 +67,13 @@ HttpResponse Single(const Call& call, const rapidjson::Document& doc) {
     const engine::Decision d =
         Decide(call, evaluator, view, ev.request, view.revision());
     HttpResponse r;
-    r.body = d.allowed ? "{\"decision\":true}" : "{\"decision\":false}";
+    r.body = d.allowed ? "{\"decision\":true" : "{\"decision\":false";
+    // AuthZEN's response context: a replica that cannot reach its source
+    // says how old its data may be.
+    if (const int64_t stale = StaleMs(call); stale >= 0) {
+      r.body += ",\"context\":{\"stale_ms\":" + std::to_string(stale) + "}";
+    }
+    r.body += "}";
     return r;
   });
 }

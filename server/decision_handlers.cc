@@ -263,6 +263,10 @@ HttpResponse Check(Call& call) {
              static_cast<rapidjson::SizeType>(revision_end - revision_text));
     w.Key("policy_version");
     w.String(policy.version);
+    if (const int64_t stale = StaleMs(call); stale >= 0) {
+      w.Key("stale_ms");
+      w.Int64(stale);
+    }
     w.Key("reason");
     WriteReason(w, policy, d.reason, in.action, message);
     if (in.explain) {
@@ -323,6 +327,10 @@ HttpResponse CheckBatch(Call& call) {
     w.String(revision);
     w.Key("policy_version");
     w.String(policy.version);
+    if (const int64_t stale = StaleMs(call); stale >= 0) {
+      w.Key("stale_ms");
+      w.Int64(stale);
+    }
     w.Key("results");
     w.StartArray();
     AttributeArena arena;
@@ -412,6 +420,10 @@ HttpResponse Actions(Call& call) {
     w.String(std::to_string(view.revision()));
     w.Key("policy_version");
     w.String(policy.version);
+    if (const int64_t stale = StaleMs(call); stale >= 0) {
+      w.Key("stale_ms");
+      w.Int64(stale);
+    }
     if (actions.empty()) {
       w.Key("reason");
       WriteReason(w, policy, reason, "",

@@ -84,7 +84,13 @@ struct ReplicaHooks {
   // true if it has.
   std::function<bool(uint64_t revision, std::chrono::milliseconds timeout)>
       wait_for_revision;
+  // Milliseconds since the replica last heard from its source, while the
+  // source is unreachable; -1 while it is reachable. Decision answers carry
+  // it as "stale_ms" when it is 0 or more. Called on every decision answer:
+  // must be cheap.
+  std::function<int64_t()> stale_ms;
 };
+
 
 struct ApiOptions {
   bool auth_enabled = true;
@@ -132,6 +138,13 @@ struct Call {
 };
 
 using Handler = HttpResponse (*)(Call& call);
+
+// The replica's staleness (ReplicaHooks::stale_ms), or -1: in the embedded
+// mode, and while the source is reachable.
+inline int64_t StaleMs(const Call& call) {
+  const std::function<int64_t()>& f = call.api.options.replica.stale_ms;
+  return f ? f() : -1;
+}
 
 // Reloads the policy through PolicyAdmin::load and publishes it if it
 // compiles; otherwise the running policy stays. Used by SIGHUP (Api::Reload)

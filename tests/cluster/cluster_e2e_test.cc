@@ -342,6 +342,11 @@ TEST_F(ClusterE2E, WithoutPostgresReadsGoOnAndWritesAre503) {
     if (!unreachable) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_TRUE(unreachable);
+  // ...and so does every decision answer, with how long it has been.
+  Response stale = b.Check("u0", "f0", rev);
+  EXPECT_EQ(stale.status, 200) << stale.body;
+  EXPECT_NE(stale.body.find("\"stale_ms\":"), std::string::npos)
+      << stale.body;
   ASSERT_EQ(server->Restart(), "");
   // Writes work again once the node reconnects; the others catch up.
   Response again;
@@ -361,6 +366,10 @@ TEST_F(ClusterE2E, WithoutPostgresReadsGoOnAndWritesAre503) {
     if (r.status != 503) break;
   }
   EXPECT_EQ(r.status, 200) << r.body;
+  // In touch again (it read revision rev + 1 from the source): not stale.
+  Response fresh = b.Check("u0", "f0", rev + 1);
+  EXPECT_EQ(fresh.status, 200) << fresh.body;
+  EXPECT_EQ(fresh.body.find("stale_ms"), std::string::npos) << fresh.body;
 }
 
 // PostgreSQL crashes and comes back while a client keeps writing at one
