@@ -51,7 +51,8 @@ class Applier {
   // The id of `ref` in `ids`, adding a node (not live) if it has none.
   template <typename Node>
   static uint32_t Intern(IdTable* ids, HugeVector<Node>* nodes,
-                         std::vector<uint32_t>* free, std::string_view ref) {
+                         std::vector<uint32_t>* free, uint64_t* string_bytes,
+                         std::string_view ref) {
     auto key_of = [nodes](uint32_t id) {
       return std::string_view((*nodes)[id].ref);
     };
@@ -70,13 +71,15 @@ class Applier {
     Node& n = (*nodes)[id];
     n = Node();
     n.ref = std::string(ref);
+    *string_bytes += DecisionIndex::Data::HeapBytes(n.ref);
     n.type_len = static_cast<uint16_t>(ref.find(':'));
     ids->Insert(ref, id, key_of);
     return id;
   }
   uint32_t InternResource(std::string_view ref) {
     const uint32_t id =
-        Intern(&d_.resource_ids, &d_.resources, &d_.free_resources, ref);
+        Intern(&d_.resource_ids, &d_.resources, &d_.free_resources,
+               &d_.string_bytes, ref);
     if (d_.resource_attrs.size() < d_.resources.size()) {
       d_.resource_attrs.resize(d_.resources.size());
     }
@@ -84,7 +87,8 @@ class Applier {
   }
   uint32_t InternSubject(std::string_view ref) {
     const uint32_t id =
-        Intern(&d_.subject_ids, &d_.subjects, &d_.free_subjects, ref);
+        Intern(&d_.subject_ids, &d_.subjects, &d_.free_subjects,
+               &d_.string_bytes, ref);
     if (d_.subject_attrs.size() < d_.subjects.size()) {
       d_.subject_attrs.resize(d_.subjects.size());
     }
@@ -120,7 +124,7 @@ class Applier {
         n.parent = kNone;
         Unref(parent);
       }
-      std::string().swap(d_.resource_attrs[id]);
+      d_.SetBlob(&d_.resource_attrs[id], {});
       resource_candidates_.push_back(id);
       return Status::Ok();
     }
@@ -144,7 +148,7 @@ class Applier {
       d_.resources[id].live = true;
       ++d_.live_resources;
     }
-    d_.resource_attrs[id].assign(rec->attributes);
+    d_.SetBlob(&d_.resource_attrs[id], rec->attributes);
     return Status::Ok();
   }
 
@@ -161,9 +165,9 @@ class Applier {
       else --d_.live_subjects;
     }
     if (n.live) {
-      d_.subject_attrs[id].assign(*value);
+      d_.SetBlob(&d_.subject_attrs[id], *value);
     } else {
-      std::string().swap(d_.subject_attrs[id]);
+      d_.SetBlob(&d_.subject_attrs[id], {});
       subject_candidates_.push_back(id);
     }
     return Status::Ok();
@@ -234,6 +238,7 @@ class Applier {
     ResourceNode& n = d_.resources[id];
     if (!n.used() || n.live || n.refs != 0) return;
     d_.resource_ids.Erase(n.ref, id);
+    d_.string_bytes -= DecisionIndex::Data::HeapBytes(n.ref);
     n = ResourceNode();
     d_.free_resources.push_back(id);
   }
@@ -242,6 +247,7 @@ class Applier {
     SubjectNode& n = d_.subjects[id];
     if (!n.used() || n.live || !n.access.empty()) return;
     d_.subject_ids.Erase(n.ref, id);
+    d_.string_bytes -= DecisionIndex::Data::HeapBytes(n.ref);
     n = SubjectNode();
     d_.free_subjects.push_back(id);
   }
@@ -347,26 +353,19 @@ DecisionIndex::Stats DecisionIndex::stats() const {
   s.subjects = data_->live_subjects;
   s.access = data_->access_entries;
   s.build_seconds = build_seconds_;
-  // Nodes, id tables, keys too long for std::string's own buffer, access
-  // arrays.
-  uint64_t bytes = data_->resources.capacity() * sizeof(ResourceNode) +
-                   data_->subjects.capacity() * sizeof(SubjectNode) +
-                   data_->resource_ids.bytes() + data_->subject_ids.bytes();
-  constexpr size_t kShortString = 15;
-  for (const ResourceNode& n : data_->resources) {
-    if (n.ref.size() > kShortString) bytes += n.ref.capacity() + 1;
-  }
-  for (const SubjectNode& n : data_->subjects) {
-    if (n.ref.size() > kShortString) bytes += n.ref.capacity() + 1;
-    bytes += n.access.capacity() * sizeof(AccessEntry);
-  }
-  for (const auto* attrs : {&data_->resource_attrs, &data_->subject_attrs}) {
-    bytes += attrs->capacity() * sizeof(std::string);
-    for (const std::string& blob : *attrs) {
-      if (blob.size() > kShortString) bytes += blob.capacity() + 1;
-    }
-  }
+  // Nodes, id tables, attribute slots, access entries and the heap strings
+  // (kept as they change: a scrape of /metrics walks no node and holds the
+  // lock for no longer than a check).
+  const Data& d = *data_;
+  const uint64_t bytes =
+      d.resources.capacity() * sizeof(ResourceNode) +
+      d.subjects.capacity() * sizeof(SubjectNode) + d.resource_ids.bytes() +
+      d.subject_ids.bytes() +
+      (d.resource_attrs.capacity() + d.subject_attrs.capacity()) *
+          sizeof(std::string) +
+      d.access_entries * sizeof(AccessEntry) + d.string_bytes;
   s.bytes = bytes;
+  s.string_bytes = d.string_bytes;
   return s;
 }
 

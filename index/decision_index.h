@@ -100,6 +100,7 @@ class DecisionIndex {
     uint64_t subjects = 0;   // existing subject records
     uint64_t access = 0;     // access entries
     uint64_t bytes = 0;      // estimated memory held
+    uint64_t string_bytes = 0;  // of which long keys and attribute blobs
     double build_seconds = 0;
   };
   Stats stats() const EXCLUDES(mu_);

@@ -214,6 +214,24 @@ struct DecisionIndex::Data {
   std::unordered_map<std::string, uint32_t> name_ids;
   std::vector<const std::string*> names;
   uint64_t live_resources = 0, live_subjects = 0, access_entries = 0;
+  // Heap bytes of the keys and attribute blobs too long for std::string's
+  // own buffer, kept as they change so that stats() reads no node.
+  uint64_t string_bytes = 0;
+  // By size, not capacity, so that an index built at once and one kept up
+  // to date count the same contents alike.
+  static uint64_t HeapBytes(const std::string& s) {
+    return s.size() > 15 ? s.size() + 1 : 0;
+  }
+  // Replaces *blob with `value` (released when empty), keeping string_bytes.
+  void SetBlob(std::string* blob, std::string_view value) {
+    string_bytes -= HeapBytes(*blob);
+    if (value.empty()) {
+      std::string().swap(*blob);
+    } else {
+      blob->assign(value);
+    }
+    string_bytes += HeapBytes(*blob);
+  }
 
   std::string_view ResourceKey(uint32_t id) const { return resources[id].ref; }
   std::string_view SubjectKey(uint32_t id) const { return subjects[id].ref; }
