@@ -386,28 +386,49 @@ void BM_OpenToFirstCheck(benchmark::State& state) {
 BENCHMARK(BM_OpenToFirstCheck)->Unit(benchmark::kMicrosecond)->Iterations(1);
 
 // "Which files may X view": one page of up to 10,000, complete, over LMDB
-// (one read view per request, as the server does). lookup_large asks for a
-// member of the largest group, lookup_small for a member of one small group.
-void BM_Lookup(benchmark::State& state, const std::string& kind) {
+// (one read view per request, as the server does) or through the decision
+// index (the daemon's read path: the index streams the page in order).
+// lookup_large asks for a member of the largest group, lookup_small for a
+// member of one small group; "/later" asks for the page after the first.
+void BM_Lookup(benchmark::State& state, const std::string& kind,
+               Source source, bool later) {
   Fixture& f = Get();
   engine::Evaluator eval(*f.policy);
+  index::DecisionIndex* idx =
+      source == Source::kIndex ? &IndexOf(f) : nullptr;
   const auto& refs =
       kind == "large" ? f.refs.lookup_large : f.refs.lookup_small;
   if (refs.empty()) {
     state.SkipWithError("the data set has no lookups of this kind");
     return;
   }
-  size_t i = 0, found = 0;
-  for (auto _ : state) {
-    const DatagenRequest& r = refs[i++ % refs.size()];
+  auto request = [&](const DatagenRequest& r) {
     engine::LookupResourcesRequest req;
     req.subject = *engine::ParseEntityRef(r.subject);
     req.action = r.action;
     req.type = r.resource;
     req.limit = engine::kMaxPageSize;
     req.now = 1'800'000'000'000'000;
+    return req;
+  };
+  // The token of each request's second page (empty: it has one page).
+  std::vector<std::string> tokens(refs.size());
+  if (later) {
+    for (size_t i = 0; i < refs.size(); ++i) {
+      auto view = f.store->Read();
+      const index::IndexView data(idx, &*view);
+      auto page = engine::LookupResources(eval, data, request(refs[i]));
+      if (page) tokens[i] = page->next_page_token;
+    }
+  }
+  size_t i = 0, found = 0;
+  for (auto _ : state) {
+    const size_t k = i++ % refs.size();
+    engine::LookupResourcesRequest req = request(refs[k]);
+    req.page_token = tokens[k];
     auto view = f.store->Read();
-    auto page = engine::LookupResources(eval, *view, req);
+    const index::IndexView data(idx, &*view);
+    auto page = engine::LookupResources(eval, data, req);
     if (!page) {
       state.SkipWithError(page.error().ToString().c_str());
       return;
@@ -454,10 +475,16 @@ void BM_Batch(benchmark::State& state, Source source) {
 
 void RegisterLatency() {
   for (const char* kind : {"small", "large"}) {
-    benchmark::RegisterBenchmark(
-        (std::string("Lookup/") + kind + "/lmdb").c_str(),
-        [k = std::string(kind)](benchmark::State& st) { BM_Lookup(st, k); })
-        ->Unit(benchmark::kMillisecond);
+    for (const char* variant : {"/lmdb", "/index", "/index/later"}) {
+      const Source src = variant[1] == 'l' ? Source::kLmdb : Source::kIndex;
+      const bool later = std::string_view(variant).ends_with("later");
+      benchmark::RegisterBenchmark(
+          (std::string("Lookup/") + kind + variant).c_str(),
+          [k = std::string(kind), src, later](benchmark::State& st) {
+            BM_Lookup(st, k, src, later);
+          })
+          ->Unit(benchmark::kMillisecond);
+    }
   }
   const std::pair<const char*, Source> sources[] = {
       {"/memory", Source::kMemory},

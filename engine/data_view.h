@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string_view>
 
@@ -78,6 +79,18 @@ struct ResourceInfo {
 
 enum class EntityKind : uint8_t { kSubject, kResource };
 
+// A stream of resources in ascending "type:id" order (byte order), from a
+// DataView that keeps them sorted (DataView::ResourcesInOrder).
+//
+// Thread safety: like the view it came from; it must not outlive it.
+class ResourceCursor {
+ public:
+  virtual ~ResourceCursor() = default;
+  // The next resource, or false at the end. *out is valid while the view
+  // lives.
+  virtual bool Next(EntityRef* out) = 0;
+};
+
 class DataView {
  public:
   virtual ~DataView() = default;
@@ -114,6 +127,17 @@ class DataView {
       std::string_view type, const std::function<bool(EntityRef)>& fn) const = 0;
   virtual void ForEachSubjectOfType(
       std::string_view type, const std::function<bool(EntityRef)>& fn) const = 0;
+
+  // The existing resources of `type` strictly below `root` (every one of
+  // the type when `root` is empty) whose "type:id" is greater than `after`,
+  // in ascending "type:id" order, at a cost that grows with what is read
+  // and not with the size of the subtree. Null when this view keeps no
+  // such order: lookups then traverse with ForEachChild.
+  virtual std::unique_ptr<ResourceCursor> ResourcesInOrder(
+      EntityRef /*root*/, std::string_view /*type*/,
+      std::string_view /*after*/) const {
+    return nullptr;
+  }
 
   // A storage read failed (I/O error, corruption, reader table full). The
   // view is sticky: once failed, it stays failed, and the evaluator denies

@@ -267,74 +267,171 @@ LookupPage Paginate(const Evaluator& evaluator, const DataView& data,
   return page;
 }
 
-// Puts into *candidates (nodes of *forest) the resources of the request's
-// type a lookup must check: with an allow rule that may grant without any
-// binding, every resource of the type (under `under`); otherwise only what
-// the subject's active bindings reach, each subtree traversed once.
-void CollectCandidates(const Policy& policy, const DataView& data,
-                       ParentMemo& memo, const LookupResourcesRequest& request,
-                       ActionId action, TypeId type, Forest* forest,
-                       std::vector<uint32_t>* candidates) {
-  const ParentTypes parents(policy);
+// Where a lookup's candidates are: with an allow rule that may grant without
+// any binding, every resource of the type (under `under` when given);
+// otherwise the subtrees of the subject's active bindings (a root also
+// counts itself), each subtree once: a binding below another binding of the
+// subject adds nothing, and with `under`, a binding at or above it means the
+// whole of `under`.
+struct CandidateRoots {
+  bool every_resource = false;  // every resource of the type, no roots
+  std::vector<std::string> roots;  // "type:id"
+};
+
+CandidateRoots ChooseRoots(const Policy& policy, const DataView& data,
+                           ParentMemo& memo,
+                           const LookupResourcesRequest& request,
+                           ActionId action, TypeId type) {
+  CandidateRoots out;
   const bool has_under = !request.under.empty();
   if (policy.HasAllowRuleFor(action, type)) {
-    // A rule may allow without any binding: every resource of the type is a
-    // candidate.
     if (has_under) {
-      CollectSubtree(data, parents, request.under, request.type, forest,
-                     candidates);
+      out.roots.push_back(request.under.ToString());
     } else {
-      data.ForEachResourceOfType(request.type, [&](EntityRef r) {
-        candidates->push_back(forest->Add(r, Forest::kNone));
-        return true;
-      });
+      out.every_resource = true;
     }
-  } else {
-    // Only what the subject's active bindings reach can be granted. Each
-    // subtree is traversed once: a binding below another binding of the
-    // subject adds nothing, and with `under`, a binding at or above it
-    // means the whole of `under`.
-    std::vector<std::string> roots;
-    data.ForEachBindingOf(request.subject,
-                          [&](EntityRef r, const StoredBinding& b) {
-                            if (b.state == BindingState::kActive) {
-                              roots.push_back(r.ToString());
-                            }
-                            return true;
-                          });
-    std::sort(roots.begin(), roots.end());
-    auto below_another_root = [&](const std::string& root) {
-      std::string node = root;
-      for (int depth = 0; depth < kMaxDepth; ++depth) {
-        std::optional<ResourceInfo> info =
-            memo.GetResource(*ParseEntityRef(node));
-        if (!info || info->parent.empty()) return false;
-        node = info->parent.ToString();
-        if (std::binary_search(roots.begin(), roots.end(), node)) return true;
-      }
-      return false;
-    };
-    bool whole_under = false;
-    if (has_under) {
-      for (const std::string& root : roots) {
-        if (IsAtOrBelow(memo, request.under, *ParseEntityRef(root))) {
-          whole_under = true;
-          break;
-        }
-      }
+    return out;
+  }
+  std::vector<std::string> roots;
+  data.ForEachBindingOf(request.subject,
+                        [&](EntityRef r, const StoredBinding& b) {
+                          if (b.state == BindingState::kActive) {
+                            roots.push_back(r.ToString());
+                          }
+                          return true;
+                        });
+  std::sort(roots.begin(), roots.end());
+  auto below_another_root = [&](const std::string& root) {
+    std::string node = root;
+    for (int depth = 0; depth < kMaxDepth; ++depth) {
+      std::optional<ResourceInfo> info =
+          memo.GetResource(*ParseEntityRef(node));
+      if (!info || info->parent.empty()) return false;
+      node = info->parent.ToString();
+      if (std::binary_search(roots.begin(), roots.end(), node)) return true;
     }
-    if (whole_under) {
-      CollectSubtree(data, parents, request.under, request.type, forest,
-                     candidates);
-    } else {
-      for (const std::string& root_key : roots) {
-        const EntityRef root = *ParseEntityRef(root_key);
-        if (has_under && !IsAtOrBelow(memo, root, request.under)) continue;
-        if (below_another_root(root_key)) continue;
-        CollectSubtree(data, parents, root, request.type, forest, candidates);
+    return false;
+  };
+  if (has_under) {
+    for (const std::string& root : roots) {
+      if (IsAtOrBelow(memo, request.under, *ParseEntityRef(root))) {
+        out.roots.push_back(request.under.ToString());
+        return out;
       }
     }
   }
+  for (const std::string& root_key : roots) {
+    const EntityRef root = *ParseEntityRef(root_key);
+    if (has_under && !IsAtOrBelow(memo, root, request.under)) continue;
+    if (below_another_root(root_key)) continue;
+    out.roots.push_back(root_key);
+  }
+  return out;
+}
+
+// Puts into *candidates (nodes of *forest) the resources of the request's
+// type below (and at) the roots, each subtree traversed once.
+void CollectCandidates(const Policy& policy, const DataView& data,
+                       const CandidateRoots& where,
+                       const LookupResourcesRequest& request, Forest* forest,
+                       std::vector<uint32_t>* candidates) {
+  if (where.every_resource) {
+    data.ForEachResourceOfType(request.type, [&](EntityRef r) {
+      candidates->push_back(forest->Add(r, Forest::kNone));
+      return true;
+    });
+    return;
+  }
+  const ParentTypes parents(policy);
+  for (const std::string& root : where.roots) {
+    CollectSubtree(data, parents, *ParseEntityRef(root), request.type, forest,
+                   candidates);
+  }
+}
+
+// The request's check, for each candidate in turn.
+CheckRequest CandidateCheck(const LookupResourcesRequest& request) {
+  CheckRequest req;
+  req.subject = request.subject;
+  req.action = request.action;
+  req.context = request.context;
+  req.subject_properties = request.subject_properties;
+  req.action_properties = request.action_properties;
+  req.now = request.now;
+  return req;
+}
+
+// The page from a view that streams resources in order
+// (DataView::ResourcesInOrder): the roots' streams merged in key order,
+// starting after the page token, each candidate checked until limit + 1
+// are allowed. Its cost grows with the page (and the candidates denied on
+// the way), not with the subtrees. Null when the view keeps no order.
+std::optional<LookupPage> PageFromOrderedStreams(
+    const Evaluator& evaluator, const DataView& data,
+    const CandidateRoots& where, const LookupResourcesRequest& request) {
+  struct Stream {
+    std::unique_ptr<ResourceCursor> cursor;
+    EntityRef head;
+  };
+  std::vector<Stream> streams;
+  // Roots of the wanted type are candidates themselves, after the token.
+  std::vector<std::string_view> own;
+  auto open = [&](EntityRef root) {
+    std::unique_ptr<ResourceCursor> c =
+        data.ResourcesInOrder(root, request.type, request.page_token);
+    if (c == nullptr) return false;
+    Stream s{std::move(c), {}};
+    if (s.cursor->Next(&s.head)) streams.push_back(std::move(s));
+    return true;
+  };
+  if (where.every_resource) {
+    if (!open(EntityRef{})) return std::nullopt;
+  }
+  for (const std::string& key : where.roots) {
+    const EntityRef root = *ParseEntityRef(key);
+    if (!open(root)) return std::nullopt;
+    if (root.type == request.type && std::string_view(key) > request.page_token) {
+      own.push_back(key);
+    }
+  }
+  std::sort(own.begin(), own.end());
+  // Every candidate is of the wanted type, so ids compare as keys do.
+  auto later = [](const Stream& a, const Stream& b) { return a.head.id > b.head.id; };
+  std::make_heap(streams.begin(), streams.end(), later);
+  size_t next_own = 0;
+  CheckRequest req = CandidateCheck(request);
+  LookupPage page;
+  std::string_view last;  // the id decided last: streams may overlap
+  bool decided_any = false;
+  while (!streams.empty() || next_own < own.size()) {
+    EntityRef candidate;
+    const bool from_own =
+        next_own < own.size() &&
+        (streams.empty() ||
+         ParseEntityRef(own[next_own])->id <= streams.front().head.id);
+    if (from_own) {
+      candidate = *ParseEntityRef(own[next_own++]);
+    } else {
+      std::pop_heap(streams.begin(), streams.end(), later);
+      candidate = streams.back().head;
+      if (streams.back().cursor->Next(&streams.back().head)) {
+        std::push_heap(streams.begin(), streams.end(), later);
+      } else {
+        streams.pop_back();
+      }
+    }
+    if (decided_any && candidate.id == last) continue;
+    decided_any = true;
+    last = candidate.id;
+    req.resource = candidate;
+    if (!evaluator.Check(req, data).allowed) continue;
+    if (page.refs.size() == request.limit) {
+      page.next_page_token = page.refs.back();
+      break;
+    }
+    page.refs.push_back(candidate.ToString());
+  }
+  return page;
 }
 
 // Checks the candidates after the request's page token in key order and
@@ -377,13 +474,7 @@ LookupPage PageInKeyOrder(const Evaluator& evaluator, ParentMemo& memo,
   auto begin = sorted.begin();
   auto end = sorted.end();
   ChainView chain(forest, memo);
-  CheckRequest req;
-  req.subject = request.subject;
-  req.action = request.action;
-  req.context = request.context;
-  req.subject_properties = request.subject_properties;
-  req.action_properties = request.action_properties;
-  req.now = request.now;
+  CheckRequest req = CandidateCheck(request);
   LookupPage page;
   bool full = false;
   std::string_view last;  // the key decided last
@@ -445,10 +536,23 @@ Result<LookupPage> LookupResources(const Evaluator& evaluator,
   }
 
   ParentMemo memo(data);
+  const CandidateRoots where =
+      ChooseRoots(policy, data, memo, request, action, type);
+  if (data.failed()) {
+    return Fail(Status::Internal("storage error: " +
+                                 std::string(data.failure())));
+  }
+  if (std::optional<LookupPage> page =
+          PageFromOrderedStreams(evaluator, data, where, request)) {
+    if (data.failed()) {
+      return Fail(Status::Internal("storage error: " +
+                                   std::string(data.failure())));
+    }
+    return std::move(*page);
+  }
   Forest forest;
   std::vector<uint32_t> candidates;  // forest nodes of the wanted type
-  CollectCandidates(policy, data, memo, request, action, type, &forest,
-                    &candidates);
+  CollectCandidates(policy, data, where, request, &forest, &candidates);
   if (data.failed()) {
     return Fail(Status::Internal("storage error: " +
                                  std::string(data.failure())));

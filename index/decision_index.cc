@@ -21,17 +21,39 @@ namespace {
 // decision_index.h).
 class Applier {
  public:
-  explicit Applier(DecisionIndex::Data* d) : d_(*d) {}
+  // `bulk`: a build from a scan in key order; the ordered sets are filled
+  // by FillOrderedSets() once every record is in.
+  Applier(DecisionIndex::Data* d, bool bulk) : d_(*d), bulk_(bulk) {}
 
   Status Image(Table table, std::string_view key,
                const std::optional<std::string_view>& value) {
+    Status s;
     switch (table) {
-      case Table::kResources: return Resource(key, value);
-      case Table::kSubjects: return Subject(key, value);
-      case Table::kAccess: return Access(key, value);
-      case Table::kInvitations: return Status::Ok();  // checks never read them
+      case Table::kResources: s = Resource(key, value); break;
+      case Table::kSubjects: s = Subject(key, value); break;
+      case Table::kAccess: s = Access(key, value); break;
+      case Table::kInvitations: break;  // checks never read them
     }
-    return Status::Ok();
+    if (s.ok() && too_many_types_) {
+      s = Status::FailedPrecondition("more resource types than the index holds");
+    }
+    return s;
+  }
+
+  // Bulk: every live resource, scanned in key order, joins its ancestors'
+  // sets and its type's, each appended in order.
+  void FillOrderedSets() {
+    for (const uint32_t id : scanned_) {
+      const uint16_t type = d_.resources[id].type;
+      ForEachAncestor(id, [&](uint32_t a) {
+        SetBelow(a, type)->Insert(id, KeyOf());
+        ++d_.ordered_entries;
+      });
+      d_.of_type[type].Insert(id, KeyOf());
+      ++d_.ordered_entries;
+    }
+    scanned_.clear();
+    scanned_.shrink_to_fit();
   }
 
   void Finish() {
@@ -46,6 +68,108 @@ class Applier {
     return Status::InvalidArgument("malformed " +
                                    std::string(storage::TableName(t)) +
                                    " record " + std::string(key));
+  }
+
+  // The key of a resource id, for the ordered sets.
+  struct ResourceKeys {
+    const DecisionIndex::Data* d;
+    std::string_view operator()(uint32_t id) const { return d->resources[id].ref; }
+  };
+  ResourceKeys KeyOf() const { return {&d_}; }
+  // Calls fn(a) for each ancestor of `id` by parent links, nearest first
+  // (at most kMaxChain).
+  template <typename Fn>
+  void ForEachAncestor(uint32_t id, Fn&& fn) const {
+    uint32_t a = d_.resources[id].parent;
+    for (int depth = 0; a != kNone && depth < kMaxChain; ++depth) {
+      fn(a);
+      a = d_.resources[a].parent;
+    }
+  }
+  // The set of `type` below `a`, made if missing.
+  OrderedIds* SetBelow(uint32_t a, uint16_t type) {
+    std::unique_ptr<Descendants>& d = d_.below[a];
+    if (d == nullptr) d = std::make_unique<Descendants>();
+    for (auto& [t, ids] : d->by_type) {
+      if (t == type) return &ids;
+    }
+    ++d_.ordered_sets;
+    return &d->by_type.emplace_back(type, OrderedIds()).second;
+  }
+  // Adds `id` to (or removes it from) the sets of `ancestor` and above.
+  void JoinChain(uint32_t ancestor, uint32_t id, bool join) {
+    const uint16_t type = d_.resources[id].type;
+    for (int depth = 0; ancestor != kNone && depth < kMaxChain; ++depth) {
+      if (join) {
+        SetBelow(ancestor, type)->Insert(id, KeyOf());
+        ++d_.ordered_entries;
+      } else {
+        Leave(ancestor, type, id);
+      }
+      ancestor = d_.resources[ancestor].parent;
+    }
+  }
+  void Leave(uint32_t a, uint16_t type, uint32_t id) {
+    Descendants* d = d_.below[a].get();
+    if (d == nullptr) return;
+    for (auto it = d->by_type.begin(); it != d->by_type.end(); ++it) {
+      if (it->first != type) continue;
+      if (it->second.Erase(id, KeyOf())) --d_.ordered_entries;
+      if (it->second.empty()) {
+        d->by_type.erase(it);
+        --d_.ordered_sets;
+      }
+      break;
+    }
+    if (d->by_type.empty()) d_.below[a].reset();
+  }
+  // A live resource appears or disappears: its ancestors' sets and its
+  // type's.
+  void SetLive(uint32_t id, bool live) {
+    ResourceNode& n = d_.resources[id];
+    n.live = live;
+    if (live) ++d_.live_resources;
+    else --d_.live_resources;
+    if (bulk_) {
+      if (live) scanned_.push_back(id);
+      return;
+    }
+    JoinChain(n.parent, id, live);
+    OrderedIds& all = d_.of_type[n.type];
+    if (live) {
+      all.Insert(id, KeyOf());
+      ++d_.ordered_entries;
+    } else if (all.Erase(id, KeyOf())) {
+      --d_.ordered_entries;
+    }
+  }
+  // `id`'s parent link changes from `from` to `to`: its subtree (itself if
+  // live, and everything live below it) leaves the sets of `from` and
+  // above and joins those of `to` and above.
+  void MoveSubtree(uint32_t id, uint32_t from, uint32_t to) {
+    if (bulk_) return;
+    std::vector<uint32_t> members;
+    if (d_.resources[id].live) members.push_back(id);
+    if (const Descendants* d = d_.below[id].get()) {
+      for (const auto& [t, ids] : d->by_type) {
+        ids.ForEach([&](uint32_t m) { members.push_back(m); });
+      }
+    }
+    for (const uint32_t m : members) {
+      JoinChain(from, m, false);
+      JoinChain(to, m, true);
+    }
+  }
+  uint16_t InternType(std::string_view name) {
+    const uint16_t found = d_.FindType(name);
+    if (found != UINT16_MAX) return found;
+    if (d_.type_names.size() >= UINT16_MAX - 1) {
+      too_many_types_ = true;  // Status() reports it
+      return 0;
+    }
+    d_.type_names.emplace_back(name);
+    d_.of_type.emplace_back();
+    return static_cast<uint16_t>(d_.type_names.size() - 1);
   }
 
   // The id of `ref` in `ids`, adding a node (not live) if it has none.
@@ -82,7 +206,11 @@ class Applier {
                &d_.string_bytes, ref);
     if (d_.resource_attrs.size() < d_.resources.size()) {
       d_.resource_attrs.resize(d_.resources.size());
+      d_.below.resize(d_.resources.size());
     }
+    // A node's key, and so its type, never changes: setting it again is a
+    // no-op.
+    d_.resources[id].type = InternType(ref.substr(0, ref.find(':')));
     return id;
   }
   uint32_t InternSubject(std::string_view ref) {
@@ -114,14 +242,11 @@ class Applier {
     }
     const uint32_t id = InternResource(key);
     if (!value) {
-      ResourceNode& n = d_.resources[id];
-      if (n.live) {
-        n.live = false;
-        --d_.live_resources;
-      }
-      if (n.parent != kNone) {
-        const uint32_t parent = n.parent;
-        n.parent = kNone;
+      if (d_.resources[id].live) SetLive(id, false);
+      if (d_.resources[id].parent != kNone) {
+        const uint32_t parent = d_.resources[id].parent;
+        MoveSubtree(id, parent, kNone);
+        d_.resources[id].parent = kNone;
         Unref(parent);
       }
       d_.SetBlob(&d_.resource_attrs[id], {});
@@ -137,17 +262,14 @@ class Applier {
       }
       parent = InternResource(rec->parent);  // may move d_.resources
     }
-    ResourceNode& n = d_.resources[id];
-    if (n.parent != parent) {
-      const uint32_t old = n.parent;
-      n.parent = parent;
+    if (d_.resources[id].parent != parent) {
+      const uint32_t old = d_.resources[id].parent;
+      MoveSubtree(id, old, parent);
+      d_.resources[id].parent = parent;
       if (parent != kNone) ++d_.resources[parent].refs;
       if (old != kNone) Unref(old);
     }
-    if (!d_.resources[id].live) {
-      d_.resources[id].live = true;
-      ++d_.live_resources;
-    }
+    if (!d_.resources[id].live) SetLive(id, true);
     d_.SetBlob(&d_.resource_attrs[id], rec->attributes);
     return Status::Ok();
   }
@@ -240,6 +362,7 @@ class Applier {
     d_.resource_ids.Erase(n.ref, id);
     d_.string_bytes -= DecisionIndex::Data::HeapBytes(n.ref);
     n = ResourceNode();
+    d_.below[id].reset();  // empty: nothing live is below a freed node
     d_.free_resources.push_back(id);
   }
 
@@ -253,6 +376,9 @@ class Applier {
   }
 
   DecisionIndex::Data& d_;
+  const bool bulk_;
+  bool too_many_types_ = false;
+  std::vector<uint32_t> scanned_;  // bulk: live resources in key order
   std::vector<uint32_t> resource_candidates_, subject_candidates_;
 };
 
@@ -273,7 +399,7 @@ DecisionIndex::~DecisionIndex() {
 Status DecisionIndex::Build(const storage::ReadView& view) {
   const auto start = std::chrono::steady_clock::now();
   auto fresh = std::make_unique<Data>();
-  Applier applier(fresh.get());
+  Applier applier(fresh.get(), /*bulk=*/true);
   Status failed;
   for (Table t : {Table::kResources, Table::kSubjects, Table::kAccess}) {
     Status s = view.ScanTable(
@@ -285,6 +411,7 @@ Status DecisionIndex::Build(const storage::ReadView& view) {
     if (!failed.ok()) break;
   }
   applier.Finish();
+  if (failed.ok()) applier.FillOrderedSets();
   if (!failed.ok()) {
     MarkUnusable("build failed: " + failed.ToString());
     return failed;
@@ -314,7 +441,7 @@ Status DecisionIndex::ApplyChange(const ChangeSet& cs) {
     ready_.store(false, std::memory_order_release);
     return Status::FailedPrecondition(failure_);
   }
-  Applier applier(&d);
+  Applier applier(&d, /*bulk=*/false);
   for (const RecordChange& rc : cs.records) {
     std::optional<std::string_view> value;
     if (rc.value) value = *rc.value;
@@ -330,6 +457,72 @@ Status DecisionIndex::ApplyChange(const ChangeSet& cs) {
   applier.Finish();
   d.revision = cs.revision;
   return Status::Ok();
+}
+
+std::vector<std::string> DecisionIndex::CheckOrderedSets(size_t max) const {
+  ReaderMutexLock lock(&mu_);
+  const Data& d = *data_;
+  std::vector<std::string> problems;
+  auto report = [&](std::string line) {
+    if (problems.size() < max) problems.push_back(std::move(line));
+  };
+  auto check_set = [&](const OrderedIds& set, uint16_t type, uint32_t root,
+                       std::string_view name) {
+    std::string_view previous;
+    bool first = true;
+    set.ForEach([&](uint32_t id) {
+      const ResourceNode& n = d.resources[id];
+      if (!first && !(previous < std::string_view(n.ref))) {
+        report("ordered set " + std::string(name) + " is out of order at " +
+               n.ref);
+      }
+      first = false;
+      previous = n.ref;
+      if (!n.live || n.type != type) {
+        report("ordered set " + std::string(name) + " holds " +
+               (n.used() ? n.ref : std::string("a freed node")));
+      }
+      bool below = root == kNone;
+      uint32_t a = n.parent;
+      for (int depth = 0; !below && a != kNone && depth < kMaxChain; ++depth) {
+        below = a == root;
+        a = d.resources[a].parent;
+      }
+      if (!below) {
+        report("ordered set " + std::string(name) + " holds " + n.ref +
+               ", which is not below it");
+      }
+    });
+  };
+  uint64_t entries = 0, expected = 0;
+  for (size_t t = 0; t < d.of_type.size(); ++t) {
+    check_set(d.of_type[t], static_cast<uint16_t>(t), kNone,
+              "of type " + d.type_names[t]);
+    entries += d.of_type[t].size();
+  }
+  for (uint32_t id = 0; id < d.resources.size(); ++id) {
+    const ResourceNode& n = d.resources[id];
+    if (n.live) {
+      ++expected;
+      uint32_t a = n.parent;
+      for (int depth = 0; a != kNone && depth < kMaxChain; ++depth) {
+        ++expected;
+        a = d.resources[a].parent;
+      }
+    }
+    if (const Descendants* below = d.below[id].get()) {
+      for (const auto& [type, set] : below->by_type) {
+        check_set(set, type, id, "below " + n.ref);
+        entries += set.size();
+      }
+    }
+  }
+  if (entries != expected || entries != d.ordered_entries) {
+    report("ordered sets hold " + std::to_string(entries) + " entries (" +
+           std::to_string(d.ordered_entries) + " counted), the tree " +
+           std::to_string(expected));
+  }
+  return problems;
 }
 
 void DecisionIndex::MarkUnusable(std::string why) {
@@ -363,8 +556,16 @@ DecisionIndex::Stats DecisionIndex::stats() const {
       d.subject_ids.bytes() +
       (d.resource_attrs.capacity() + d.subject_attrs.capacity()) *
           sizeof(std::string) +
-      d.access_entries * sizeof(AccessEntry) + d.string_bytes;
+      d.access_entries * sizeof(AccessEntry) + d.string_bytes +
+      // The ordered sets: one pointer per resource, and per set its entry,
+      // one chunk's header and the ids (chunks are at least half full).
+      d.below.capacity() * sizeof(d.below[0]) +
+      d.ordered_sets * (sizeof(Descendants) +
+                        sizeof(std::pair<uint16_t, OrderedIds>) +
+                        sizeof(std::vector<uint32_t>)) +
+      d.ordered_entries * sizeof(uint32_t);
   s.bytes = bytes;
+  s.ordered_entries = d.ordered_entries;
   s.string_bytes = d.string_bytes;
   return s;
 }

@@ -10,9 +10,12 @@
 //   subject   its "type:id", whether its record exists, and what it holds
 //             directly (bindings and restrictions) as one array sorted by
 //             resource id;
-//   role sets and restricted actions interned, each stored once.
-// Attributes and the enumerations of lookups are not indexed: a check reads
-// them from its LMDB view (index/index_view.h).
+//   role sets and restricted actions interned, each stored once;
+// and, for lookups, the live resources below each resource and of each
+// type as sets ordered by "type:id" (index_data.h, invariant 4), so a page
+// of "everything of type T under A" is read in order. Attributes are kept
+// as stored; other enumerations are read from the LMDB view
+// (index/index_view.h).
 //
 // One function changes it: ApplyChange(ChangeSet), the same change sets that
 // a Store hands its commit listener and that a replica applies
@@ -99,11 +102,20 @@ class DecisionIndex {
     uint64_t resources = 0;  // existing resource records
     uint64_t subjects = 0;   // existing subject records
     uint64_t access = 0;     // access entries
+    uint64_t ordered_entries = 0;  // ids in the lookups' ordered sets
     uint64_t bytes = 0;      // estimated memory held
     uint64_t string_bytes = 0;  // of which long keys and attribute blobs
     double build_seconds = 0;
   };
   Stats stats() const EXCLUDES(mu_);
+
+  // Checks invariant 4 of index_data.h against the index's own parent links
+  // and liveness: every set strictly ascending by key, each member live, of
+  // the set's type and below the set's resource, and as many entries as the
+  // live resources' ancestors (plus one each for their type's set). One
+  // line per problem (at most `max`); empty when it holds. VerifyIndex runs
+  // it after comparing the parent links with LMDB.
+  std::vector<std::string> CheckOrderedSets(size_t max) const EXCLUDES(mu_);
 
   // The contents (index/index_data.h, private to index/).
   struct Data;

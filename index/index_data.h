@@ -14,6 +14,11 @@
 //      the access entries on it. A node is freed only when !live and
 //      refs == 0 (resources) or !live and access is empty (subjects).
 //   3. SubjectNode::access is sorted by resource id, one entry per resource.
+//   4. Descendants: a resource X is in below[A]'s set for X's type exactly
+//      when X is live and A is one of its ancestors by parent links (live
+//      or not, the first kMaxChain); X is in of_type[its type] exactly when it
+//      is live. So "the resources of type T under A, in key order" is one
+//      ordered set, and a lookup reads a page of it in order.
 #ifndef PORTCULLIS_INDEX_INDEX_DATA_H_
 #define PORTCULLIS_INDEX_INDEX_DATA_H_
 
@@ -32,10 +37,15 @@
 #include "engine/data_view.h"
 #include "engine/entity.h"
 #include "index/decision_index.h"
+#include "index/ordered_ids.h"
 
 namespace portcullis::index {
 
 inline constexpr uint32_t kNone = UINT32_MAX;
+// How far up the ordered sets follow parent links. The store refuses
+// cycles and the policy bounds the depth; the cap only keeps a corrupt
+// chain from looping.
+inline constexpr int kMaxChain = 4096;
 
 // Hashes "type:id" whether it comes as one string or as an EntityRef, so
 // that a lookup by EntityRef builds no string (FNV-1a, 64 bits).
@@ -174,6 +184,7 @@ struct ResourceNode {
   uint32_t parent = kNone;
   uint32_t refs = 0;
   uint16_t type_len = 0;
+  uint16_t type = 0;  // interned type name (Data::type_names)
   bool live = false;  // its record exists
 
   bool used() const { return !ref.empty(); }
@@ -201,6 +212,18 @@ struct SubjectNode {
   bool used() const { return !ref.empty(); }
 };
 
+// The live resources below one resource, one ordered set per type.
+struct Descendants {
+  std::vector<std::pair<uint16_t, OrderedIds>> by_type;
+
+  const OrderedIds* Find(uint16_t type) const {
+    for (const auto& [t, ids] : by_type) {
+      if (t == type) return &ids;
+    }
+    return nullptr;
+  }
+};
+
 struct DecisionIndex::Data {
   storage::Revision revision = 0;
   IdTable resource_ids, subject_ids;
@@ -210,6 +233,14 @@ struct DecisionIndex::Data {
   // conditions read them without a B-tree descent.
   HugeVector<std::string> resource_attrs, subject_attrs;
   std::vector<uint32_t> free_resources, free_subjects;
+  // Resource type names, interned (ResourceNode::type).
+  std::vector<std::string> type_names;
+  // Invariant 4: the live resources below each resource (null: none), and
+  // every live resource of each type.
+  std::vector<std::unique_ptr<Descendants>> below;
+  std::vector<OrderedIds> of_type;
+  uint64_t ordered_entries = 0;  // ids in all of those sets
+  uint64_t ordered_sets = 0;     // sets in `below`
   // Packed name lists ("a\0b"), each stored once.
   std::unordered_map<std::string, uint32_t> name_ids;
   std::vector<const std::string*> names;
@@ -234,6 +265,18 @@ struct DecisionIndex::Data {
   }
 
   std::string_view ResourceKey(uint32_t id) const { return resources[id].ref; }
+  // The interned id of a resource type name, or UINT16_MAX if none has it.
+  uint16_t FindType(std::string_view name) const {
+    for (size_t i = 0; i < type_names.size(); ++i) {
+      if (type_names[i] == name) return static_cast<uint16_t>(i);
+    }
+    return UINT16_MAX;
+  }
+  // The set of live resources of `type` below `resource`, or null.
+  const OrderedIds* Below(uint32_t resource, uint16_t type) const {
+    const Descendants* d = below[resource].get();
+    return d == nullptr ? nullptr : d->Find(type);
+  }
   std::string_view SubjectKey(uint32_t id) const { return subjects[id].ref; }
   uint32_t FindResource(engine::EntityRef r) const {
     return resource_ids.Find(

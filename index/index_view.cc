@@ -82,10 +82,55 @@ std::optional<engine::ResourceInfo> IndexView::GetResource(
   if (parent != kNone) {
     const ResourceNode& p = data_->resources[parent];
     info.parent = p.Ref();
-    recent_[recent_next_] = {p.ref.data(), parent};
-    recent_next_ = (recent_next_ + 1) % kRecent;
+    Remember(p.ref, parent);
   }
   return info;
+}
+
+// Reads one ordered set from a position on.
+class IndexView::Cursor final : public engine::ResourceCursor {
+ public:
+  Cursor(const IndexView* view, const OrderedIds* set,
+         OrderedIds::Position at)
+      : view_(view), set_(set), at_(at) {}
+  bool Next(engine::EntityRef* out) override {
+    if (set_ == nullptr || at_.chunk == set_->chunk_count()) return false;
+    const uint32_t id = set_->At(at_);
+    at_ = set_->Advance(at_);
+    const ResourceNode& n = view_->data_->resources[id];
+    *out = n.Ref();
+    view_->Remember(n.ref, id);  // the check that follows resolves it
+    return true;
+  }
+
+ private:
+  const IndexView* view_;
+  const OrderedIds* set_;  // null: empty
+  OrderedIds::Position at_;
+};
+
+std::unique_ptr<engine::ResourceCursor> IndexView::ResourcesInOrder(
+    engine::EntityRef root, std::string_view type,
+    std::string_view after) const {
+  if (data_ == nullptr) return nullptr;
+  const OrderedIds* set = nullptr;
+  const uint16_t t = data_->FindType(type);
+  if (t != UINT16_MAX) {
+    if (root.empty()) {
+      set = &data_->of_type[t];
+    } else if (const uint32_t id = ResolveResource(root); id != kNone) {
+      set = data_->Below(id, t);
+    }
+  }
+  OrderedIds::Position at;
+  if (set != nullptr) {
+    at = after.empty()
+             ? set->Begin()
+             : set->UpperBound(after, [this](uint32_t id) {
+                 return std::string_view(data_->resources[id].ref);
+               });
+  }
+  return std::make_unique<Cursor>(this, set, at);
 }
 
 bool IndexView::SubjectExists(engine::EntityRef subject) const {

@@ -85,10 +85,21 @@ class IndexView final : public engine::DataView {
       const std::function<bool(engine::EntityRef)>& fn) const override {
     view_->ForEachSubjectOfType(type, fn);
   }
+  // From the index's ordered sets; null when reads go to LMDB.
+  std::unique_ptr<engine::ResourceCursor> ResourcesInOrder(
+      engine::EntityRef root, std::string_view type,
+      std::string_view after) const override;
   bool failed() const override { return view_->failed(); }
   std::string_view failure() const override { return view_->failure(); }
 
  private:
+  class Cursor;
+  // Makes the next ResolveResource of `ref` (a node's own key) a pointer
+  // comparison.
+  void Remember(const std::string& ref, uint32_t id) const {
+    recent_[recent_next_] = {ref.data(), id};
+    recent_next_ = (recent_next_ + 1) % kRecent;
+  }
   // The index's data, read while the caller holds its lock shared (which
   // the analysis cannot see: the view holds it across calls).
   static const DecisionIndex::Data* HeldData(const DecisionIndex* index)

@@ -87,6 +87,13 @@ std::vector<std::string> VerifyIndex(const DecisionIndex& index,
     if (!s.ok())
       return {"decision index: cannot read the store: " + s.ToString()};
   }  // the view's hold on the index ends before stats() takes it
+  if (problems.empty()) {
+    // The parent links agree with LMDB: the ordered sets must agree with
+    // them.
+    for (std::string& line : index.CheckOrderedSets(kMaxProblems)) {
+      problems.push_back("decision index: " + std::move(line));
+    }
+  }
   const DecisionIndex::Stats st = index.stats();
   if (st.resources != resources || st.subjects != subjects ||
       st.access != access) {

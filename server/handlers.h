@@ -175,8 +175,9 @@ HttpResponse WithReadView(const Call& call, Fn&& fn) {
   const engine::Evaluator evaluator(*call.policy->policy);
   return fn(data, evaluator);
 }
-// As WithReadView, over LMDB alone: for lookups, which may run long and must
-// not hold the index's lock meanwhile (a write waits for it).
+// As WithReadView, over LMDB alone: for subject lookups, which gather their
+// candidates from LMDB and may run long, and must not hold the index's lock
+// meanwhile (a write waits for it).
 template <typename Fn>
 HttpResponse WithStoreView(const Call& call, Fn&& fn) {
   if (call.api.store == nullptr) return NoStoreResponse();
