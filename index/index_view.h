@@ -114,7 +114,7 @@ class IndexView final : public engine::DataView {
   // Ids resolved lately: parents handed out (their refs point into the
   // index, so a pointer comparison finds them) and the last resource and
   // subject looked up by value.
-  static constexpr size_t kRecent = 8;
+  static constexpr size_t kRecent = 16;
   mutable std::array<std::pair<const char*, uint32_t>, kRecent> recent_{};
   mutable size_t recent_next_ = 0;
   mutable uint32_t last_resource_;
