@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -46,6 +47,7 @@
 #include <map>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "bench/datagen_lib.h"
 #include "engine/evaluator.h"
@@ -100,15 +102,16 @@ struct Fixture {
 
 enum class Source { kMemory, kLmdb, kIndex };
 
-// The fixture's decision index, built from the store on first use.
+// The fixture's decision index, following the store as the daemon's does
+// (so writes reach it), built on first use.
 index::DecisionIndex& IndexOf(Fixture& f) {
   if (!f.index) {
     const long rss_before = RssKiB();
     f.index = std::make_unique<index::DecisionIndex>();
-    auto view = f.store->Read();
-    Status s = view ? f.index->Build(*view) : view.error();
-    if (!s.ok()) {
-      std::fprintf(stderr, "storage_bench: index: %s\n", s.ToString().c_str());
+    f.index->Follow(f.store.get());
+    if (!f.index->WaitUntilBuilt()) {
+      std::fprintf(stderr, "storage_bench: index: %s\n",
+                   f.index->stats().failure.c_str());
       std::abort();
     }
     f.index_rss_KiB = RssKiB() - rss_before;
@@ -286,9 +289,124 @@ std::map<std::string, LatencySummary>& Summaries() {
   return s;
 }
 
-// Times each check (and, over LMDB, its read view) on its own.
+// Writes at a steady rate while checks are timed: `per_second` changes in
+// transactions of kPerTxn, each change one of: create a file under the
+// folder of a mix request's file, bind or unbind a mix subject on one of
+// those files, move one to another such folder, delete one. Every change is
+// a real write through Store::Write (LMDB commit, change set, the index's
+// ApplyChange).
+class SteadyWriter {
+ public:
+  static constexpr int kPerTxn = 50;
+
+  SteadyWriter(Fixture& f, const std::vector<engine::CheckRequest>& reqs,
+               int per_second)
+      : f_(f), per_second_(per_second) {
+    auto view = f.store->Read();
+    for (const engine::CheckRequest& r : reqs) {
+      if (r.resource.type != "file") continue;
+      if (auto info = view->GetResource(r.resource); info && !info->parent.empty()) {
+        folders_.push_back(info->parent.ToString());
+      }
+      users_.push_back(r.subject.ToString());
+      if (folders_.size() >= 512) break;
+    }
+    const engine::TypeId file = f.policy->FindType("file");
+    for (const engine::RoleDef& role : f.policy->roles) {
+      if (role.bindable_on.Contains(file)) {
+        role_ = role.name;
+        break;
+      }
+    }
+    if (!folders_.empty() && !role_.empty()) {
+      thread_ = std::thread([this] { Run(); });
+    }
+  }
+  ~SteadyWriter() { Stop(); }
+  void Stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  bool running() const { return !folders_.empty() && !role_.empty(); }
+  uint64_t changes() const { return changes_; }
+  uint64_t failed() const { return failed_; }
+  double seconds() const { return seconds_; }
+
+ private:
+  void Run() {
+    std::mt19937 rng(7);
+    std::vector<std::string> mine;  // files this writer created, alive
+    uint64_t next_id = 0;
+    const auto start = std::chrono::steady_clock::now();
+    const auto period = std::chrono::nanoseconds(
+        1'000'000'000LL * kPerTxn / std::max(1, per_second_));
+    auto due = start;
+    while (!stop_.load()) {
+      due += period;
+      std::this_thread::sleep_until(due);
+      auto pick = [&](const std::vector<std::string>& v) -> const std::string& {
+        return v[rng() % v.size()];
+      };
+      uint64_t made = 0, refused = 0;
+      auto result = f_.store->Write(f_.policy.get(), "", [&](storage::WriteTxn& w) {
+        for (int k = 0; k < kPerTxn; ++k) {
+          const int op = mine.size() < 64 ? 0 : static_cast<int>(rng() % 5);
+          Status s;
+          if (op == 0) {
+            const std::string id = "steady" + std::to_string(next_id++);
+            s = w.PutResource({"file", id, pick(folders_), {}});
+            if (s.ok()) mine.push_back("file:" + id);
+          } else {
+            const size_t at = rng() % mine.size();
+            const engine::EntityRef file = *engine::ParseEntityRef(mine[at]);
+            if (op == 1 || op == 2) {
+              storage::BindingRecord b;
+              b.subject = pick(users_);
+              b.resource = mine[at];
+              if (op == 1) b.roles = {role_};  // op 2: unbind
+              s = w.SetBinding(b);
+            } else if (op == 3) {
+              s = w.MoveResource(file, *engine::ParseEntityRef(pick(folders_)));
+            } else {
+              s = w.DeleteResource(file);
+              if (s.ok()) {
+                mine[at] = mine.back();
+                mine.pop_back();
+              }
+            }
+          }
+          if (s.ok()) ++made;
+          else ++refused;
+        }
+        return Status::Ok();
+      });
+      if (result) {
+        changes_ += made;
+        failed_ += refused;
+      } else {
+        failed_ += kPerTxn;
+      }
+    }
+    seconds_ = std::chrono::duration<double>(
+                   std::chrono::steady_clock::now() - start)
+                   .count();
+  }
+
+  Fixture& f_;
+  const int per_second_;
+  std::vector<std::string> folders_, users_;
+  std::string role_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> changes_{0}, failed_{0};  // committed, refused
+  double seconds_ = 0;
+  std::thread thread_;
+};
+
+// Times each check (and, over LMDB, its read view) on its own; with
+// `writes_per_second`, while a SteadyWriter writes.
 void RunLatency(benchmark::State& state, const std::string& name,
-                const std::string& mix, Source source) {
+                const std::string& mix, Source source,
+                int writes_per_second = 0) {
   Fixture& f = Get();
   engine::Evaluator eval(*f.policy);
   const bool lmdb = source == Source::kLmdb;
@@ -306,6 +424,14 @@ void RunLatency(benchmark::State& state, const std::string& name,
   const int64_t overhead = TimerOverheadNs();
   std::vector<int64_t> samples;
   samples.reserve(1 << 20);
+  std::unique_ptr<SteadyWriter> writer;
+  if (writes_per_second > 0) {
+    writer = std::make_unique<SteadyWriter>(f, reqs, writes_per_second);
+    if (!writer->running()) {
+      state.SkipWithError("no files or no role bindable on a file to write");
+      return;
+    }
+  }
   size_t i = 0, allowed = 0;
   for (auto _ : state) {
     const engine::CheckRequest& req = reqs[i++ % reqs.size()];
@@ -329,6 +455,12 @@ void RunLatency(benchmark::State& state, const std::string& name,
               .count() -
           overhead);
     }
+  }
+  if (writer) {
+    writer->Stop();
+    state.counters["writes_per_s"] =
+        writer->changes() / std::max(1e-9, writer->seconds());
+    state.counters["writes_failed"] = static_cast<double>(writer->failed());
   }
   std::sort(samples.begin(), samples.end());
   auto at = [&](double q) {
@@ -411,20 +543,31 @@ void BM_Lookup(benchmark::State& state, const std::string& kind,
     req.now = 1'800'000'000'000'000;
     return req;
   };
-  // The token of each request's second page (empty: it has one page).
+  // "/later" cycles through the first 64 requests with more than one page,
+  // each asking for its second page.
+  std::vector<DatagenRequest> asked(refs.begin(), refs.end());
   std::vector<std::string> tokens(refs.size());
   if (later) {
-    for (size_t i = 0; i < refs.size(); ++i) {
+    asked.clear();
+    tokens.clear();
+    for (size_t i = 0; i < refs.size() && asked.size() < 64; ++i) {
       auto view = f.store->Read();
       const index::IndexView data(idx, &*view);
       auto page = engine::LookupResources(eval, data, request(refs[i]));
-      if (page) tokens[i] = page->next_page_token;
+      if (page && !page->next_page_token.empty()) {
+        asked.push_back(refs[i]);
+        tokens.push_back(page->next_page_token);
+      }
+    }
+    if (asked.empty()) {
+      state.SkipWithError("no lookup of this kind has a second page");
+      return;
     }
   }
   size_t i = 0, found = 0;
   for (auto _ : state) {
-    const size_t k = i++ % refs.size();
-    engine::LookupResourcesRequest req = request(refs[k]);
+    const size_t k = i++ % asked.size();
+    engine::LookupResourcesRequest req = request(asked[k]);
     req.page_token = tokens[k];
     auto view = f.store->Read();
     const index::IndexView data(idx, &*view);
@@ -501,6 +644,16 @@ void RegisterLatency() {
           });
     }
   }
+  // The cold mix read-only, then while 5,000 changes a second are written
+  // (bindings, unbindings, moves, creates and deletes, 50 per transaction).
+  for (const int writes : {0, 5000}) {
+    const std::string name =
+        std::string("Latency/cold/index") + (writes ? "/writes5000" : "");
+    benchmark::RegisterBenchmark(
+        name.c_str(), [name, writes](benchmark::State& st) {
+          RunLatency(st, name, "cold", Source::kIndex, writes);
+        });
+  }
   for (const auto& [suffix, source] : sources) {
     if (source == Source::kMemory) continue;
     benchmark::RegisterBenchmark(
@@ -537,6 +690,7 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks();
   PrintLatencyTable();
   benchmark::Shutdown();
+  Get().index.reset();  // it follows the store: stop it first
   Get().store.reset();
   std::filesystem::remove_all(Get().dir);  // never a given store
   return 0;
