@@ -31,7 +31,9 @@
 // (a ReadView per check) and index (a ReadView and an index::IndexView per
 // check, over a DecisionIndex built from the store: the daemon's read path).
 // Batch/cold/<source> evaluates batches of 100 requests of the five mixes
-// (shuffled) per read view, as POST /v1/check/batch does, on one thread:
+// (shuffled) per read view, as POST /v1/check/batch does, on one thread,
+// each check preceded by the prefetch hints of those ahead
+// (engine::PrefetchAhead; Batch/cold/index/no_prefetch without them):
 // items_per_second is decisions per second on one core.
 // After the runs, a table gives each benchmark's p50 and mean as a ratio of
 // Latency/hit/memory, measured in the same run.
@@ -297,7 +299,7 @@ std::map<std::string, LatencySummary>& Summaries() {
 // ApplyChange).
 class SteadyWriter {
  public:
-  static constexpr int kPerTxn = 50;
+  static constexpr int kPerTxn = 100;
 
   SteadyWriter(Fixture& f, const std::vector<engine::CheckRequest>& reqs,
                int per_second)
@@ -584,7 +586,7 @@ void BM_Lookup(benchmark::State& state, const std::string& kind,
 
 // Batches of 100 requests of the cold mix, one read view per batch, on one
 // thread: decisions per second on one core.
-void BM_Batch(benchmark::State& state, Source source) {
+void BM_Batch(benchmark::State& state, Source source, bool prefetch) {
   Fixture& f = Get();
   engine::Evaluator eval(*f.policy);
   index::DecisionIndex* idx =
@@ -599,7 +601,14 @@ void BM_Batch(benchmark::State& state, Source source) {
   for (auto _ : state) {
     auto view = f.store->Read();
     const index::IndexView data(idx, &*view);
+    const size_t first = i;
     for (size_t k = 0; k < kBatch; ++k) {
+      if (prefetch) {
+        engine::PrefetchAhead(data, k, kBatch, [&](size_t ahead) {
+          const engine::CheckRequest& r = reqs[(first + ahead) % reqs.size()];
+          return std::pair(r.subject, r.resource);
+        });
+      }
       allowed += eval.Check(reqs[i++ % reqs.size()], data).allowed;
     }
   }
@@ -645,7 +654,7 @@ void RegisterLatency() {
     }
   }
   // The cold mix read-only, then while 5,000 changes a second are written
-  // (bindings, unbindings, moves, creates and deletes, 50 per transaction).
+  // (bindings, unbindings, moves, creates and deletes, 100 per transaction).
   for (const int writes : {0, 5000}) {
     const std::string name =
         std::string("Latency/cold/index") + (writes ? "/writes5000" : "");
@@ -658,7 +667,13 @@ void RegisterLatency() {
     if (source == Source::kMemory) continue;
     benchmark::RegisterBenchmark(
         (std::string("Batch/cold") + suffix).c_str(),
-        [src = source](benchmark::State& st) { BM_Batch(st, src); });
+        [src = source](benchmark::State& st) { BM_Batch(st, src, true); });
+    if (source == Source::kIndex) {
+      // The same without the prefetch hints: what they bring.
+      benchmark::RegisterBenchmark(
+          "Batch/cold/index/no_prefetch",
+          [](benchmark::State& st) { BM_Batch(st, Source::kIndex, false); });
+    }
   }
 }
 

@@ -139,6 +139,16 @@ class DataView {
     return nullptr;
   }
 
+  // A hint that a check of `subject` on `resource` comes a few checks later
+  // (a batch): the view may start loading what that check will read, so
+  // that the memory latency of several checks overlaps. Stages 0 to
+  // kPrefetchStages - 1 are given in turn for the same pair, each a few
+  // checks later than the one before, each going one step further along
+  // what the check reads. Never changes an answer.
+  static constexpr int kPrefetchStages = 3;
+  virtual void Prefetch(EntityRef /*subject*/, EntityRef /*resource*/,
+                        int /*stage*/) const {}
+
   // A storage read failed (I/O error, corruption, reader table full). The
   // view is sticky: once failed, it stays failed, and the evaluator denies
   // every decision made through it, naming the failure.

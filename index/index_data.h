@@ -129,6 +129,26 @@ class IdTable {
       }
     }
   }
+  // Starts loading the slot where a search for `r` begins.
+  void PrefetchSlot(engine::EntityRef r) const {
+    if (slots_.empty()) return;
+    __builtin_prefetch(&slots_[RefHash::Of(r) & mask_], 0, 1);
+  }
+  // The first id whose slot's hash tag matches `r`'s, without comparing
+  // keys (so without reading a node): a guess for prefetching, kNone if
+  // none.
+  uint32_t Guess(engine::EntityRef r) const {
+    if (slots_.empty()) return kNone;
+    const uint64_t h = RefHash::Of(r);
+    const uint64_t tag = h >> 32;
+    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const uint64_t slot = slots_[i];
+      if (slot == 0) return kNone;
+      if (slot != kTombstone && (slot >> 32) == tag) {
+        return static_cast<uint32_t>(slot) - 1;
+      }
+    }
+  }
   // Adds `id` under `key` (not present). May rehash through key_of.
   template <typename KeyOf>
   void Insert(std::string_view key, uint32_t id, KeyOf&& key_of) {

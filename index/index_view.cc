@@ -161,6 +161,33 @@ std::unique_ptr<engine::ResourceCursor> IndexView::ResourcesInOrder(
   return std::make_unique<Cursor>(this, set, at);
 }
 
+void IndexView::Prefetch(engine::EntityRef subject,
+                         engine::EntityRef resource, int stage) const {
+  if (data_ == nullptr) return;
+  const DecisionIndex::Data& d = *data_;
+  if (stage == 0) {
+    d.resource_ids.PrefetchSlot(resource);
+    if (!subject.empty()) d.subject_ids.PrefetchSlot(subject);
+    return;
+  }
+  const uint32_t rid = d.resource_ids.Guess(resource);
+  const uint32_t sid = subject.empty() ? kNone : d.subject_ids.Guess(subject);
+  if (stage == 1) {
+    if (rid != kNone) __builtin_prefetch(&d.resources[rid], 0, 1);
+    if (sid != kNone) __builtin_prefetch(&d.subjects[sid], 0, 1);
+    return;
+  }
+  if (rid != kNone) {
+    const ResourceNode& n = d.resources[rid];
+    __builtin_prefetch(n.ref.data(), 0, 1);
+    if (n.parent != kNone) __builtin_prefetch(&d.resources[n.parent], 0, 1);
+  }
+  if (sid != kNone) {
+    const std::vector<AccessEntry>& a = d.subjects[sid].access;
+    if (!a.empty()) __builtin_prefetch(&a[a.size() / 2], 0, 1);
+  }
+}
+
 bool IndexView::SubjectExists(engine::EntityRef subject) const {
   if (data_ == nullptr) return view_->SubjectExists(subject);
   const uint32_t id = ResolveSubject(subject);

@@ -85,6 +85,10 @@ class IndexView final : public engine::DataView {
       const std::function<bool(engine::EntityRef)>& fn) const override {
     view_->ForEachSubjectOfType(type, fn);
   }
+  // Stage 0: the id tables' slots of both; 1: their nodes; 2: the
+  // resource's parent and key, the subject's access array.
+  void Prefetch(engine::EntityRef subject, engine::EntityRef resource,
+                int stage) const override;
   // From the index's ordered sets; null when reads go to LMDB.
   std::unique_ptr<engine::ResourceCursor> ResourcesInOrder(
       engine::EntityRef root, std::string_view type,
