@@ -1,10 +1,12 @@
 #include "cli/serve.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -288,6 +290,10 @@ std::unique_ptr<storage::Store> OpenStore(const ServeConfig& config,
   return std::move(*store);
 }
 
+// The environment variable of OpenReplica's fault injection.
+constexpr const char* kKillAfterSourceCommit =
+    "PORTCULLIS_TEST_KILL_AFTER_SOURCE_COMMIT";
+
 // Cluster mode: the store in config.data_dir as a replica of config.source
 // (cluster/replica.h); null (after printing why) if it cannot be had. The
 // replica's own log lines go to `err`.
@@ -300,6 +306,13 @@ std::unique_ptr<cluster::Replica> OpenReplica(const ServeConfig& config,
   o.follower.log = [&err](std::string_view line) {
     err << ("portcullis: " + std::string(line) + "\n") << std::flush;
   };
+  // Fault injection for the cluster's end-to-end tests only; off unless
+  // their environment sets it: the daemon kills itself (SIGKILL) right after
+  // a write's PostgreSQL COMMIT, before its own commit and its answer.
+  if (const char* kill = std::getenv(kKillAfterSourceCommit);
+      kill != nullptr && std::string_view(kill) == "1") {
+    o.after_source_commit = [] { ::raise(SIGKILL); };
+  }
   auto replica = cluster::Replica::Open(std::move(o));
   if (!replica) {
     err << "portcullis serve: cannot serve a replica of "
@@ -329,10 +342,10 @@ void SetReplicaHooks(cluster::Replica* replica, ApiOptions* options) {
     return out;
   };
   options->replica.stale_ms = [replica] { return replica->StaleMs(); };
-  options->replica.wait_for_revision = [replica](
-                                           uint64_t revision,
-                                           std::chrono::milliseconds timeout) {
-    return replica->WaitForRevision(revision, timeout);
+  options->replica.revision = [replica] { return replica->applied(); };
+  options->replica.watch = [replica](uint64_t revision,
+                                     std::function<void()> wake) {
+    return replica->WatchRevision(revision, std::move(wake));
   };
 }
 

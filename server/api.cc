@@ -180,11 +180,7 @@ HttpResponse Api::Handle(HttpRequest& request) {
   } else {
     call.scope = a.scope;
     call.policy = context_.policy->Current();
-    if (std::optional<HttpResponse> behind = AwaitRevisionHeader(call)) {
-      response = std::move(*behind);
-    } else {
-      response = a.route->handler(call);
-    }
+    response = RunWithRevisionWait(call, a.route->handler);
   }
   const bool head = request.method == "HEAD";
   FinishResponse(&response, call.request_id, head);

@@ -1,7 +1,10 @@
 // Cluster mode in the API: at_least_revision waits, the replica's state in
 // /readyz and /metrics (docs/scale-out.md).
+#include <algorithm>
 #include <charconv>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "server/handlers.h"
@@ -35,19 +38,11 @@ void WriteReplica(JsonWriter& w, const ReplicaStatus& st) {
   w.EndObject();
 }
 
-}  // namespace
-
-std::optional<HttpResponse> AwaitRevision(const Call& call,
-                                          uint64_t revision) {
+// The 503 answer to a read whose at_least_revision this replica does not
+// hold: `message`, and where the replica is.
+HttpResponse BehindResponse(const Call& call, uint64_t revision,
+                            const std::string& message) {
   const ApiOptions& options = call.api.options;
-  if (revision == 0 || call.api.store == nullptr ||
-      !options.replica.wait_for_revision) {
-    return std::nullopt;
-  }
-  if (call.api.store->revision() >= revision) return std::nullopt;
-  if (options.replica.wait_for_revision(revision, options.revision_wait)) {
-    return std::nullopt;
-  }
   ReplicaStatus st;
   if (options.replica.status) {
     st = options.replica.status();
@@ -62,11 +57,7 @@ std::optional<HttpResponse> AwaitRevision(const Call& call,
   w.Key("code");
   w.String("unavailable");
   w.Key("message");
-  w.String("this node's replica is at revision " +
-           std::to_string(st.revision) + " and did not reach at_least_revision " +
-           std::to_string(revision) + " within " +
-           std::to_string(options.revision_wait.count()) +
-           " ms; retry, or ask another node");
+  w.String(message);
   w.Key("field");
   w.String("at_least_revision");
   w.EndObject();
@@ -79,7 +70,100 @@ std::optional<HttpResponse> AwaitRevision(const Call& call,
   return r;
 }
 
-std::optional<HttpResponse> AwaitRevisionHeader(const Call& call) {
+// One run of a route's handler: the X-Portcullis-At-Least-Revision header
+// first, then the handler.
+HttpResponse RunRoute(Call& call, Handler handler) {
+  if (std::optional<HttpResponse> behind = AwaitRevisionHeader(call)) {
+    return std::move(*behind);
+  }
+  return handler(call);
+}
+
+// What a read waiting for a revision keeps until it is answered: a copy of
+// its request (the connection reuses its own) and its registration with
+// the replica (dropped when the wait ends, whichever way).
+struct RevisionWait {
+  ApiContext* api = nullptr;
+  Handler handler = nullptr;
+  HttpRequest request;
+  std::vector<std::string> params;
+  std::string request_id;
+  Scope scope = Scope::kNone;
+  std::shared_ptr<const LoadedPolicy> policy;
+  uint64_t revision = 0;
+  std::shared_ptr<void> watch;
+};
+
+}  // namespace
+
+std::optional<HttpResponse> AwaitRevision(Call& call, uint64_t revision) {
+  const ApiOptions& options = call.api.options;
+  if (revision == 0 || call.api.store == nullptr ||
+      !options.replica.revision) {
+    return std::nullopt;
+  }
+  if (options.replica.revision() >= revision) return std::nullopt;
+  if (call.may_wait) {
+    call.waits_for = std::max(call.waits_for, revision);
+    return HttpResponse();  // RunWithRevisionWait answers with the wait
+  }
+  return BehindResponse(
+      call, revision,
+      "this node's replica is at revision " +
+          std::to_string(options.replica.revision()) +
+          " and did not reach at_least_revision " + std::to_string(revision) +
+          " within " + std::to_string(options.revision_wait.count()) +
+          " ms; retry, or ask another node");
+}
+
+HttpResponse RunWithRevisionWait(Call& call, Handler handler) {
+  call.may_wait = true;
+  HttpResponse first = RunRoute(call, handler);
+  call.may_wait = false;
+  if (call.waits_for == 0) return first;
+  const ApiOptions& options = call.api.options;
+  auto wait = std::make_shared<RevisionWait>();
+  wait->api = &call.api;
+  wait->handler = handler;
+  wait->request = call.request;
+  wait->params = call.params;
+  wait->request_id = call.request_id;
+  wait->scope = call.scope;
+  wait->policy = call.policy;
+  wait->revision = call.waits_for;
+  auto wake = std::make_shared<PollWake>();
+  if (options.replica.watch) {
+    wait->watch = options.replica.watch(wait->revision, [wake] { wake->Wake(); });
+  }
+  if (wait->watch == nullptr) {
+    return BehindResponse(
+        call, wait->revision,
+        "this node's replica is at revision " +
+            std::to_string(options.replica.revision()) +
+            ", behind at_least_revision " + std::to_string(wait->revision) +
+            ", and too many reads are waiting for revisions here already; "
+            "retry, or ask another node");
+  }
+  auto lp = std::make_shared<LongPoll>();
+  lp->deadline = std::chrono::steady_clock::now() + options.revision_wait;
+  lp->interval = std::max(options.revision_wait, std::chrono::milliseconds(1));
+  lp->wake = std::move(wake);
+  lp->poll = [wait](bool final) -> std::optional<HttpResponse> {
+    if (!final && wait->api->options.replica.revision() < wait->revision) {
+      return std::nullopt;
+    }
+    wait->watch.reset();
+    Call again{*wait->api, wait->request,    wait->params,
+               wait->request_id, wait->scope, wait->policy};
+    // may_wait is false: a replica still behind answers 503.
+    return RunRoute(again, wait->handler);
+  };
+  HttpResponse r;
+  r.long_poll = std::move(lp);
+  return r;
+}
+
+std::optional<HttpResponse> AwaitRevisionHeader(Call& call) {
   const std::string* header =
       call.request.Header("x-portcullis-at-least-revision");
   if (header == nullptr) return std::nullopt;
@@ -95,8 +179,7 @@ std::optional<HttpResponse> AwaitRevisionHeader(const Call& call) {
   return RequireRevision(call, revision, "X-Portcullis-At-Least-Revision");
 }
 
-std::optional<HttpResponse> RequireRevision(const Call& call,
-                                            uint64_t revision,
+std::optional<HttpResponse> RequireRevision(Call& call, uint64_t revision,
                                             std::string_view field) {
   if (std::optional<HttpResponse> r = AwaitRevision(call, revision)) return r;
   if (call.api.store != nullptr && call.api.store->revision() < revision) {
