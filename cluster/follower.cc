@@ -282,19 +282,30 @@ Status Follower::Bootstrap() {
   }
   (void)conn_->Run("COMMIT");
   std::filesystem::remove(marker);
+  NoteBootstrapped(head, records, start, /*in_place=*/false);
+  return Status::Ok();
+}
+
+void Follower::NoteBootstrapped(
+    Revision head, uint64_t records,
+    std::chrono::steady_clock::time_point start, bool in_place) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - start)
                       .count();
   {
     MutexLock lock(&mu_);
     ++bootstraps_;
+    if (in_place) {
+      ++rebootstraps_;
+      next_commit_ = 0;
+    }
   }
   NoteApplied(head);
   NoteContact(head, 0);
-  Log("replica: bootstrapped " + std::to_string(records) +
-      " records at revision " + std::to_string(head) + " in " +
-      std::to_string(ms) + " ms");
-  return Status::Ok();
+  Log(std::string(in_place ? "replica: bootstrapped again, in place: "
+                           : "replica: bootstrapped ") +
+      std::to_string(records) + " records at revision " +
+      std::to_string(head) + " in " + std::to_string(ms) + " ms");
 }
 
 Status Follower::BootstrapInPlace(const std::string& why) {
@@ -317,20 +328,7 @@ Status Follower::BootstrapInPlace(const std::string& why) {
     return replaced.error();
   }
   (void)conn_->Run("COMMIT");
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now() - start)
-                      .count();
-  {
-    MutexLock lock(&mu_);
-    ++bootstraps_;
-    ++rebootstraps_;
-    next_commit_ = 0;
-  }
-  NoteApplied(head);
-  NoteContact(head, 0);
-  Log("replica: bootstrapped again, in place: " + std::to_string(records) +
-      " records at revision " + std::to_string(head) + " in " +
-      std::to_string(ms) + " ms");
+  NoteBootstrapped(head, records, start, /*in_place=*/true);
   return Status::Ok();
 }
 

@@ -144,6 +144,11 @@ class Follower {
   Result<storage::Revision> OpenSnapshot();
   // Appends the next records of the snapshot to *part; false at the end.
   Result<bool> FetchSnapshot(std::vector<storage::RecordChange>* part);
+  // A bootstrap begun at `start` loaded `records` at `head`: counts it,
+  // wakes what waits for the revision, and says so in the log.
+  void NoteBootstrapped(storage::Revision head, uint64_t records,
+                        std::chrono::steady_clock::time_point start,
+                        bool in_place) EXCLUDES(mu_);
   // One query of the change log after the store's revision, applied. Sets
   // *more when a full batch was read.
   Status ApplyNext(bool* more) EXCLUDES(mu_);
