@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
+#include <thread>
 
 #include "tests/support/temp_store.h"
 #include "tests/support/test_policies.h"
@@ -353,6 +355,46 @@ TEST_F(ApiTest, AtLeastRevisionWaitsForTheReplicaWithoutAThread) {
             std::string::npos);
   stuck = true;
   EXPECT_EQ(call("/readyz", "").status, 503);
+}
+
+// In cluster mode a write runs on the write pool (run_write), not on the
+// I/O thread: the answer is a long poll woken when the write is done.
+TEST_F(ApiTest, WritesRunOffTheIoThreadWhenAPoolIsGiven) {
+  ApiOptions o;
+  o.auth_enabled = false;
+  std::vector<std::function<void()>> tasks;
+  o.replica.run_write = [&](std::function<void()> task) {
+    tasks.push_back(std::move(task));
+  };
+  Api api(std::move(o), &holder_, store_.get(), PolicyAdmin{});
+  api.SetReady(true);
+  HttpRequest put;
+  put.method = "PUT";
+  put.target = put.path = "/v1/resources/group/g7";
+  put.body = "{}";
+  HttpResponse r = api.Handle(put);
+  ASSERT_TRUE(r.long_poll);
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_FALSE(r.long_poll->poll(false));  // not run yet
+  bool woken = false;
+  r.long_poll->wake->Arm([&] { woken = true; });
+  std::thread worker(tasks[0]);
+  worker.join();
+  EXPECT_TRUE(woken);
+  std::optional<HttpResponse> done = r.long_poll->poll(false);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->status, 200) << done->body;
+  auto view = store_->Read();
+  ASSERT_TRUE(view);
+  EXPECT_TRUE(view->GetResource({"group", "g7"}));
+  // Reads stay on the I/O thread.
+  HttpRequest get;
+  get.method = "GET";
+  get.target = get.path = "/v1/resources/group/g7";
+  r = api.Handle(get);
+  EXPECT_FALSE(r.long_poll);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(tasks.size(), 1u);
 }
 
 TEST_F(ApiTest, BatchAnswersInOrderWithPerItemErrors) {

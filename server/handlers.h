@@ -89,6 +89,11 @@ struct ReplicaHooks {
   std::function<std::shared_ptr<void>(uint64_t revision,
                                       std::function<void()> wake)>
       watch;
+  // Runs `task` on a thread that may block for as long as a write takes
+  // (a pool of its own), not on an I/O thread: in cluster mode a write
+  // waits for its group's PostgreSQL commit, and writes that wait together
+  // commit together. Empty: writes run on the I/O thread that read them.
+  std::function<void(std::function<void()> task)> run_write;
   // Milliseconds since the replica last heard from its source, while the
   // source is unreachable; -1 while it is reachable. Decision answers carry
   // it as "stale_ms" when it is 0 or more. Called on every decision answer:
@@ -218,6 +223,10 @@ std::optional<HttpResponse> AwaitRevisionHeader(Call& call);
 // runs it at the deadline (ApiOptions::revision_wait), when it answers 503;
 // or answers 503 at once when too many reads wait already.
 HttpResponse RunWithRevisionWait(Call& call, Handler handler);
+// Runs a write route's handler for `call` on ReplicaHooks::run_write and
+// answers with a long poll woken when it is done, so that the I/O thread
+// is free meanwhile. Takes the request's body (the rest is copied).
+HttpResponse RunWriteOffThread(Call& call, Handler handler);
 // AwaitRevision, then, in either mode, the 409 answer (naming `field`) if
 // the store is still older than `revision`.
 std::optional<HttpResponse> RequireRevision(Call& call, uint64_t revision,

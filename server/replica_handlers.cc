@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 #include "server/handlers.h"
 #include "server/http_status.h"
 #include "server/json.h"
@@ -94,7 +96,64 @@ struct RevisionWait {
   std::shared_ptr<void> watch;
 };
 
+// A write run off the I/O thread (RunWriteOffThread): the call's parts, and
+// its answer once the worker has it.
+struct OffThreadWrite {
+  RevisionWait call;  // its revision and watch are not used
+  Mutex mu;
+  std::optional<HttpResponse> response GUARDED_BY(mu);
+};
+
+// How long a write may run off-thread before its client is told that its
+// outcome is unknown (a write's own waits are bounded well below this).
+constexpr std::chrono::minutes kWriteDeadline{5};
+
 }  // namespace
+
+HttpResponse RunWriteOffThread(Call& call, Handler handler) {
+  auto w = std::make_shared<OffThreadWrite>();
+  RevisionWait& c = w->call;
+  c.api = &call.api;
+  c.handler = handler;
+  c.request.method = call.request.method;
+  c.request.target = call.request.target;
+  c.request.path = call.request.path;
+  c.request.query = call.request.query;
+  c.request.headers = call.request.headers;
+  c.request.remote = call.request.remote;
+  c.request.body = std::move(call.request.body);
+  c.params = call.params;
+  c.request_id = call.request_id;
+  c.scope = call.scope;
+  c.policy = call.policy;
+  auto wake = std::make_shared<PollWake>();
+  call.api.options.replica.run_write([w, wake] {
+    RevisionWait& c = w->call;
+    Call again{*c.api, c.request, c.params, c.request_id, c.scope, c.policy};
+    HttpResponse r = RunRoute(again, c.handler);
+    {
+      MutexLock lock(&w->mu);
+      w->response = std::move(r);
+    }
+    wake->Wake();
+  });
+  auto lp = std::make_shared<LongPoll>();
+  lp->deadline = std::chrono::steady_clock::now() + kWriteDeadline;
+  lp->interval = kWriteDeadline;
+  lp->wake = std::move(wake);
+  lp->poll = [w](bool final) -> std::optional<HttpResponse> {
+    MutexLock lock(&w->mu);
+    if (w->response) return std::move(*w->response);
+    if (!final) return std::nullopt;
+    return ErrorResponse(Status(
+        StatusCode::kUnavailable,
+        "the write is still in progress; its outcome is unknown: read it "
+        "back before retrying"));
+  };
+  HttpResponse r;
+  r.long_poll = std::move(lp);
+  return r;
+}
 
 std::optional<HttpResponse> AwaitRevision(Call& call, uint64_t revision) {
   const ApiOptions& options = call.api.options;

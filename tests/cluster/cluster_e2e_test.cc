@@ -551,6 +551,38 @@ TEST_F(ClusterE2E, ReadsWaitingForARevisionHoldNoThread) {
       << exported.body;
 }
 
+// Writes do not hold I/O threads: a node with the default two carries
+// many concurrent writes in one PostgreSQL transaction (group commit).
+TEST_F(ClusterE2E, ConcurrentWritesAtANodeShareSourceTransactions) {
+  Node& a = AddNode();
+  const uint64_t base = LoadBase(a);
+  constexpr int kClients = 16, kEach = 10;
+  std::vector<std::thread> clients;
+  std::atomic<int> failed{0};
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      Connection conn(a.d().port());
+      for (int i = 0; i < kEach; ++i) {
+        Response w = conn.Request(
+            "PUT",
+            "/v1/resources/file/c" + std::to_string(c) + "_" + std::to_string(i),
+            R"({"parent":"group:g1"})", Daemon::kAdminToken,
+            {"Content-Type: application/json"});
+        if (w.status != 200) ++failed;
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(Sql("SELECT revision FROM portcullis_head"),
+            std::to_string(base + kClients * kEach));
+  const int transactions = std::stoi(
+      Sql("SELECT count(DISTINCT xmin::text) FROM portcullis_changes WHERE "
+          "revision > " + std::to_string(base)));
+  // With writes on the I/O threads, at most 2 per transaction (80 or more).
+  EXPECT_LT(transactions, kClients * kEach / 3) << transactions;
+}
+
 // The node that writes dies by SIGKILL right after PostgreSQL's COMMIT,
 // before its own commit and its answer (a fault-injection switch that the
 // daemon reads from its environment, set for this test only): the client
