@@ -83,17 +83,13 @@ echo "== embedded"
 t0=$(now_ms)
 "$bin" import --data "$work/embedded" --policy "$policy" "$work/data.jsonl" >/dev/null
 echo "import (LMDB): $(( $(now_ms) - t0 )) ms"
-# A write holds the I/O thread that read it until it is acknowledged, so a
-# node commits at most `--threads` writes in one group: the writing nodes
-# get as many threads as the most clients below (embedded too, alike).
-write_threads=32
-start_node embedded "$work/embedded" --threads "$write_threads"; emb=$node_url
+start_node embedded "$work/embedded"; emb=$node_url
 
 echo "== cluster"
 t0=$(now_ms)
 "$bin" import --source "$url" --policy "$policy" "$work/data.jsonl" >/dev/null
 echo "import (through PostgreSQL): $(( $(now_ms) - t0 )) ms"
-start_node a "$work/a" --source "$url" --threads "$write_threads"; a=$node_url; a_pid=${pids[-1]}
+start_node a "$work/a" --source "$url"; a=$node_url; a_pid=${pids[-1]}
 grep -h "bootstrapped" "$work/a.log" >&2 || true
 start_node b "$work/b" --source "$url"; b=$node_url
 
