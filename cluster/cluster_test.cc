@@ -384,6 +384,7 @@ TEST_F(ClusterTest, AReplicaLeftOpenByAnotherBootIsBootstrappedAgain) {
   auto a = OpenReplica(da.path());
   ASSERT_TRUE(a);
   EXPECT_EQ(a->State().bootstraps, 1u);
+  EXPECT_EQ(a->State().rebootstraps, 1u);
   EXPECT_EQ(a->store()->revision(), 2u);
   auto b = OpenReplica(db.path());
   ASSERT_TRUE(b);

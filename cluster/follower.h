@@ -76,9 +76,10 @@ struct ReplicaState {
   bool source_reachable = false;
   TimestampMicros last_contact = 0;  // last successful read of the source
   uint64_t bootstraps = 0;           // bootstraps done by this process
-  // Bootstraps again: stores discarded at start-up because the change log
-  // no longer reached them or they were ahead of the source (Replica::Open),
-  // and stores replaced in place while serving (retention).
+  // Bootstraps again: stores discarded at start-up (Replica::Open: a
+  // bootstrap cut short, another cluster's, past the change log, ahead of
+  // the source, left open by a machine that went down) and stores replaced
+  // in place while serving (retention).
   uint64_t rebootstraps = 0;
   uint64_t applied_changes = 0;      // change sets applied by this process
   bool stuck = false;  // the change log no longer reaches the store

@@ -76,6 +76,7 @@ Status Replica::OpenStore(const ReplicaOptions& options, bool* reachable) {
     say("replica: discarding the store in " + options.data_dir + ": " +
         discard);
     DiscardStore(dir);
+    ++rebootstraps_;
   }
   storage::StoreOptions store_options = options.store_options;
   store_options.no_sync = true;

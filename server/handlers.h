@@ -70,7 +70,7 @@ struct ReplicaStatus {
   bool source_reachable = false;
   int64_t staleness_ms = 0;  // since the source was last read successfully
   uint64_t bootstraps = 0;   // snapshots loaded by this process
-  uint64_t rebootstraps = 0;  // replicas discarded at start-up (retention)
+  uint64_t rebootstraps = 0;  // bootstraps again (start-up or in place)
   uint64_t applied_changes = 0;
   bool stuck = false;  // cannot follow any more: restart to bootstrap again
   std::string last_error;

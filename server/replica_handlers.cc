@@ -307,8 +307,10 @@ std::string ReplicaMetricsText(const Call& call) {
         "Snapshots of the source loaded by this process.", st.bootstraps,
         "counter");
   gauge("portcullis_replica_rebootstraps_total",
-        "Replicas discarded at start-up because the change log no longer "
-        "reached them (retention) or they were ahead of the source.",
+        "Replicas bootstrapped again: stores discarded at start-up (a "
+        "bootstrap cut short, another cluster's, past the change log's "
+        "retention, ahead of the source, left open by a machine that went "
+        "down) or replaced in place while serving (retention).",
         st.rebootstraps, "counter");
   gauge("portcullis_replica_applied_changes_total",
         "Change sets applied from the source by this process.",
