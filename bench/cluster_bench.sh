@@ -84,23 +84,52 @@ t0=$(now_ms)
 "$bin" import --data "$work/embedded" --policy "$policy" "$work/data.jsonl" >/dev/null
 echo "import (LMDB): $(( $(now_ms) - t0 )) ms"
 start_node embedded "$work/embedded"; emb=$node_url
-echo "write latency, embedded: $(lag --writer "$emb")"
 
 echo "== cluster"
 t0=$(now_ms)
 "$bin" import --source "$url" --policy "$policy" "$work/data.jsonl" >/dev/null
 echo "import (through PostgreSQL): $(( $(now_ms) - t0 )) ms"
-start_node a "$work/a" --source "$url"; a=$node_url
+start_node a "$work/a" --source "$url"; a=$node_url; a_pid=${pids[-1]}
 grep -h "bootstrapped" "$work/a.log" >&2 || true
 start_node b "$work/b" --source "$url"; b=$node_url
-echo "write latency, cluster (at A): $(lag --writer "$a")"
-for rate in 100 500 2000; do
-  for clients in 1 8; do
-    echo "lag A->B, $clients client(s) paced at $rate writes/s in all: $(lag --writer "$a" --reader "$b" --rate "$rate" --clients "$clients")"
+
+# Writes: throughput and latency, embedded against cluster (group commit
+# through PostgreSQL), unpaced, one run. Then replication lag A -> B at
+# 500 and 2,000 writes/s (paced, 5 s each, 8 and 32 clients: each client
+# writes and then reads, one at a time, so the clients must be enough that
+# the pace is not bounded by their round trips).
+echo "write latency, embedded, 1 client: $(lag --writer "$emb")"
+echo "write latency, cluster (at A), 1 client: $(lag --writer "$a")"
+# What a cluster write costs: CPU (clock ticks of 10 ms, from /proc) of
+# daemon A and of PostgreSQL's processes, and writes per PostgreSQL
+# transaction (rows of the change log per distinct xmin), over one run.
+ticks() {
+  local t=0 p
+  for p in "$@"; do
+    t=$(( t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0) ))
   done
+  echo "$t"
+}
+pg_pids() { echo "$(head -1 "$work/pg/postmaster.pid") $(pgrep -P "$(head -1 "$work/pg/postmaster.pid")" | tr '\n' ' ')"; }
+psql_at() { "$pgbin/psql" -h 127.0.0.1 -p "$pgport" -U postgres -At -c "$1" postgres; }
+cost() {  # cost LABEL COMMAND...: runs the command, then says what it cost
+  local label=$1 rev0 a0 pg0 out
+  shift
+  rev0=$(psql_at "SELECT revision FROM portcullis_head")
+  a0=$(ticks "$a_pid"); pg0=$(ticks $(pg_pids))
+  out=$("$@")
+  local writes=$(( $(psql_at "SELECT revision FROM portcullis_head") - rev0 ))
+  echo "$label: $out"
+  echo "  cost: $writes writes, $(psql_at "SELECT round(count(*)::numeric / greatest(count(DISTINCT xmin::text), 1), 1) FROM portcullis_changes WHERE revision > $rev0") writes per PostgreSQL transaction; CPU per write: daemon A $(( ($(ticks "$a_pid") - a0) * 10000 / (writes > 0 ? writes : 1) )) us, PostgreSQL $(( ($(ticks $(pg_pids)) - pg0) * 10000 / (writes > 0 ? writes : 1) )) us"
+}
+for clients in 8 32; do
+  echo "write throughput, embedded, $clients clients unpaced: $(lag --writer "$emb" --clients "$clients" --writes 4000)"
+  cost "write throughput, cluster at A, $clients clients unpaced" lag --writer "$a" --clients "$clients" --writes 4000
 done
-echo "write throughput at A, 8 clients unpaced: $(lag --writer "$a" --clients 8)"
-echo "write throughput, embedded, 8 clients unpaced: $(lag --writer "$emb" --clients 8)"
+for rate in 500 2000; do
+  clients=$(( rate >= 2000 ? 32 : 8 ))
+  cost "lag A->B at $rate writes/s ($clients clients)" lag --writer "$a" --reader "$b" --rate "$rate" --clients "$clients" --writes $(( rate * 5 ))
+done
 start_node c "$work/c" --source "$url"; c=$node_url
 grep -h "bootstrapped" "$work/c.log" || true
 
@@ -124,3 +153,26 @@ writer=$!
 sleep 0.5
 checks follower_applying
 wait "$writer" || true
+
+# Check throughput, one node against three (closed loop, 5 s): three
+# loadgen processes (8 connections each) at B alone, then one at each of
+# A, B and C, so that the clients are the same in both runs.
+tput() {
+  build/release/bench/loadgen --target "${1#http://}" --mix "$work/mixes/check_hit.jsonl" \
+    --connections 8 --threads 1 --duration 5 --warmup 1 \
+    --token "$token" --label "$2" --out "$work/$2.json" >/dev/null 2>&1 || true
+}
+rps() {
+  python3 -c '
+import json, sys
+print(round(sum(json.load(open(f))["throughput_rps"] for f in sys.argv[1:])))' "$@"
+}
+three() {
+  tput "$1" "$4_1" & local p1=$!
+  tput "$2" "$4_2" & local p2=$!
+  tput "$3" "$4_3" & local p3=$!
+  wait "$p1" "$p2" "$p3"
+  rps "$work/$4_1.json" "$work/$4_2.json" "$work/$4_3.json"
+}
+echo "check throughput, one node (B), 3 load generators: $(three "$b" "$b" "$b" one) checks/s"
+echo "check throughput, three nodes (A, B, C), 1 load generator each: $(three "$a" "$b" "$c" three) checks/s"

@@ -1,10 +1,14 @@
 #include "cli/serve.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
+#include <deque>
+#include <functional>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -12,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -185,6 +190,59 @@ class InvitationSweeper {
   std::thread thread_;
 };
 
+// Runs blocking tasks (cluster mode's writes, which wait for their group's
+// PostgreSQL commit) on threads of its own, in arrival order, so that no
+// I/O thread waits for them. Thread-safe. The destructor runs what is
+// queued, then joins.
+class WritePool {
+ public:
+  explicit WritePool(int threads) {
+    for (int i = 0; i < threads; ++i) {
+      threads_.emplace_back([this] { Work(); });
+    }
+  }
+  ~WritePool() {
+    {
+      MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    cv_.NotifyAll();
+    for (std::thread& t : threads_) t.join();
+  }
+  void Run(std::function<void()> task) EXCLUDES(mu_) {
+    {
+      MutexLock lock(&mu_);
+      tasks_.push_back(std::move(task));
+    }
+    cv_.NotifyOne();
+  }
+
+ private:
+  void Work() EXCLUDES(mu_) {
+    for (;;) {
+      std::function<void()> task;
+      {
+        MutexLock lock(&mu_);
+        while (!stop_ && tasks_.empty()) cv_.Wait(&mu_);
+        if (tasks_.empty()) return;
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+    }
+  }
+
+  Mutex mu_;
+  CondVar cv_;
+  std::deque<std::function<void()>> tasks_ GUARDED_BY(mu_);
+  bool stop_ GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+// Writes that may wait at once at a node in cluster mode, each on a
+// WritePool thread: the most that one group commit can carry.
+constexpr int kWriteThreads = 128;
+
 std::vector<PolicyDiagnostic> ToDiagnostics(
     const policies::PolicyErrors& errors) {
   std::vector<PolicyDiagnostic> out;
@@ -288,6 +346,10 @@ std::unique_ptr<storage::Store> OpenStore(const ServeConfig& config,
   return std::move(*store);
 }
 
+// The environment variable of OpenReplica's fault injection.
+constexpr const char* kKillAfterSourceCommit =
+    "PORTCULLIS_TEST_KILL_AFTER_SOURCE_COMMIT";
+
 // Cluster mode: the store in config.data_dir as a replica of config.source
 // (cluster/replica.h); null (after printing why) if it cannot be had. The
 // replica's own log lines go to `err`.
@@ -300,6 +362,13 @@ std::unique_ptr<cluster::Replica> OpenReplica(const ServeConfig& config,
   o.follower.log = [&err](std::string_view line) {
     err << ("portcullis: " + std::string(line) + "\n") << std::flush;
   };
+  // Fault injection for the cluster's end-to-end tests only; off unless
+  // their environment sets it: the daemon kills itself (SIGKILL) right after
+  // a write's PostgreSQL COMMIT, before its own commit and its answer.
+  if (const char* kill = std::getenv(kKillAfterSourceCommit);
+      kill != nullptr && std::string_view(kill) == "1") {
+    o.after_source_commit = [] { ::raise(SIGKILL); };
+  }
   auto replica = cluster::Replica::Open(std::move(o));
   if (!replica) {
     err << "portcullis serve: cannot serve a replica of "
@@ -310,8 +379,13 @@ std::unique_ptr<cluster::Replica> OpenReplica(const ServeConfig& config,
   return std::move(*replica);
 }
 
-// The API's view of the replica: its state and its waits.
-void SetReplicaHooks(cluster::Replica* replica, ApiOptions* options) {
+// The API's view of the replica: its state and its waits; writes run on
+// `writes`.
+void SetReplicaHooks(cluster::Replica* replica, WritePool* writes,
+                     ApiOptions* options) {
+  options->replica.run_write = [writes](std::function<void()> task) {
+    writes->Run(std::move(task));
+  };
   options->replica.status = [replica] {
     const cluster::ReplicaState st = replica->State();
     server::ReplicaStatus out;
@@ -329,10 +403,10 @@ void SetReplicaHooks(cluster::Replica* replica, ApiOptions* options) {
     return out;
   };
   options->replica.stale_ms = [replica] { return replica->StaleMs(); };
-  options->replica.wait_for_revision = [replica](
-                                           uint64_t revision,
-                                           std::chrono::milliseconds timeout) {
-    return replica->WaitForRevision(revision, timeout);
+  options->replica.revision = [replica] { return replica->applied(); };
+  options->replica.watch = [replica](uint64_t revision,
+                                     std::function<void()> wake) {
+    return replica->WatchRevision(revision, std::move(wake));
   };
 }
 
@@ -430,6 +504,9 @@ int RunServe(const ServeConfig& config, std::ostream& out, std::ostream& err) {
   // of the source, which every write goes through.
   std::unique_ptr<cluster::Replica> replica;
   std::unique_ptr<storage::Store> own_store;
+  // Emptied (joined) after the server stops and before the Api goes: its
+  // tasks use the Api.
+  std::unique_ptr<WritePool> write_pool;
   storage::Store* store = nullptr;
   if (config.source.empty()) {
     own_store = OpenStore(config, err);
@@ -438,7 +515,8 @@ int RunServe(const ServeConfig& config, std::ostream& out, std::ostream& err) {
     replica = OpenReplica(config, err);
     if (replica) {
       store = replica->store();
-      SetReplicaHooks(replica.get(), &options);
+      write_pool = std::make_unique<WritePool>(kWriteThreads);
+      SetReplicaHooks(replica.get(), write_pool.get(), &options);
     }
   }
   if (store == nullptr) return 1;
@@ -481,6 +559,7 @@ int RunServe(const ServeConfig& config, std::ostream& out, std::ostream& err) {
   err << "portcullis: signal " << sig << ": draining "
       << server.open_connections() << " connection(s)\n";
   server.Stop(std::chrono::seconds(10));
+  write_pool.reset();
   out << "portcullis: stopped" << std::endl;
   return 0;
 }

@@ -17,8 +17,6 @@ namespace {
 
 using storage::Revision;
 
-constexpr std::chrono::milliseconds kWaitSlice{5};
-
 }  // namespace
 
 std::string RedactUrl(std::string_view url) {
@@ -36,7 +34,11 @@ std::string RedactUrl(std::string_view url) {
 
 Follower::Follower(std::string url, storage::Store* store,
                    FollowerOptions options)
-    : url_(std::move(url)), store_(store), options_(std::move(options)) {
+    : url_(std::move(url)),
+      store_(store),
+      options_(std::move(options)),
+      waiters_(std::make_shared<RevisionWaiters>(options_.max_waiting_reads)) {
+  waiters_->Advance(store_->revision());
   if (::pipe2(stop_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
     stop_pipe_[0] = stop_pipe_[1] = -1;
   }
@@ -74,6 +76,7 @@ ReplicaState Follower::State() const {
   st.source_reachable = reachable_;
   st.last_contact = last_contact_;
   st.bootstraps = bootstraps_;
+  st.rebootstraps = rebootstraps_;
   st.applied_changes = applied_changes_;
   st.stuck = stuck_;
   st.last_error = last_error_;
@@ -89,16 +92,27 @@ int64_t Follower::StaleMs() const {
 bool Follower::WaitForRevision(Revision revision,
                                std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  MutexLock lock(&mu_);
   for (;;) {
-    if (store_->revision() >= revision) return true;
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) return false;
-    // The follower notifies after each apply; local writes commit without
-    // notifying, so the store is looked at again every slice.
-    MutexLock lock(&mu_);
+    if (applied() >= revision) return true;
     if (stuck_) return false;  // it will not get there
-    applied_cv_.WaitUntil(&mu_, std::min(deadline, now + kWaitSlice));
+    if (!applied_cv_.WaitUntil(&mu_, deadline)) return applied() >= revision;
   }
+}
+
+std::shared_ptr<void> Follower::WatchRevision(Revision revision,
+                                              std::function<void()> wake) {
+  return waiters_->Add(revision, std::move(wake));
+}
+
+void Follower::NoteApplied(Revision revision) {
+  waiters_->Advance(revision);
+  {
+    // A WaitForRevision between its check and its wait holds mu_: taking it
+    // here means it is waiting by the time of the notification below.
+    MutexLock lock(&mu_);
+  }
+  applied_cv_.NotifyAll();
 }
 
 void Follower::NoteContact(Revision head, TimestampMicros next_commit) {
@@ -165,23 +179,53 @@ Status Follower::ApplyOne(const storage::ChangeSet& cs) {
     MutexLock lock(&mu_);
     ++applied_changes_;
   }
-  applied_cv_.NotifyAll();
+  NoteApplied(cs.revision);
   return Status::Ok();
+}
+
+Result<Revision> Follower::OpenSnapshot() {
+  Status s = conn_->Run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  if (!s.ok()) return tl::unexpected(s);
+  Result<PgRows> head_row =
+      conn_->Exec("SELECT revision FROM portcullis_head");
+  if (!head_row || head_row->size() != 1) {
+    (void)conn_->Run("ROLLBACK");
+    return tl::unexpected(head_row ? Status::FailedPrecondition(
+                                         "portcullis_head holds no row")
+                                   : head_row.error());
+  }
+  const Revision head = static_cast<Revision>(head_row->GetInt(0, 0));
+  if (head == 0) return head;
+  s = conn_->Run(
+      "DECLARE portcullis_boot NO SCROLL CURSOR FOR SELECT tbl, key, value "
+      "FROM portcullis_records ORDER BY tbl, key");
+  if (!s.ok()) {
+    (void)conn_->Run("ROLLBACK");
+    return tl::unexpected(s);
+  }
+  return head;
+}
+
+Result<bool> Follower::FetchSnapshot(std::vector<storage::RecordChange>* part) {
+  Result<PgRows> rows = conn_->Exec(
+      "FETCH " + std::to_string(options_.bootstrap_chunk) +
+      " FROM portcullis_boot");
+  if (!rows) return tl::unexpected(rows.error());
+  part->reserve(part->size() + static_cast<size_t>(rows->size()));
+  for (int i = 0; i < rows->size(); ++i) {
+    part->push_back({static_cast<storage::Table>(rows->GetInt(i, 0)),
+                     std::string(rows->GetBytes(i, 1)),
+                     std::string(rows->GetBytes(i, 2))});
+  }
+  return rows->size() == options_.bootstrap_chunk;
 }
 
 Status Follower::Bootstrap() {
   const std::filesystem::path marker =
       std::filesystem::path(store_->dir()) / kBootstrapMarker;
-  Status s = conn_->Run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  if (!s.ok()) return s;
-  Result<PgRows> head_row =
-      conn_->Exec("SELECT revision FROM portcullis_head");
-  if (!head_row || head_row->size() != 1) {
-    (void)conn_->Run("ROLLBACK");
-    return head_row ? Status::FailedPrecondition("portcullis_head holds no row")
-                    : head_row.error();
-  }
-  const Revision head = static_cast<Revision>(head_row->GetInt(0, 0));
+  Result<Revision> opened = OpenSnapshot();
+  if (!opened) return opened.error();
+  const Revision head = *opened;
   if (head == 0) {
     NoteContact(0, 0);
     return conn_->Run("COMMIT");
@@ -190,20 +234,10 @@ Status Follower::Bootstrap() {
   Log("replica: bootstrapping from the source at revision " +
       std::to_string(head));
   std::ofstream(marker) << head << "\n";
-  s = conn_->Run(
-      "DECLARE portcullis_boot NO SCROLL CURSOR FOR SELECT tbl, key, value "
-      "FROM portcullis_records ORDER BY tbl, key");
-  const std::string fetch = "FETCH " +
-                            std::to_string(options_.bootstrap_chunk) +
-                            " FROM portcullis_boot";
+  Status s;
   uint64_t records = 0;
   bool applied_any = false;
-  for (bool first = true; s.ok(); first = false) {
-    Result<PgRows> rows = conn_->Exec(fetch);
-    if (!rows) {
-      s = rows.error();
-      break;
-    }
+  for (bool first = true, more = true; more; first = false) {
     storage::ChangeSet cs;
     cs.revision = head;
     cs.entry.revision = head;
@@ -213,12 +247,12 @@ Status Follower::Bootstrap() {
           {"replica.bootstrap", "", std::to_string(head)});
       cs.entry.change_count = 1;
     }
-    cs.records.reserve(static_cast<size_t>(rows->size()));
-    for (int i = 0; i < rows->size(); ++i) {
-      cs.records.push_back({static_cast<storage::Table>(rows->GetInt(i, 0)),
-                            std::string(rows->GetBytes(i, 1)),
-                            std::string(rows->GetBytes(i, 2))});
+    Result<bool> fetched = FetchSnapshot(&cs.records);
+    if (!fetched) {
+      s = fetched.error();
+      break;
     }
+    more = *fetched;
     records += cs.records.size();
     Result<Revision> applied = store_->Apply(cs);
     if (!applied) {
@@ -226,7 +260,6 @@ Status Follower::Bootstrap() {
       break;
     }
     applied_any = true;
-    if (rows->size() < options_.bootstrap_chunk) break;
   }
   if (!s.ok()) {
     (void)conn_->Run("ROLLBACK");
@@ -249,18 +282,53 @@ Status Follower::Bootstrap() {
   }
   (void)conn_->Run("COMMIT");
   std::filesystem::remove(marker);
+  NoteBootstrapped(head, records, start, /*in_place=*/false);
+  return Status::Ok();
+}
+
+void Follower::NoteBootstrapped(
+    Revision head, uint64_t records,
+    std::chrono::steady_clock::time_point start, bool in_place) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - start)
                       .count();
   {
     MutexLock lock(&mu_);
     ++bootstraps_;
+    if (in_place) {
+      ++rebootstraps_;
+      next_commit_ = 0;
+    }
   }
-  applied_cv_.NotifyAll();
+  NoteApplied(head);
   NoteContact(head, 0);
-  Log("replica: bootstrapped " + std::to_string(records) +
-      " records at revision " + std::to_string(head) + " in " +
-      std::to_string(ms) + " ms");
+  Log(std::string(in_place ? "replica: bootstrapped again, in place: "
+                           : "replica: bootstrapped ") +
+      std::to_string(records) + " records at revision " +
+      std::to_string(head) + " in " + std::to_string(ms) + " ms");
+}
+
+Status Follower::BootstrapInPlace(const std::string& why) {
+  const Revision local = store_->revision();
+  Log("replica: bootstrapping again, in place: " + why +
+      "; serving revision " + std::to_string(local) + " meanwhile");
+  const auto start = std::chrono::steady_clock::now();
+  Result<Revision> opened = OpenSnapshot();
+  if (!opened) return opened.error();
+  const Revision head = *opened;
+  uint64_t records = 0;
+  Result<Revision> replaced = store_->Replace(
+      head, [&](std::vector<storage::RecordChange>* part) -> Result<bool> {
+        Result<bool> more = FetchSnapshot(part);
+        if (more) records += part->size();
+        return more;
+      });
+  if (!replaced) {
+    (void)conn_->Run("ROLLBACK");
+    return replaced.error();
+  }
+  (void)conn_->Run("COMMIT");
+  NoteBootstrapped(head, records, start, /*in_place=*/true);
   return Status::Ok();
 }
 
@@ -293,6 +361,13 @@ Status Follower::ApplyNext(bool* more) {
   const bool none = rows->IsNull(0, 1);
   const Revision first = none ? 0 : static_cast<Revision>(rows->GetInt(0, 1));
   NoteContact(head, none ? 0 : rows->GetInt(0, 3));
+  if (head > local && (none || first > local + 1)) {
+    // Retention: the change log no longer reaches this replica. Its store
+    // is replaced by a snapshot in one transaction while it serves.
+    return BootstrapInPlace("the source's change log no longer holds "
+                            "revision " +
+                            std::to_string(local + 1) + " (retention)");
+  }
   if ((none && head > local) || (!none && first > local + 1) ||
       head < local) {
     std::string why =

@@ -24,10 +24,15 @@ std::string ReadFirstLine(const fs::path& path) {
 // Removes the store's files and the replica's own, leaving the folder.
 void DiscardStore(const fs::path& dir) {
   std::error_code ec;
-  for (const char* name :
-       {"data.mdb", "lock.mdb", kBootstrapMarker, kClusterIdFile}) {
+  for (const char* name : {"data.mdb", "lock.mdb", kBootstrapMarker,
+                           kClusterIdFile, kUnflushedFile}) {
     fs::remove(dir / name, ec);
   }
+}
+
+// The kernel's id of this boot; empty if it cannot be read.
+std::string BootId() {
+  return ReadFirstLine("/proc/sys/kernel/random/boot_id");
 }
 
 }  // namespace
@@ -51,8 +56,15 @@ Status Replica::OpenStore(const ReplicaOptions& options, bool* reachable) {
     position = *p;
   }
   std::string discard;
+  const std::string boot = BootId();
+  const bool unflushed = fs::exists(dir / kUnflushedFile);
   if (fs::exists(dir / kBootstrapMarker)) {
     discard = "its bootstrap was cut short";
+  } else if (unflushed && (boot.empty() ||
+                           ReadFirstLine(dir / kUnflushedFile) != boot)) {
+    discard =
+        "the machine restarted while it was open, and its last commits "
+        "may not have reached the disk";
   } else if (conn) {
     const std::string recorded = ReadFirstLine(dir / kClusterIdFile);
     if (!recorded.empty() && recorded != cluster_id) {
@@ -64,10 +76,14 @@ Status Replica::OpenStore(const ReplicaOptions& options, bool* reachable) {
     say("replica: discarding the store in " + options.data_dir + ": " +
         discard);
     DiscardStore(dir);
+    ++rebootstraps_;
   }
-  auto opened = storage::Store::Open(options.data_dir, options.store_options);
+  storage::StoreOptions store_options = options.store_options;
+  store_options.no_sync = true;
+  auto opened = storage::Store::Open(options.data_dir, store_options);
   if (!opened) return opened.error();
   store_ = std::move(*opened);
+  std::ofstream(dir / kUnflushedFile) << boot << "\n";
   const storage::Revision local = store_->revision();
   if (local > 0 && ReadFirstLine(dir / kClusterIdFile).empty()) {
     return Status::FailedPrecondition(
@@ -106,9 +122,10 @@ Status Replica::OpenStore(const ReplicaOptions& options, bool* reachable) {
     store_.reset();
     DiscardStore(dir);
     ++rebootstraps_;
-    opened = storage::Store::Open(options.data_dir, options.store_options);
+    opened = storage::Store::Open(options.data_dir, store_options);
     if (!opened) return opened.error();
     store_ = std::move(*opened);
+    std::ofstream(dir / kUnflushedFile) << boot << "\n";
   }
   std::ofstream(dir / kClusterIdFile) << cluster_id << "\n";
   return Status::Ok();
@@ -135,7 +152,11 @@ Result<std::unique_ptr<Replica>> Replica::Open(ReplicaOptions options) {
       [follower](storage::Revision revision, std::chrono::milliseconds t) {
         return follower->WaitForRevision(revision, t);
       },
-      options.write_wait, options.after_source_commit);
+      options.write_wait,
+      [follower](storage::Revision revision) {
+        follower->NoteApplied(revision);
+      },
+      options.after_source_commit);
   r->store_->SetWriteGate(r->gate_.get());
   r->follower_->Start();
   return r;
@@ -145,12 +166,16 @@ Replica::~Replica() {
   follower_.reset();
   if (store_ != nullptr) store_->SetWriteGate(nullptr);
   gate_.reset();
+  if (store_ != nullptr && store_->Flush().ok()) {
+    std::error_code ec;
+    fs::remove(fs::path(store_->dir()) / kUnflushedFile, ec);
+  }
   store_.reset();
 }
 
 ReplicaState Replica::State() const {
   ReplicaState st = follower_->State();
-  st.rebootstraps = rebootstraps_;
+  st.rebootstraps += rebootstraps_;
   return st;
 }
 

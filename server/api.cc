@@ -156,6 +156,7 @@ void Api::FinishResponse(HttpResponse* response, const std::string& request_id,
 HttpResponse Api::Handle(HttpRequest& request) {
   const auto start = std::chrono::steady_clock::now();
   Call call{context_, request, {}, {}, Scope::kNone, nullptr};
+  const size_t bytes_in = request.body.size();  // a write off-thread takes it
   const std::string* rid = request.Header("x-request-id");
   call.request_id =
       RequestId(rid ? std::optional<std::string_view>(*rid) : std::nullopt);
@@ -180,10 +181,11 @@ HttpResponse Api::Handle(HttpRequest& request) {
   } else {
     call.scope = a.scope;
     call.policy = context_.policy->Current();
-    if (std::optional<HttpResponse> behind = AwaitRevisionHeader(call)) {
-      response = std::move(*behind);
+    if (context_.options.replica.run_write && a.route->scope == Scope::kAdmin &&
+        request.method != "GET" && request.method != "HEAD") {
+      response = RunWriteOffThread(call, a.route->handler);
     } else {
-      response = a.route->handler(call);
+      response = RunWithRevisionWait(call, a.route->handler);
     }
   }
   const bool head = request.method == "HEAD";
@@ -200,7 +202,7 @@ HttpResponse Api::Handle(HttpRequest& request) {
     };
   }
   Observe(call.request_id, request.remote, request.method, request.path,
-          request.query, a.endpoint, response, request.body.size(), start);
+          request.query, a.endpoint, response, bytes_in, start);
   return response;
 }
 

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
+#include <thread>
 
 #include "tests/support/temp_store.h"
 #include "tests/support/test_policies.h"
@@ -252,12 +254,17 @@ TEST_F(ApiTest, DecisionAnswersCarryTheReplicaStaleness) {
   }
 }
 
-TEST_F(ApiTest, AtLeastRevisionWaitsForTheReplica) {
+// A read whose at_least_revision the replica does not hold yet is answered
+// by a long poll: no thread waits; the replica's wake makes the server run
+// it again, and the deadline answers 503.
+TEST_F(ApiTest, AtLeastRevisionWaitsForTheReplicaWithoutAThread) {
   ApiOptions o;
   o.auth_enabled = false;
   o.revision_wait = std::chrono::milliseconds(50);
   bool stuck = false;
-  int waits = 0;
+  bool full = false;
+  int watches = 0;
+  std::function<void()> wake;
   o.replica.status = [&] {
     ReplicaStatus st;
     st.revision = store_->revision();
@@ -267,17 +274,13 @@ TEST_F(ApiTest, AtLeastRevisionWaitsForTheReplica) {
     st.stuck = stuck;
     return st;
   };
-  // The replica "applies" revision 2 while the first read waits for it.
-  o.replica.wait_for_revision = [&](uint64_t revision,
-                                    std::chrono::milliseconds) {
-    ++waits;
-    if (revision == 2 && store_->revision() < 2) {
-      auto w = store_->Write(nullptr, "", [](storage::WriteTxn& txn) {
-        return txn.PutResource({"group", "g9", "", {}});
-      });
-      return w.has_value();
-    }
-    return store_->revision() >= revision;
+  o.replica.revision = [&] { return store_->revision(); };
+  o.replica.watch = [&](uint64_t, std::function<void()> w)
+      -> std::shared_ptr<void> {
+    ++watches;
+    if (full) return nullptr;
+    wake = std::move(w);
+    return std::make_shared<int>(0);
   };
   Api api(std::move(o), &holder_, store_.get(), PolicyAdmin{});
   api.SetReady(true);
@@ -291,13 +294,34 @@ TEST_F(ApiTest, AtLeastRevisionWaitsForTheReplica) {
   HttpResponse r = call(
       "/v1/check",
       R"({"subject":"user:alice","action":"view","resource":"file:f1","at_least_revision":"2"})");
-  EXPECT_EQ(r.status, 200) << r.body;
-  EXPECT_STREQ(Json(r)["revision"].GetString(), "2");
-  EXPECT_EQ(waits, 1);
+  ASSERT_TRUE(r.long_poll);
+  EXPECT_EQ(watches, 1);
+  PollWake* poll_wake = r.long_poll->wake.get();
+  ASSERT_NE(poll_wake, nullptr);
+  EXPECT_FALSE(r.long_poll->poll(false));  // still behind: keeps waiting
+  // The replica applies revision 2 and wakes the read.
+  auto w = store_->Write(nullptr, "", [](storage::WriteTxn& txn) {
+    return txn.PutResource({"group", "g9", "", {}});
+  });
+  ASSERT_TRUE(w);
+  bool woken = false;
+  poll_wake->Arm([&] { woken = true; });
+  ASSERT_TRUE(wake);
+  wake();
+  EXPECT_TRUE(woken);
+  std::optional<HttpResponse> done = r.long_poll->poll(false);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->status, 200) << done->body;
+  EXPECT_STREQ(Json(*done)["revision"].GetString(), "2");
+  EXPECT_NE(done->headers.begin(), done->headers.end());  // X-Request-ID
+  // Not there by the deadline: 503 with where the replica is.
   r = call("/v1/actions",
            R"({"subject":"user:alice","resource":"file:f1","at_least_revision":"5"})");
-  ASSERT_EQ(r.status, 503) << r.body;
-  auto d = Json(r);
+  ASSERT_TRUE(r.long_poll);
+  done = r.long_poll->poll(true);
+  ASSERT_TRUE(done);
+  ASSERT_EQ(done->status, 503) << done->body;
+  auto d = Json(*done);
   EXPECT_STREQ(d["error"]["code"].GetString(), "unavailable");
   EXPECT_STREQ(d["at_least_revision"].GetString(), "5");
   EXPECT_STREQ(d["replica"]["revision"].GetString(), "2");
@@ -305,7 +329,25 @@ TEST_F(ApiTest, AtLeastRevisionWaitsForTheReplica) {
   EXPECT_EQ(d["replica"]["lag_ms"].GetInt64(), 120);
   r = call("/v1/check/batch",
            R"({"checks":[{"subject":"user:alice","action":"view","resource":"file:f1","at_least_revision":"3"}]})");
+  ASSERT_TRUE(r.long_poll);
+  done = r.long_poll->poll(true);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->status, 503) << done->body;
+  // Already there: answered at once, nothing registered.
+  const int before = watches;
+  r = call("/v1/check",
+           R"({"subject":"user:alice","action":"view","resource":"file:f1","at_least_revision":"2"})");
+  EXPECT_FALSE(r.long_poll);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(watches, before);
+  // Too many reads waiting already: 503 at once.
+  full = true;
+  r = call("/v1/check",
+           R"({"subject":"user:alice","action":"view","resource":"file:f1","at_least_revision":"4"})");
+  EXPECT_FALSE(r.long_poll);
   EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_NE(r.body.find("too many reads are waiting"), std::string::npos)
+      << r.body;
   r = call("/readyz", "");
   EXPECT_EQ(r.status, 200);
   EXPECT_STREQ(Json(r)["replica"]["source_revision"].GetString(), "9");
@@ -313,6 +355,46 @@ TEST_F(ApiTest, AtLeastRevisionWaitsForTheReplica) {
             std::string::npos);
   stuck = true;
   EXPECT_EQ(call("/readyz", "").status, 503);
+}
+
+// In cluster mode a write runs on the write pool (run_write), not on the
+// I/O thread: the answer is a long poll woken when the write is done.
+TEST_F(ApiTest, WritesRunOffTheIoThreadWhenAPoolIsGiven) {
+  ApiOptions o;
+  o.auth_enabled = false;
+  std::vector<std::function<void()>> tasks;
+  o.replica.run_write = [&](std::function<void()> task) {
+    tasks.push_back(std::move(task));
+  };
+  Api api(std::move(o), &holder_, store_.get(), PolicyAdmin{});
+  api.SetReady(true);
+  HttpRequest put;
+  put.method = "PUT";
+  put.target = put.path = "/v1/resources/group/g7";
+  put.body = "{}";
+  HttpResponse r = api.Handle(put);
+  ASSERT_TRUE(r.long_poll);
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_FALSE(r.long_poll->poll(false));  // not run yet
+  bool woken = false;
+  r.long_poll->wake->Arm([&] { woken = true; });
+  std::thread worker(tasks[0]);
+  worker.join();
+  EXPECT_TRUE(woken);
+  std::optional<HttpResponse> done = r.long_poll->poll(false);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->status, 200) << done->body;
+  auto view = store_->Read();
+  ASSERT_TRUE(view);
+  EXPECT_TRUE(view->GetResource({"group", "g7"}));
+  // Reads stay on the I/O thread.
+  HttpRequest get;
+  get.method = "GET";
+  get.target = get.path = "/v1/resources/group/g7";
+  r = api.Handle(get);
+  EXPECT_FALSE(r.long_poll);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(tasks.size(), 1u);
 }
 
 TEST_F(ApiTest, BatchAnswersInOrderWithPerItemErrors) {

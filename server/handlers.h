@@ -70,7 +70,7 @@ struct ReplicaStatus {
   bool source_reachable = false;
   int64_t staleness_ms = 0;  // since the source was last read successfully
   uint64_t bootstraps = 0;   // snapshots loaded by this process
-  uint64_t rebootstraps = 0;  // replicas discarded at start-up (retention)
+  uint64_t rebootstraps = 0;  // bootstraps again (start-up or in place)
   uint64_t applied_changes = 0;
   bool stuck = false;  // cannot follow any more: restart to bootstrap again
   std::string last_error;
@@ -80,10 +80,20 @@ struct ReplicaStatus {
 // Called from I/O threads: must be thread-safe.
 struct ReplicaHooks {
   std::function<ReplicaStatus()> status;
-  // Waits until the replica has applied `revision`, at most `timeout`;
-  // true if it has.
-  std::function<bool(uint64_t revision, std::chrono::milliseconds timeout)>
-      wait_for_revision;
+  // The revision the replica has applied; cheap (no LMDB transaction).
+  std::function<uint64_t()> revision;
+  // Calls `wake` once (from the thread that applies; it must be cheap) when
+  // the replica reaches `revision`, at once if it is there. Returns a handle
+  // that cancels the call when dropped, or null when too many reads wait
+  // already (the read is then answered 503 at once).
+  std::function<std::shared_ptr<void>(uint64_t revision,
+                                      std::function<void()> wake)>
+      watch;
+  // Runs `task` on a thread that may block for as long as a write takes
+  // (a pool of its own), not on an I/O thread: in cluster mode a write
+  // waits for its group's PostgreSQL commit, and writes that wait together
+  // commit together. Empty: writes run on the I/O thread that read them.
+  std::function<void(std::function<void()> task)> run_write;
   // Milliseconds since the replica last heard from its source, while the
   // source is unreachable; -1 while it is reachable. Decision answers carry
   // it as "stale_ms" when it is 0 or more. Called on every decision answer:
@@ -135,6 +145,13 @@ struct Call {
   std::string request_id;
   Scope scope = Scope::kNone;
   std::shared_ptr<const LoadedPolicy> policy;  // one snapshot per request
+  // At_least_revision in cluster mode (AwaitRevision): whether this run of
+  // the handler may leave the wait to the server (Api::Handle's first run),
+  // and the revision it then waits for. The I/O thread is not held: Api
+  // answers with a long poll that runs the handler again once the replica
+  // has the revision, or at the deadline (then the answer is 503).
+  bool may_wait = false;
+  uint64_t waits_for = 0;
 };
 
 using Handler = HttpResponse (*)(Call& call);
@@ -188,19 +205,32 @@ HttpResponse WithStoreView(const Call& call, Fn&& fn) {
 }
 
 // A read that asks for at least `revision` (at_least_revision): nullopt
-// when the store holds it or once the replica has applied it (waiting at
-// most ApiOptions::revision_wait); else, in cluster mode, the 503 answer
-// with the replica's revision and lag. In the embedded mode it never waits
-// and answers nullopt: the handler's own check answers 409.
-std::optional<HttpResponse> AwaitRevision(const Call& call, uint64_t revision);
+// when the replica holds it. Else, in cluster mode: when call.may_wait, sets
+// call.waits_for and returns a placeholder that the handler returns as it
+// is (Api::Handle turns it into a wait of at most ApiOptions::revision_wait
+// that blocks no thread, and runs the handler again); otherwise the 503
+// answer with the replica's revision and lag. In the embedded mode it never
+// waits and answers nullopt: the handler's own check answers 409.
+std::optional<HttpResponse> AwaitRevision(Call& call, uint64_t revision);
 // The same for the X-Portcullis-At-Least-Revision header, on any route (400
 // if the header is not a revision; in the embedded mode, 409 when the store
 // is older).
-std::optional<HttpResponse> AwaitRevisionHeader(const Call& call);
+std::optional<HttpResponse> AwaitRevisionHeader(Call& call);
+// Runs a route's handler for `call` (the X-Portcullis-At-Least-Revision
+// header first) with may_wait set. When the handler waits for a revision
+// (AwaitRevision), answers with a long poll (server/http/http_server.h)
+// that is woken when the replica applies that revision (ReplicaHooks::watch;
+// no thread waits and nothing polls) and then runs the handler again, or
+// runs it at the deadline (ApiOptions::revision_wait), when it answers 503;
+// or answers 503 at once when too many reads wait already.
+HttpResponse RunWithRevisionWait(Call& call, Handler handler);
+// Runs a write route's handler for `call` on ReplicaHooks::run_write and
+// answers with a long poll woken when it is done, so that the I/O thread
+// is free meanwhile. Takes the request's body (the rest is copied).
+HttpResponse RunWriteOffThread(Call& call, Handler handler);
 // AwaitRevision, then, in either mode, the 409 answer (naming `field`) if
 // the store is still older than `revision`.
-std::optional<HttpResponse> RequireRevision(const Call& call,
-                                            uint64_t revision,
+std::optional<HttpResponse> RequireRevision(Call& call, uint64_t revision,
                                             std::string_view field);
 // Cluster mode's /readyz answer: 200 with the replica's state, or 503
 // before the start-up catch-up or when the replica is stuck.

@@ -5,7 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <set>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "storage/jsonl.h"
@@ -205,10 +209,12 @@ class RecordingGate : public WriteGate {
   explicit RecordingGate(Store* store) : store_(store) {}
   Result<Revision> Begin() override {
     ++begun;
-    return store_->revision() + 1 + skew;
+    return store_->revision() + skew;
   }
-  Status Commit(const ChangeSet& cs) override {
-    committed.push_back(cs);
+  Status Commit(std::span<const ChangeSet> group) override {
+    if (delay.count() > 0) std::this_thread::sleep_for(delay);
+    group_sizes.push_back(group.size());
+    committed.insert(committed.end(), group.begin(), group.end());
     return refuse_commit ? Status(StatusCode::kUnavailable, "source down")
                          : Status::Ok();
   }
@@ -218,7 +224,9 @@ class RecordingGate : public WriteGate {
   int begun = 0, aborted = 0;
   Revision skew = 0;
   bool refuse_commit = false;
+  std::chrono::milliseconds delay{0};  // each Commit takes this long
   std::vector<ChangeSet> committed;
+  std::vector<size_t> group_sizes;
 };
 
 TEST(ChangeSetTest, EveryWriteGoesThroughTheGate) {
@@ -262,6 +270,67 @@ TEST(ChangeSetTest, EveryWriteGoesThroughTheGate) {
   EXPECT_EQ(behind.error().code(), StatusCode::kUnavailable);
   EXPECT_EQ(gate.committed.size(), shipped);
   EXPECT_EQ(Export(tmp.get()), before);
+  tmp.get()->SetWriteGate(nullptr);
+}
+
+// Writes that arrive while a group is being committed go together in the
+// next one; each keeps its own revision, and a write that fails its rules
+// fails alone.
+TEST(ChangeSetTest, ConcurrentWritesThroughTheGateAreCommittedInGroups) {
+  testing::TempStore tmp("cs_group");
+  RecordingGate gate(tmp.get());
+  tmp.get()->SetWriteGate(&gate);
+  testing::RandomWrites gen(3, kNow);
+  auto seeded = gen.Seed(tmp.get());
+  ASSERT_TRUE(seeded);
+  gate.delay = std::chrono::milliseconds(5);
+  constexpr int kThreads = 8, kWrites = 12;
+  std::vector<std::vector<Result<Revision>>> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kWrites; ++i) {
+        const std::string id = "t" + std::to_string(t) + "_" + std::to_string(i);
+        // Thread 0 writes under a parent that does not exist: refused.
+        const std::string parent = t == 0 ? "group:missing" : "";
+        results[t].push_back(tmp.get()->Write(
+            &gen.policy(), "", [&](WriteTxn& w) {
+              return t == 0 ? w.PutResource({"file", id, parent, {}})
+                            : w.PutSubject({"user", id, {}});
+            }));
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  std::set<Revision> revisions;
+  for (int t = 0; t < kThreads; ++t) {
+    for (const Result<Revision>& r : results[t]) {
+      if (t == 0) {
+        EXPECT_FALSE(r);
+      } else {
+        ASSERT_TRUE(r) << r.error().message();
+        EXPECT_TRUE(revisions.insert(*r).second);
+      }
+    }
+  }
+  // Gap-free, one revision per write that succeeded.
+  ASSERT_EQ(revisions.size(), size_t{(kThreads - 1) * kWrites});
+  EXPECT_EQ(*revisions.begin(), *seeded + 1);
+  EXPECT_EQ(*revisions.rbegin(), *seeded + revisions.size());
+  EXPECT_EQ(tmp.get()->revision(), *revisions.rbegin());
+  // Fewer groups than writes; the gate saw each revision once, in order.
+  EXPECT_GT(*std::max_element(gate.group_sizes.begin(), gate.group_sizes.end()),
+            1u);
+  ASSERT_EQ(gate.committed.size(), revisions.size() + 1);
+  for (size_t i = 1; i < gate.committed.size(); ++i) {
+    EXPECT_EQ(gate.committed[i].revision, gate.committed[i - 1].revision + 1);
+  }
+  auto view = tmp.get()->Read();
+  ASSERT_TRUE(view);
+  for (int t = 1; t < kThreads; ++t) {
+    EXPECT_TRUE(view->SubjectExists({"user", "t" + std::to_string(t) + "_0"}));
+  }
+  EXPECT_FALSE(view->GetResource({"file", "t0_0"}));
   tmp.get()->SetWriteGate(nullptr);
 }
 

@@ -19,6 +19,8 @@ using internal::V;
 namespace {
 
 constexpr int kWriteAttempts = 20;
+// At most this many writes in one group commit (WriteGate).
+constexpr size_t kMaxGroup = 128;
 constexpr uint64_t kMinGrowth = uint64_t{64} << 20;
 constexpr auto kGrowLockTimeout = std::chrono::seconds(10);
 
@@ -234,29 +236,16 @@ Result<Revision> Store::Write(const engine::Policy* policy,
   if (!actor.empty()) {
     if (Status s = layout::CheckRef(actor, "actor"); !s.ok()) return Fail(s);
   }
-  // The gate is entered before the writer lock: it may wait for a replica's
-  // Apply, which takes that lock.
   WriteGate* gate = sync_->gate.load(std::memory_order_acquire);
-  Revision expected = 0;
-  if (gate != nullptr) {
-    Result<Revision> begun = gate->Begin();
-    if (!begun) return begun;
-    expected = *begun;
-  }
-  bool gate_open = gate != nullptr;
-  Result<Revision> rev = WriteLocked(policy, actor, fn, gate, expected,
-                                     &gate_open);
-  if (gate_open) gate->Abort();
-  return rev;
+  if (gate != nullptr) return WriteThroughGate(gate, policy, actor, fn);
+  return WriteLocked(policy, actor, fn);
 }
 
 Result<Revision> Store::WriteLocked(const engine::Policy* policy,
                                     std::string_view actor,
-                                    const std::function<Status(WriteTxn&)>& fn,
-                                    WriteGate* gate, Revision expected,
-                                    bool* gate_open) {
+                                    const std::function<Status(WriteTxn&)>& fn) {
   MutexLock write_lock(&sync_->write_mu);
-  const bool collect = gate != nullptr || sync_->listener != nullptr;
+  const bool collect = sync_->listener != nullptr;
   for (int attempt = 0; attempt < kWriteAttempts; ++attempt) {
     MDB_txn* txn = nullptr;
     const int rc = BeginTxn(env_, 0, &txn, &sync_->resize_mu, /*pinned=*/false);
@@ -279,32 +268,11 @@ Result<Revision> Store::WriteLocked(const engine::Policy* policy,
       continue;
     }
     if (!rev) return rev;  // ~WriteTxn aborts
-    if (gate != nullptr) {
-      if (*rev != expected) {
-        return Fail(Status(StatusCode::kUnavailable,
-                           "the local replica is at revision " +
-                               std::to_string(*rev - 1) +
-                               ", not at the source's " +
-                               std::to_string(expected - 1) +
-                               "; try again"));
-      }
-      if (Status g = gate->Commit(*cs); !g.ok()) return Fail(g);
-      *gate_open = false;
-    }
     const int crc = mdb_txn_commit(txn);
     w.impl_->txn = nullptr;  // committed or freed by the failed commit
-    if (crc == MDB_MAP_FULL && gate == nullptr) {
+    if (crc == MDB_MAP_FULL) {
       if (Status g = Grow(); !g.ok()) return Fail(g);
       continue;
-    }
-    if (crc && gate != nullptr) {
-      // The source has the revision: the replica's follower applies it.
-      return Fail(Status(StatusCode::kUnavailable,
-                         "revision " + std::to_string(*rev) +
-                             " is committed at the source but the local "
-                             "commit failed (" +
-                             LmdbError("commit", crc).message() +
-                             "); the replica applies it from the source"));
     }
     if (crc) return Fail(LmdbError("commit", crc));
     if (sync_->listener) sync_->listener(*cs);
@@ -312,6 +280,165 @@ Result<Revision> Store::WriteLocked(const engine::Policy* policy,
   }
   return Fail(Status::Internal("write did not fit after growing the map " +
                                std::to_string(kWriteAttempts) + " times"));
+}
+
+Result<Revision> Store::WriteThroughGate(
+    WriteGate* gate, const engine::Policy* policy, std::string_view actor,
+    const std::function<Status(WriteTxn&)>& fn) {
+  Sync& sync = *sync_;
+  QueuedWrite me;
+  me.policy = policy;
+  me.actor = actor;
+  me.fn = &fn;
+  {
+    MutexLock lock(&sync.queue_mu);
+    sync.queue.push_back(&me);
+    while (!me.done && (sync.leading || sync.queue.front() != &me)) {
+      sync.queue_cv.Wait(&sync.queue_mu);
+    }
+    if (me.done) return std::move(*me.result);
+    sync.leading = true;
+  }
+  // The leader. Writes that arrive while it waits for the source join its
+  // group: it is taken after Begin().
+  Result<Revision> head = gate->Begin();
+  std::vector<QueuedWrite*> group;
+  {
+    MutexLock lock(&sync.queue_mu);
+    while (!sync.queue.empty() && group.size() < kMaxGroup) {
+      group.push_back(sync.queue.front());
+      sync.queue.pop_front();
+    }
+  }
+  if (head) {
+    CommitGroup(gate, *head, group);
+  } else {
+    for (QueuedWrite* w : group) w->result = Fail(head.error());
+  }
+  Result<Revision> mine = std::move(*me.result);
+  {
+    MutexLock lock(&sync.queue_mu);
+    for (QueuedWrite* w : group) w->done = true;
+    sync.leading = false;
+  }
+  sync.queue_cv.NotifyAll();
+  return mine;
+}
+
+void Store::CommitGroup(WriteGate* gate, Revision head,
+                        const std::vector<QueuedWrite*>& group) {
+  auto fail_all = [&](const Status& s) {
+    for (QueuedWrite* w : group) {
+      if (!w->result) w->result = Fail(s);
+    }
+  };
+  MutexLock write_lock(&sync_->write_mu);
+  for (int attempt = 0; attempt < kWriteAttempts; ++attempt) {
+    for (QueuedWrite* w : group) w->result.reset();
+    MDB_txn* parent = nullptr;
+    int rc = BeginTxn(env_, 0, &parent, &sync_->resize_mu, /*pinned=*/false);
+    if (rc) {
+      gate->Abort();
+      fail_all(LmdbError("begin write transaction", rc));
+      return;
+    }
+    std::string_view cur;
+    rc = GetRaw(parent, dbis_->meta, "revision", &cur);
+    const Revision local = rc == 0 ? ReadU64(cur) : 0;
+    if (local != head) {
+      mdb_txn_abort(parent);
+      gate->Abort();
+      fail_all(Status(StatusCode::kUnavailable,
+                      "the local replica is at revision " +
+                          std::to_string(local) + ", not at the source's " +
+                          std::to_string(head) + "; try again"));
+      return;
+    }
+    // Each write in a nested transaction: one that fails is rolled back
+    // alone, and the next one sees the writes before it.
+    std::vector<ChangeSet> made;
+    std::vector<QueuedWrite*> made_by;
+    bool map_full = false;
+    for (QueuedWrite* w : group) {
+      MDB_txn* child = nullptr;
+      rc = mdb_txn_begin(env_, parent, 0, &child);
+      if (rc) {
+        w->result = Fail(LmdbError("begin nested transaction", rc));
+        continue;
+      }
+      WriteTxn t(this, child, w->policy, w->actor);
+      t.impl_->collect = true;
+      Status s = (*w->fn)(t);
+      Result<Revision> rev = Fail(s);
+      if (s.ok()) rev = t.impl_->Finish();
+      std::optional<ChangeSet> cs;
+      if (rev) {
+        Result<ChangeSet> collected = t.impl_->CollectChangeSet();
+        if (collected) cs = std::move(*collected);
+        else rev = Fail(collected.error());
+      }
+      if (t.impl_->map_full) {
+        map_full = true;
+        break;  // ~WriteTxn aborts the nested transaction
+      }
+      if (!rev) {
+        w->result = rev;
+        continue;
+      }
+      const int crc = mdb_txn_commit(child);
+      t.impl_->txn = nullptr;
+      if (crc == MDB_MAP_FULL) {
+        map_full = true;
+        break;
+      }
+      if (crc) {
+        w->result = Fail(LmdbError("commit nested transaction", crc));
+        continue;
+      }
+      made.push_back(std::move(*cs));
+      made_by.push_back(w);
+    }
+    if (map_full) {
+      mdb_txn_abort(parent);
+      if (Status g = Grow(); !g.ok()) {
+        gate->Abort();
+        for (QueuedWrite* w : group) w->result.reset();
+        fail_all(g);
+        return;
+      }
+      continue;
+    }
+    if (made.empty()) {
+      mdb_txn_abort(parent);
+      gate->Abort();
+      return;
+    }
+    if (Status g = gate->Commit(made); !g.ok()) {
+      mdb_txn_abort(parent);
+      for (QueuedWrite* w : made_by) w->result = Fail(g);
+      return;
+    }
+    const int crc = mdb_txn_commit(parent);
+    if (crc) {
+      // The source has the revisions: the replica's follower applies them.
+      const Status s(StatusCode::kUnavailable,
+                     "revision " + std::to_string(made.front().revision) +
+                         " is committed at the source but the local commit "
+                         "failed (" + LmdbError("commit", crc).message() +
+                         "); the replica applies it from the source");
+      for (QueuedWrite* w : made_by) w->result = Fail(s);
+      return;
+    }
+    for (size_t i = 0; i < made.size(); ++i) {
+      if (sync_->listener) sync_->listener(made[i]);
+      made_by[i]->result = made[i].revision;
+    }
+    gate->Committed(made.back().revision);
+    return;
+  }
+  gate->Abort();
+  fail_all(Status::Internal("writes did not fit after growing the map " +
+                            std::to_string(kWriteAttempts) + " times"));
 }
 
 Result<Revision> Store::Apply(const ChangeSet& cs) {
@@ -385,6 +512,11 @@ Result<Revision> Store::ApplyOnce(const ChangeSet& cs, bool* map_full) {
 
 void Store::SetWriteGate(WriteGate* gate) {
   sync_->gate.store(gate, std::memory_order_release);
+}
+
+Status Store::Flush() {
+  const int rc = mdb_env_sync(env_, 1);
+  return rc ? LmdbError("mdb_env_sync", rc) : Status::Ok();
 }
 
 void Store::SetCommitListener(

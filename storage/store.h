@@ -42,6 +42,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -393,27 +394,39 @@ class WriteTxn {
 };
 
 // A source of truth that every write of a Store goes through (cluster mode:
-// PostgreSQL). Store::Write calls Begin() before its transaction, Commit()
-// with the transaction's ChangeSet before the local commit, and Abort() when
-// a write that began does not reach Commit() or Commit() fails.
+// PostgreSQL), with group commit: writes that arrive at a Store while one
+// group is being committed wait, and the first of them leads the next group.
+// The leader calls Begin(), runs every write of its group in one local
+// transaction (each in a nested transaction of its own, so that one write's
+// failure leaves its neighbours alone), calls Commit() with the change sets
+// of the writes that succeeded, in revision order, and only then commits
+// locally and answers each of them. Abort() releases a Begin() that does not
+// reach Commit() (no write of the group succeeded, or a local failure).
 //
-// Thread safety: called from any thread that writes, one write at a time
-// per Store for Commit/Abort; Begin() may be called by several threads at
-// once (it is what serializes them), with no Store lock held, so that a
-// replica may keep applying (Store::Apply) while a writer waits in Begin().
+// Thread safety: Begin, Commit and Abort of one group are called on the
+// leader's thread, one group at a time per Store, with no Store lock held
+// during Begin() (so that a replica may keep applying, Store::Apply, while
+// the leader waits in it). Several Stores may share nothing through a gate.
 class WriteGate {
  public:
   virtual ~WriteGate() = default;
   // Serializes with every other writer of the source and waits until this
-  // store has applied every revision before the next one. Returns the
-  // revision the write will create (the store's revision + 1).
+  // store has applied every revision the source holds. Returns the source's
+  // newest revision H: the group's writes take H + 1, H + 2, ...
   virtual Result<Revision> Begin() = 0;
-  // Makes the change set durable at the source. Non-OK aborts the local
-  // transaction, and Store::Write returns that status.
-  virtual Status Commit(const ChangeSet& cs) = 0;
-  // Begin() succeeded but the write failed before Commit() (or Commit()
-  // itself failed): release what Begin() took.
+  // Makes the change sets (at least one; revisions H + 1, H + 2, ... in
+  // order) durable at the source, all in one transaction. Non-OK: the local
+  // transaction is aborted and each write of the group returns that status
+  // (none of them is made, or, if the status says so, the outcome is
+  // unknown). Ends the group whatever its outcome.
+  virtual Status Commit(std::span<const ChangeSet> group) = 0;
+  // Begin() succeeded but the group does not reach Commit(): release what
+  // Begin() took.
   virtual void Abort() = 0;
+  // The group committed locally too (its change sets went to the commit
+  // listener): the store is now at `revision`. Called on the leader's
+  // thread before the group's writes are answered.
+  virtual void Committed(Revision revision) { (void)revision; }
 };
 
 class Store {
@@ -436,6 +449,9 @@ class Store {
   // referential rules are checked against; `actor` ("type:id" or empty) is
   // recorded in the changelog. `fn` may be run more than once (map growth).
   // A non-OK status from `fn` or the commit aborts everything.
+  // With a WriteGate set, concurrent writes are committed in groups (see
+  // WriteGate); each still gets its own revision and changelog entry, and a
+  // write's failure fails only that write.
   Result<Revision> Write(const engine::Policy* policy, std::string_view actor,
                          const std::function<Status(WriteTxn&)>& fn);
 
@@ -452,9 +468,30 @@ class Store {
   // bypassed. Records that fail to decode are kInvalidArgument.
   Result<Revision> Apply(const ChangeSet& cs);
 
+  // Replaces the whole content of the store with a snapshot of another
+  // store at `revision` (a replica that must bootstrap again while it
+  // serves), in one write transaction: readers see the old content until it
+  // commits, then the snapshot's. `next` is called until it returns false,
+  // each time filling *part (cleared before each call) with more records of
+  // the snapshot, each key once in all. The changelog is emptied and holds
+  // one entry, `replica.bootstrap`. Then the commit listener gets a
+  // ChangeSet of revision 0, which follows no revision: whoever derives
+  // state from the change sets (the decision index) must rebuild it from a
+  // snapshot. If the map fills up, it is grown and kResourceExhausted
+  // returned (nothing changed; `next` cannot be replayed: call again with a
+  // new snapshot). REQUIRES: revision > 0. The WriteGate is bypassed.
+  Result<Revision> Replace(
+      Revision revision,
+      const std::function<Result<bool>(std::vector<RecordChange>* part)>&
+          next);
+
   // Sets the gate every Write goes through (null: none, the embedded mode).
   // Set it before writes start; the gate must outlive the Store's writes.
   void SetWriteGate(WriteGate* gate);
+
+  // Flushes every committed transaction to disk (for a store opened with
+  // no_sync: before a clean close).
+  Status Flush();
 
   // Sets the function called after every commit (Write or Apply) with its
   // change set, in revision order, with the store's writer lock held (so it
@@ -497,13 +534,22 @@ class Store {
   Store(std::string dir, StoreOptions options);
   Status Init();
   Status Grow();
-  // Write() after the gate's Begin(): runs under the writer lock. Clears
-  // *gate_open once the gate's Commit() was called.
+  // Write() without a gate: runs under the writer lock.
   Result<Revision> WriteLocked(const engine::Policy* policy,
                                std::string_view actor,
-                               const std::function<Status(WriteTxn&)>& fn,
-                               WriteGate* gate, Revision expected,
-                               bool* gate_open);
+                               const std::function<Status(WriteTxn&)>& fn);
+  // One write waiting in a group commit (store_internal.h).
+  struct QueuedWrite;
+  // Write() with a gate: queues the write; the first in line leads a group.
+  Result<Revision> WriteThroughGate(WriteGate* gate,
+                                    const engine::Policy* policy,
+                                    std::string_view actor,
+                                    const std::function<Status(WriteTxn&)>& fn);
+  // The leader's work after Begin() returned the source's head: runs the
+  // group in one local transaction, commits it at the gate, then locally;
+  // sets every write's result.
+  void CommitGroup(WriteGate* gate, Revision head,
+                   const std::vector<QueuedWrite*>& group);
   // Apply() under the writer lock, for one attempt; sets *map_full.
   Result<Revision> ApplyOnce(const ChangeSet& cs, bool* map_full);
 

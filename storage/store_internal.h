@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <cstring>
 #include <memory>
@@ -192,6 +193,17 @@ struct Handles {
 
 }  // namespace internal
 
+// One write waiting in a group commit. Lives on its writer's stack until
+// `done`; the leader sets `result` before it sets `done` (under
+// Sync::queue_mu), and touches the write no more after that.
+struct Store::QueuedWrite {
+  const engine::Policy* policy = nullptr;
+  std::string_view actor;
+  const std::function<Status(WriteTxn&)>* fn = nullptr;
+  std::optional<Result<Revision>> result;
+  bool done = false;  // guarded by Sync::queue_mu
+};
+
 // The synchronization state of one Store, shared by all its threads.
 //
 // Lock order: write_mu, then resize_mu, then idle_mu (a writer may grow the
@@ -204,6 +216,15 @@ struct Store::Sync {
 
   // Store::SetWriteGate; read by every Write before it takes write_mu.
   std::atomic<WriteGate*> gate{nullptr};
+
+  // Group commit (Store::WriteThroughGate): the writes waiting for a group,
+  // in arrival order, and whether a leader is at work. The leader takes
+  // queue_mu only to take its group and to hand back results, never while
+  // it holds write_mu.
+  Mutex queue_mu;
+  CondVar queue_cv;  // a group is done: results set, `leading` cleared
+  std::deque<QueuedWrite*> queue GUARDED_BY(queue_mu);
+  bool leading GUARDED_BY(queue_mu) = false;
   // Store::SetCommitListener.
   std::function<void(const ChangeSet&)> listener GUARDED_BY(write_mu);
 

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -431,6 +432,10 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto now = std::chrono::steady_clock::now();
     const bool final = now >= lp->deadline;
     std::optional<HttpResponse> r = lp->poll(final);
+    if (r && r->stream && !head_) {  // a read that waited: the export
+      WriteStream(std::move(*r), keep_alive, version);
+      return;
+    }
     if (r) {
       Write(std::move(*r), keep_alive, version);
       return;
@@ -441,9 +446,26 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     NoDeadline();  // the long poll bounds itself
     poll_timer_.expires_at(std::min(now + lp->interval, lp->deadline));
+    const uint64_t wait = ++poll_waits_;
+    if (lp->wake) {
+      // A wake cancels this wait, on this connection's strand, if it is
+      // still the one in progress.
+      lp->wake->Arm([weak = weak_from_this(), wait] {
+        if (std::shared_ptr<Session> self = weak.lock()) {
+          net::post(self->stream_.get_executor(), [self, wait] {
+            if (self->poll_waits_ != wait || !self->poll_waiting_) return;
+            self->poll_woken_ = true;
+            self->poll_timer_.cancel();
+          });
+        }
+      });
+    }
+    poll_waiting_ = true;
     poll_timer_.async_wait([self = shared_from_this(), lp = std::move(lp),
                             keep_alive, version](beast::error_code ec) mutable {
-      if (ec) {
+      self->poll_waiting_ = false;
+      const bool woken = std::exchange(self->poll_woken_, false);
+      if (ec && !(woken && ec == net::error::operation_aborted)) {
         self->Close();
         return;
       }
@@ -635,6 +657,11 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   HttpServer::Impl* server_;
   SteadyTimer poll_timer_;
+  // Long-poll waits (StartPoll): how many began on this connection, whether
+  // one is in progress, and whether a wake cancelled it. Strand only.
+  uint64_t poll_waits_ = 0;
+  bool poll_waiting_ = false;
+  bool poll_woken_ = false;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string remote_;  // the peer, formatted once per connection (Start)
   // The request being handled, reused by the next one on this connection
@@ -644,6 +671,29 @@ class Session : public std::enable_shared_from_this<Session> {
   bool idle_ = false;  // waiting for the first byte of a new request
   bool head_ = false;  // the current request is HEAD: answer the header only
 };
+
+void PollWake::Wake() {
+  std::function<void()> fn;
+  {
+    MutexLock lock(&mu_);
+    if (!fn_) {
+      pending_ = true;
+      return;
+    }
+    fn = fn_;
+  }
+  fn();
+}
+
+void PollWake::Arm(std::function<void()> fn) {
+  bool run;
+  {
+    MutexLock lock(&mu_);
+    fn_ = fn;
+    run = std::exchange(pending_, false);
+  }
+  if (run) fn();
+}
 
 void HttpServer::Impl::Accept() {
   acceptor->async_accept(

@@ -37,7 +37,9 @@
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
+#include "common/thread_annotations.h"
 
 namespace portcullis::server {
 
@@ -67,13 +69,32 @@ struct HttpRequest {
 
 struct HttpResponse;
 
-// A long-poll: the server calls `poll(false)` every `interval` until it
-// returns a response, and `poll(true)` once at `deadline`, which must return
-// one. The I/O thread is free in between.
+// Wakes a waiting long poll early (LongPoll::wake). Wake() may be called
+// from any thread, any number of times, before, during or after the wait:
+// the server then polls again at once instead of at the next interval.
+// Thread-safe.
+class PollWake {
+ public:
+  void Wake() EXCLUDES(mu_);
+  // The server's side: what Wake() does from now on (set before each wait);
+  // runs it at once if a Wake() came while none was set.
+  void Arm(std::function<void()> fn) EXCLUDES(mu_);
+
+ private:
+  Mutex mu_;
+  std::function<void()> fn_ GUARDED_BY(mu_);
+  bool pending_ GUARDED_BY(mu_) = false;
+};
+
+// A long-poll: the server calls `poll(false)` every `interval` (or as soon
+// as `wake` is woken, if set) until it returns a response, and `poll(true)`
+// once at `deadline`, which must return one. The I/O thread is free in
+// between.
 struct LongPoll {
   std::function<std::optional<HttpResponse>(bool final)> poll;
   std::chrono::steady_clock::time_point deadline;
   std::chrono::milliseconds interval{20};
+  std::shared_ptr<PollWake> wake;  // may be null
 };
 
 // A response body produced while it is sent (the export). The server sends
