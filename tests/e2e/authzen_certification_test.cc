@@ -844,6 +844,51 @@ TEST_F(AuthzenCertification, NativeLookupPageTokensAreOpaqueAndBound) {
   EXPECT_EQ(r.status, 400);
 }
 
+TEST(AuthzenNames, ActionsTypesAndAttributesAsTheApplicationSpellsThem) {
+  // tests/corpus/names.yaml's policy: HTTP methods as actions, a
+  // capitalised type, camelCase and quoted attributes.
+  std::string corpus = ReadSource("tests/corpus/names.yaml");
+  std::string policy;
+  std::istringstream in(corpus);
+  bool inside = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line == "policy:") { inside = true; continue; }
+    if (line == "data:") break;
+    if (inside) policy += line.substr(std::min<size_t>(2, line.size())) + "\n";
+  }
+  Daemon daemon(policy);
+  ASSERT_TRUE(daemon.started()) << daemon.Stderr();
+  ASSERT_EQ(daemon.Call("POST", "/v1/import",
+      R"({"kind":"resource","type":"Route","id":"api","attributes":{"ownerID":"alice","content-type":"application/json"}})" "\n"
+      R"({"kind":"subject","type":"User","id":"alice"})" "\n"
+      R"({"kind":"subject","type":"User","id":"bob"})" "\n"
+      R"({"kind":"binding","subject":"User:bob","resource":"Route:api","roles":["Team Admin"]})" "\n").status,
+            200);
+  Connection c(daemon.port());
+  auto eval = [&](const std::string& subject, const std::string& action,
+                  const std::string& props) {
+    return c.Request("POST", "/access/v1/evaluation",
+                     R"({"subject":{"type":"User","id":")" + subject +
+                         R"("},"action":{"name":")" + action +
+                         R"("},"resource":{"type":"Route","id":"api")" + props +
+                         "}}",
+                     Daemon::kCheckToken).body;
+  };
+  EXPECT_EQ(eval("bob", "DELETE", ""), R"({"decision":true})");
+  EXPECT_EQ(eval("bob", "delete", ""), R"({"decision":false})");
+  EXPECT_EQ(eval("alice", "GET", ""), R"({"decision":true})");  // ownerID
+  // The request's camelCase property overrides the stored one.
+  EXPECT_EQ(eval("alice", "GET", R"(,"properties":{"ownerID":"bob"})"),
+            R"({"decision":false})");
+  EXPECT_EQ(eval("bob", "POST", R"(,"properties":{"content-type":"text/html"})"),
+            R"({"decision":false})");
+  Response r = c.Request("POST", "/access/v1/search/action",
+                         R"({"subject":{"type":"User","id":"bob"},"resource":{"type":"Route","id":"api"}})",
+                         Daemon::kCheckToken);
+  EXPECT_EQ(r.body,
+            R"({"results":[{"name":"GET"},{"name":"POST"},{"name":"DELETE"}],"page":{"next_token":""}})");
+}
+
 TEST(AuthzenPageTokens, AConfiguredKeyOutlivesARestartARandomOneDoesNot) {
   char tmpl[] = "/tmp/portcullis_page_key_XXXXXX";
   const std::string dir = mkdtemp(tmpl);
