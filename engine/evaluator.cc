@@ -404,7 +404,7 @@ std::optional<Decision> ResolvePath(const Policy& policy,
                                     const DataView& data, TypeId* type,
                                     Path* path) {
   *type = policy.FindType(req.resource.type);
-  if (*type == kNoType || policy.types[*type].is_subject) {
+  if (*type == kNoType || !policy.types[*type].IsResource()) {
     return Deny(ReasonCode::kUnknownResourceType, req.resource);
   }
   std::optional<ResourceInfo> info = data.GetResource(req.resource);

@@ -99,11 +99,10 @@ void ShapeTypes(CompileState& st, const YAML::Node& map, bool is_subject) {
         std::string(is_subject ? "subject type '" : "resource type '") + *name +
         "'";
     if (!body.IsNull()) {
-      std::vector<std::string> allowed = {"description", "attributes"};
-      if (!is_subject) {
-        allowed.push_back("parents");
-        allowed.push_back("actions");
-      }
+      // A subject type may declare actions (and parents): it is then a
+      // resource type too.
+      const std::vector<std::string> allowed = {"description", "attributes",
+                                                "parents", "actions"};
       if (CheckMap(body, what, allowed, {}, st.sink)) {
         if (YAML::Node d = Get(body, "description"); d.IsDefined()) {
           ReadString(d, "description", st.sink);
@@ -124,6 +123,8 @@ void ShapeTypes(CompileState& st, const YAML::Node& map, bool is_subject) {
         if (YAML::Node a = Get(body, "attributes"); a.IsDefined()) {
           ShapeAttributes(st, a, what, &t);
         }
+        t.also_resource = is_subject && (Get(body, "actions").IsDefined() ||
+                                         Get(body, "parents").IsDefined());
       }
     }
     st.ast.types.push_back(std::move(t));

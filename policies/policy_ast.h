@@ -49,6 +49,9 @@ struct TypeAst {
   std::string name;
   YAML::Mark mark;
   bool is_subject = false;
+  // A subject type that declares actions (or parents) is also a resource
+  // type (engine::TypeDef::also_resource).
+  bool also_resource = false;
   std::vector<NameRef> parents;
   std::vector<NameRef> actions;
   std::vector<AttributeAst> attributes;

@@ -255,6 +255,25 @@ TEST(PolicyCompiler, NamesAsApplicationsSpellThem) {
               "7:61", "did you mean 'ownerID'?");
 }
 
+TEST(PolicyCompiler, ASubjectTypeWithActionsIsAResourceTypeToo) {
+  EXPECT_TRUE(Errors("name: t\nsubjects:\n"
+                     "  user:\n"
+                     "    actions: [read_profile]\n"
+                     "    attributes: {department: string}\n"
+                     "resources: {}\n"
+                     "roles:\n  hr: {on: [user], grants: {user: [read_profile]}}\n"
+                     "rules:\n  - {name: r, effect: allow, actions: [read_profile],"
+                     " on: [user], when: resource.department == subject.department}\n")
+                  .empty());
+  // Declared twice, it is still a duplicate, with the way to write it.
+  ExpectError("name: t\nsubjects: {user: {}}\nresources:\n  user: {}\n", "4:3",
+              "declare it once under subjects with its actions");
+  // A subject type without actions is no resource type.
+  ExpectError("name: t\nsubjects: {user: {}}\nresources: {}\n"
+              "roles:\n  r: {on: [user]}\n",
+              "5:12", "role r cannot be bound on subject type 'user'");
+}
+
 TEST(PolicyCompilerErrors, UnknownAttributeType) {
   ExpectError("name: t\nsubjects:\n  user:\n    attributes: {age: integer}\n"
               "resources: {}\n",

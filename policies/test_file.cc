@@ -54,9 +54,10 @@ std::optional<EntityRef> ReadEntity(const YAML::Node& node,
   const engine::TypeId t = policy.FindType(ref->type);
   std::vector<std::string> names;
   for (const engine::TypeDef& d : policy.types) {
-    if (d.is_subject == subject) names.push_back(d.name);
+    if (subject ? d.is_subject : d.IsResource()) names.push_back(d.name);
   }
-  if (t == engine::kNoType || policy.types[t].is_subject != subject) {
+  if (t == engine::kNoType ||
+      !(subject ? policy.types[t].is_subject : policy.types[t].IsResource())) {
     sink.Add(node.Mark(), std::string(what) + " '" + *s + "': '" +
                               std::string(ref->type) + "' is not a " +
                               (subject ? "subject" : "resource") +

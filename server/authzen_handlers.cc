@@ -215,7 +215,7 @@ HttpResponse AuthzenSearchSubject(Call& call) {
   const engine::TypeId rt = policy.FindType(in.resource.type);
   const engine::TypeId st = policy.FindType(in.subject.type);
   const engine::ActionId a = policy.FindAction(in.action);
-  if (rt == engine::kNoType || policy.types[rt].is_subject ||
+  if (rt == engine::kNoType || !policy.types[rt].IsResource() ||
       st == engine::kNoType || !policy.types[st].is_subject ||
       a == engine::kNoAction || !policy.types[rt].actions.Contains(a)) {
     return EmptyResults();
@@ -249,7 +249,7 @@ HttpResponse AuthzenSearchResource(Call& call) {
   const engine::Policy& policy = *call.policy->policy;
   const engine::TypeId rt = policy.FindType(in.resource.type);
   const engine::ActionId a = policy.FindAction(in.action);
-  if (rt == engine::kNoType || policy.types[rt].is_subject ||
+  if (rt == engine::kNoType || !policy.types[rt].IsResource() ||
       a == engine::kNoAction || !policy.types[rt].actions.Contains(a)) {
     return EmptyResults();
   }

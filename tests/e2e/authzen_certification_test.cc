@@ -844,19 +844,23 @@ TEST_F(AuthzenCertification, NativeLookupPageTokensAreOpaqueAndBound) {
   EXPECT_EQ(r.status, 400);
 }
 
-TEST(AuthzenNames, ActionsTypesAndAttributesAsTheApplicationSpellsThem) {
-  // tests/corpus/names.yaml's policy: HTTP methods as actions, a
-  // capitalised type, camelCase and quoted attributes.
-  std::string corpus = ReadSource("tests/corpus/names.yaml");
+// The policy part of a corpus file (its `policy:` mapping, dedented).
+std::string CorpusPolicy(const std::string& relative) {
+  std::istringstream in(ReadSource(relative));
   std::string policy;
-  std::istringstream in(corpus);
   bool inside = false;
   for (std::string line; std::getline(in, line);) {
     if (line == "policy:") { inside = true; continue; }
     if (line == "data:") break;
     if (inside) policy += line.substr(std::min<size_t>(2, line.size())) + "\n";
   }
-  Daemon daemon(policy);
+  return policy;
+}
+
+TEST(AuthzenNames, ActionsTypesAndAttributesAsTheApplicationSpellsThem) {
+  // tests/corpus/names.yaml's policy: HTTP methods as actions, a
+  // capitalised type, camelCase and quoted attributes.
+  Daemon daemon(CorpusPolicy("tests/corpus/names.yaml"));
   ASSERT_TRUE(daemon.started()) << daemon.Stderr();
   ASSERT_EQ(daemon.Call("POST", "/v1/import",
       R"({"kind":"resource","type":"Route","id":"api","attributes":{"ownerID":"alice","content-type":"application/json"}})" "\n"
@@ -887,6 +891,56 @@ TEST(AuthzenNames, ActionsTypesAndAttributesAsTheApplicationSpellsThem) {
                          Daemon::kCheckToken);
   EXPECT_EQ(r.body,
             R"({"results":[{"name":"GET"},{"name":"POST"},{"name":"DELETE"}],"page":{"next_token":""}})");
+}
+
+TEST(AuthzenSubjectAndResource, AUserIsReadAsAResourceAndSearched) {
+  Daemon daemon(CorpusPolicy("tests/corpus/subject_and_resource.yaml"));
+  ASSERT_TRUE(daemon.started()) << daemon.Stderr();
+  // user:alice and user:bob are written as subjects and as resources: the
+  // store keeps the two records apart.
+  Response r = daemon.Call("POST", "/v1/import",
+      R"({"kind":"subject","type":"user","id":"alice"})" "\n"
+      R"({"kind":"subject","type":"user","id":"bob"})" "\n"
+      R"({"kind":"subject","type":"user","id":"hana"})" "\n"
+      R"({"kind":"resource","type":"user","id":"alice","attributes":{"department":"sales"}})" "\n"
+      R"({"kind":"resource","type":"user","id":"bob"})" "\n"
+      R"({"kind":"binding","subject":"user:hana","resource":"user:bob","roles":["hr"]})" "\n");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(daemon.Call("GET", "/v1/subjects/user/alice").status, 200);
+  EXPECT_EQ(daemon.Call("GET", "/v1/resources/user/alice").status, 200);
+  EXPECT_EQ(daemon.Call("DELETE", "/v1/resources/user/alice").status, 200);
+  EXPECT_EQ(daemon.Call("GET", "/v1/subjects/user/alice").status, 200);
+  EXPECT_EQ(daemon.Call("PUT", "/v1/resources/user/alice", "{}").status, 200);
+
+  Connection c(daemon.port());
+  auto post = [&](const std::string& path, const std::string& body) {
+    return c.Request("POST", path, body, Daemon::kCheckToken).body;
+  };
+  EXPECT_EQ(post("/access/v1/evaluation",
+                 R"({"subject":{"type":"user","id":"alice"},"action":{"name":"read_profile"},"resource":{"type":"user","id":"bob"}})"),
+            R"({"decision":true})");
+  EXPECT_EQ(post("/access/v1/evaluation",
+                 R"({"subject":{"type":"user","id":"alice"},"action":{"name":"edit_profile"},"resource":{"type":"user","id":"bob"}})"),
+            R"({"decision":false})");
+  EXPECT_EQ(post("/access/v1/search/resource",
+                 R"({"subject":{"type":"user","id":"bob"},"action":{"name":"edit_profile"},"resource":{"type":"user"}})"),
+            R"({"results":[{"type":"user","id":"bob"}],"page":{"next_token":""}})");
+  EXPECT_EQ(post("/access/v1/search/resource",
+                 R"({"subject":{"type":"user","id":"hana"},"action":{"name":"read_profile"},"resource":{"type":"user"}})"),
+            R"({"results":[{"type":"user","id":"alice"},{"type":"user","id":"bob"}],"page":{"next_token":""}})");
+  EXPECT_EQ(post("/access/v1/search/subject",
+                 R"({"subject":{"type":"user"},"action":{"name":"edit_profile"},"resource":{"type":"user","id":"bob"}})"),
+            R"({"results":[{"type":"user","id":"bob"},{"type":"user","id":"hana"}],"page":{"next_token":""}})");
+  EXPECT_EQ(post("/access/v1/search/action",
+                 R"({"subject":{"type":"user","id":"bob"},"resource":{"type":"user","id":"bob"}})"),
+            R"({"results":[{"name":"read_profile"},{"name":"edit_profile"}],"page":{"next_token":""}})");
+  // The native lookups too.
+  r = c.Request("POST", "/v1/lookup/subjects",
+                R"({"action":"edit_profile","resource":"user:bob"})",
+                Daemon::kCheckToken);
+  EXPECT_NE(r.body.find(R"("subjects":["user:bob","user:hana"])"),
+            std::string::npos)
+      << r.body;
 }
 
 TEST(AuthzenPageTokens, AConfiguredKeyOutlivesARestartARandomOneDoesNot) {
