@@ -943,6 +943,41 @@ TEST(AuthzenSubjectAndResource, AUserIsReadAsAResourceAndSearched) {
       << r.body;
 }
 
+TEST(AuthzenApplicationWideRoles, ARootBindingOrAListOfRolesInTheRequest) {
+  Daemon daemon(CorpusPolicy("tests/corpus/application_wide_roles.yaml"));
+  ASSERT_TRUE(daemon.started()) << daemon.Stderr();
+  ASSERT_EQ(daemon.Call("POST", "/v1/import",
+      R"({"kind":"resource","type":"app","id":"todos"})" "\n"
+      R"({"kind":"resource","type":"todo","id":"t1","parent":"app:todos","attributes":{"ownerID":"eve"}})" "\n"
+      R"({"kind":"subject","type":"user","id":"root"})" "\n"
+      R"({"kind":"subject","type":"user","id":"eve"})" "\n"
+      R"({"kind":"binding","subject":"user:root","resource":"app:todos","roles":["app_admin"]})" "\n").status,
+            200);
+  Connection c(daemon.port());
+  auto eval = [&](const std::string& subject, const std::string& action) {
+    return c.Request("POST", "/access/v1/evaluation",
+                     R"({"subject":)" + subject + R"(,"action":{"name":")" +
+                         action + R"("},"resource":{"type":"todo","id":"t1"}})",
+                     Daemon::kCheckToken).body;
+  };
+  // 1. The role bound on the root resource holds on the todo below it.
+  EXPECT_EQ(eval(R"({"type":"user","id":"root"})", "delete_todo"),
+            R"({"decision":true})");
+  // 2. The roles sent with the request, as a token would carry them.
+  EXPECT_EQ(eval(R"({"type":"user","id":"eve","properties":{"roles":["admin"]}})",
+                 "delete_todo"),
+            R"({"decision":true})");
+  EXPECT_EQ(eval(R"({"type":"user","id":"eve","properties":{"roles":["editor"]}})",
+                 "delete_todo"),
+            R"({"decision":false})");
+  EXPECT_EQ(eval(R"({"type":"user","id":"eve","properties":{"roles":["editor"]}})",
+                 "update_todo"),
+            R"({"decision":true})");
+  // Without roles (none stored, none sent): the rule cannot apply.
+  EXPECT_EQ(eval(R"({"type":"user","id":"eve"})", "delete_todo"),
+            R"({"decision":false})");
+}
+
 TEST(AuthzenPageTokens, AConfiguredKeyOutlivesARestartARandomOneDoesNot) {
   char tmpl[] = "/tmp/portcullis_page_key_XXXXXX";
   const std::string dir = mkdtemp(tmpl);
