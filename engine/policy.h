@@ -44,6 +44,13 @@ struct TypeDef {
   // as well. A type that is not a subject is always a resource type.
   bool also_resource = false;
   bool IsResource() const { return !is_subject || also_resource; }
+  // `entities: request`: an entity of this type that the store has never
+  // seen is evaluated from the request alone (its properties as
+  // attributes; as a resource, a root with no parent) instead of being
+  // denied unknown_subject / unknown_resource. A stored entity of the type
+  // is evaluated as usual (stored parent, stored attributes under the
+  // request's properties).
+  bool from_request = false;
   std::vector<TypeId> parents;  // resource types only; empty for a root type
   ActionSet actions;            // the actions defined on this type
   // Declared attributes. When non-empty, conditions may read only these.

@@ -101,8 +101,8 @@ void ShapeTypes(CompileState& st, const YAML::Node& map, bool is_subject) {
     if (!body.IsNull()) {
       // A subject type may declare actions (and parents): it is then a
       // resource type too.
-      const std::vector<std::string> allowed = {"description", "attributes",
-                                                "parents", "actions"};
+      const std::vector<std::string> allowed = {
+          "description", "attributes", "parents", "actions", "entities"};
       if (CheckMap(body, what, allowed, {}, st.sink)) {
         if (YAML::Node d = Get(body, "description"); d.IsDefined()) {
           ReadString(d, "description", st.sink);
@@ -125,6 +125,15 @@ void ShapeTypes(CompileState& st, const YAML::Node& map, bool is_subject) {
         }
         t.also_resource = is_subject && (Get(body, "actions").IsDefined() ||
                                          Get(body, "parents").IsDefined());
+        if (YAML::Node e = Get(body, "entities"); e.IsDefined()) {
+          std::optional<std::string> v = ReadString(e, "entities", st.sink);
+          if (v && *v != "stored" && *v != "request") {
+            st.sink.Add(e.Mark(), "entities of " + what + " must be stored "
+                                  "or request, got '" + *v + "'" +
+                                  DidYouMean(*v, {"stored", "request"}));
+          }
+          t.from_request = v && *v == "request";
+        }
       }
     }
     st.ast.types.push_back(std::move(t));

@@ -38,6 +38,7 @@ void CollectNames(CompileState& st) {
     def.name = t.name;
     def.is_subject = t.is_subject;
     def.also_resource = t.also_resource;
+    def.from_request = t.from_request;
     def.location = st.sink.Location(t.mark);
     for (const AttributeAst& a : t.attributes) {
       def.attributes.push_back(

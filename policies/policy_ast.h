@@ -52,6 +52,7 @@ struct TypeAst {
   // A subject type that declares actions (or parents) is also a resource
   // type (engine::TypeDef::also_resource).
   bool also_resource = false;
+  bool from_request = false;  // entities: request
   std::vector<NameRef> parents;
   std::vector<NameRef> actions;
   std::vector<AttributeAst> attributes;

@@ -274,6 +274,16 @@ TEST(PolicyCompiler, ASubjectTypeWithActionsIsAResourceTypeToo) {
               "5:12", "role r cannot be bound on subject type 'user'");
 }
 
+TEST(PolicyCompiler, EntitiesFromTheRequest) {
+  EXPECT_TRUE(Errors("name: t\nsubjects:\n  caller: {entities: request}\n"
+                     "resources:\n  route: {entities: stored, actions: [GET]}\n")
+                  .empty());
+  ExpectError("name: t\nsubjects:\n  caller: {entities: requests}\n"
+              "resources: {}\n",
+              "3:22", "entities of subject type 'caller' must be stored or "
+                      "request, got 'requests' (did you mean 'request'?)");
+}
+
 TEST(PolicyCompilerErrors, UnknownAttributeType) {
   ExpectError("name: t\nsubjects:\n  user:\n    attributes: {age: integer}\n"
               "resources: {}\n",

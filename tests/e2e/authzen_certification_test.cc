@@ -978,6 +978,62 @@ TEST(AuthzenApplicationWideRoles, ARootBindingOrAListOfRolesInTheRequest) {
             R"({"decision":false})");
 }
 
+TEST(AuthzenRequestEntities, EntitiesTheStoreNeverSawAreEvaluatedFromTheRequest) {
+  // A to-do being created and a user known only from a token: nothing is
+  // written to the store first.
+  Daemon daemon(R"(name: todo_create
+subjects:
+  user:
+    entities: request
+    attributes: {roles: list}
+  service: {}
+resources:
+  todo:
+    entities: request
+    actions: [create, delete]
+    attributes: {ownerID: string}
+rules:
+  - name: editors create their own todos
+    effect: allow
+    actions: [create]
+    on: [todo]
+    when: '"editor" in subject.roles && resource.ownerID == subject.id'
+  - name: nobody deletes
+    effect: deny
+    actions: [delete]
+    on: [todo]
+)");
+  ASSERT_TRUE(daemon.started()) << daemon.Stderr();
+  Connection c(daemon.port());
+  auto eval = [&](const std::string& body) {
+    return c.Request("POST", "/access/v1/evaluation", body, Daemon::kCheckToken)
+        .body;
+  };
+  EXPECT_EQ(eval(R"({"subject":{"type":"user","id":"eve","properties":{"roles":["editor"]}},
+      "action":{"name":"create"},
+      "resource":{"type":"todo","id":"new-1","properties":{"ownerID":"eve"}}})"),
+            R"({"decision":true})");
+  // Another owner; no roles at all (the rule cannot be evaluated: deny).
+  EXPECT_EQ(eval(R"({"subject":{"type":"user","id":"eve","properties":{"roles":["editor"]}},
+      "action":{"name":"create"},
+      "resource":{"type":"todo","id":"new-1","properties":{"ownerID":"bob"}}})"),
+            R"({"decision":false})");
+  EXPECT_EQ(eval(R"({"subject":{"type":"user","id":"eve"},"action":{"name":"create"},
+      "resource":{"type":"todo","id":"new-1","properties":{"ownerID":"eve"}}})"),
+            R"({"decision":false})");
+  // A stored type (service) that the store does not know stays unknown.
+  Response r = c.Request("POST", "/v1/check",
+                         R"({"subject":"service:s1","action":"create","resource":"todo:x"})",
+                         Daemon::kCheckToken);
+  EXPECT_NE(r.body.find(R"("code":"unknown_subject")"), std::string::npos)
+      << r.body;
+  r = c.Request("POST", "/v1/check",
+                R"({"subject":"user:eve","action":"create","resource":"todo:x"})",
+                Daemon::kCheckToken);
+  EXPECT_NE(r.body.find(R"("code":"evaluation_error")"), std::string::npos)
+      << r.body;
+}
+
 TEST(AuthzenPageTokens, AConfiguredKeyOutlivesARestartARandomOneDoesNot) {
   char tmpl[] = "/tmp/portcullis_page_key_XXXXXX";
   const std::string dir = mkdtemp(tmpl);
