@@ -1034,6 +1034,129 @@ rules:
       << r.body;
 }
 
+// ---- The example policies of docs/authzen-guide.md, over HTTP ----
+
+struct Sent {
+  const char* path;  // under /access/v1/
+  const char* body;  // sent verbatim
+  const char* answer;
+};
+
+void RunExample(const char* policy, const char* data,
+                std::initializer_list<Sent> exchanges) {
+  Daemon daemon(ReadSource(std::string("policies/examples/") + policy));
+  ASSERT_TRUE(daemon.started()) << daemon.Stderr();
+  if (data != nullptr) {
+    Response r = daemon.Call(
+        "POST", "/v1/import",
+        ReadSource(std::string("policies/examples/") + data));
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  Connection c(daemon.port());
+  for (const Sent& x : exchanges) {
+    SCOPED_TRACE(x.body);
+    Response r = c.Request("POST", std::string("/access/v1/") + x.path, x.body,
+                           Daemon::kCheckToken);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, x.answer);
+  }
+}
+
+TEST(AuthzenExamples, TodoApplication) {
+  RunExample("todo.yaml", nullptr, {
+      {"evaluation", R"({
+  "subject": { "type": "user", "id": "rick@the-citadel.com", "properties": { "roles": ["viewer"] } },
+  "action": { "name": "can_read_user" },
+  "resource": { "type": "user", "id": "beth@the-smiths.com" }
+})", R"({"decision":true})"},
+      {"evaluation", R"({
+  "subject": { "type": "user", "id": "morty@the-citadel.com", "properties": { "roles": ["editor"] } },
+  "action": { "name": "can_update_todo" },
+  "resource": { "type": "todo", "id": "7240d0db", "properties": { "ownerID": "morty@the-citadel.com" } }
+})", R"({"decision":true})"},
+      {"evaluation", R"({
+  "subject": { "type": "user", "id": "morty@the-citadel.com", "properties": { "roles": ["editor"] } },
+  "action": { "name": "can_update_todo" },
+  "resource": { "type": "todo", "id": "7240d0db", "properties": { "ownerID": "rick@the-citadel.com" } }
+})", R"({"decision":false})"},
+      {"evaluations", R"({
+  "subject": { "type": "user", "id": "rick@the-citadel.com", "properties": { "roles": ["admin", "evil_genius"] } },
+  "resource": { "type": "todo", "id": "7240d0db", "properties": { "ownerID": "morty@the-citadel.com" } },
+  "evaluations": [
+    { "action": { "name": "can_delete_todo" } },
+    { "action": { "name": "can_create_todo" } },
+    { "action": { "name": "can_read_todos" } }
+  ]
+})", R"({"evaluations":[{"decision":true},{"decision":true},{"decision":true}]})"},
+      {"evaluation", R"({
+  "subject": { "type": "user", "id": "jerry@the-smiths.com", "properties": { "roles": ["viewer"] } },
+  "action": { "name": "can_delete_todo" },
+  "resource": { "type": "todo", "id": "7240d0db", "properties": { "ownerID": "jerry@the-smiths.com" } }
+})", R"({"decision":false})"},
+  });
+}
+
+TEST(AuthzenExamples, ApiGateway) {
+  RunExample("gateway.yaml", "gateway-data.jsonl", {
+      {"evaluation", R"({
+  "subject": { "type": "client", "id": "web" },
+  "action": { "name": "GET" },
+  "resource": { "type": "route", "id": "orders-list" }
+})", R"({"decision":true})"},
+      {"evaluation", R"({
+  "subject": { "type": "client", "id": "web", "properties": { "scopes": ["write"] } },
+  "action": { "name": "POST" },
+  "resource": { "type": "route", "id": "orders-admin" }
+})", R"({"decision":true})"},
+      {"evaluation", R"({
+  "subject": { "type": "client", "id": "ops" },
+  "action": { "name": "DELETE" },
+  "resource": { "type": "route", "id": "orders-admin" }
+})", R"({"decision":false})"},
+      {"evaluation", R"({
+  "subject": { "type": "client", "id": "ops", "properties": { "scopes": ["admin"] } },
+  "action": { "name": "DELETE" },
+  "resource": { "type": "route", "id": "orders-admin" }
+})", R"({"decision":true})"},
+      {"search/action", R"({
+  "subject": { "type": "client", "id": "ops", "properties": { "scopes": ["admin"] } },
+  "resource": { "type": "route", "id": "orders-admin" }
+})", R"({"results":[{"name":"GET"},{"name":"POST"},{"name":"PUT"},{"name":"DELETE"}],"page":{"next_token":""}})"},
+  });
+}
+
+TEST(AuthzenExamples, RecordSearch) {
+  RunExample("records.yaml", "records-data.jsonl", {
+      {"search/resource", R"({
+  "subject": { "type": "user", "id": "mia" },
+  "action": { "name": "view" },
+  "resource": { "type": "record" }
+})", R"({"results":[{"type":"record","id":"r1"},{"type":"record","id":"r2"}],"page":{"next_token":""}})"},
+      {"search/resource", R"({
+  "subject": { "type": "user", "id": "ann" },
+  "action": { "name": "view" },
+  "resource": { "type": "record" }
+})", R"({"results":[{"type":"record","id":"r1"}],"page":{"next_token":""}})"},
+      {"search/subject", R"({
+  "subject": { "type": "user" },
+  "action": { "name": "view" },
+  "resource": { "type": "record", "id": "r2" }
+})", R"({"results":[{"type":"user","id":"mia"}],"page":{"next_token":""}})"},
+  });
+}
+
+TEST(AuthzenExamples, Certification) {
+  RunExample("certification.yaml", "certification-data.jsonl", {
+      {"evaluation", kScenario[0].body, R"({"decision":true})"},
+      {"evaluation", kScenario[1].body, R"({"decision":false})"},
+      {"search/subject", R"({
+  "subject": { "type": "user" },
+  "action": { "name": "read" },
+  "resource": { "type": "record", "id": "record-1" }
+})", R"({"results":[{"type":"user","id":"alice"},{"type":"user","id":"bob"}],"page":{"next_token":""}})"},
+  });
+}
+
 TEST(AuthzenPageTokens, AConfiguredKeyOutlivesARestartARandomOneDoesNot) {
   char tmpl[] = "/tmp/portcullis_page_key_XXXXXX";
   const std::string dir = mkdtemp(tmpl);
