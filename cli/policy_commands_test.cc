@@ -1,6 +1,8 @@
 #include "cli/policy_commands.h"
 
+#include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include <gtest/gtest.h>
 
@@ -65,6 +67,46 @@ TEST(CheckCommand, DenyExitsOneWithReason) {
   EXPECT_EQ(out.str(),
             "deny\nreason: restricted: restricted by override on folder:f "
             "(role content_creator would grant edit)\n");
+}
+
+TEST(CheckCommand, DataMayBeJsonLines) {
+  // The same data as small_data.yaml, in the export format: same answers.
+  for (auto [subject, action, resource, code] :
+       {std::tuple{"user:alice", "view", "file:f1", kExitAllow},
+        std::tuple{"user:alice", "edit", "file:f1", kExitDeny},
+        std::tuple{"user:bob", "view_group", "group:g1", kExitDeny}}) {
+    QueryArgs yaml = Query(subject, action, resource);
+    QueryArgs jsonl = yaml;
+    jsonl.data = kTestdata + "/small_data.jsonl";
+    std::ostringstream out_yaml, out_jsonl, err;
+    EXPECT_EQ(CheckCommand(yaml, out_yaml, err), code);
+    EXPECT_EQ(CheckCommand(jsonl, out_jsonl, err), code) << err.str();
+    EXPECT_EQ(out_jsonl.str(), out_yaml.str());
+  }
+  // A bad line is named by its line number.
+  const std::string bad = ::testing::TempDir() + "/bad_data.jsonl";
+  {
+    std::ofstream f(bad);
+    f << R"({"kind":"resource","type":"account","id":"acme"})" "\n"
+      << R"({"kind":"resource","type":"fiel","id":"x"})" "\n"
+      << R"({"kind":"gadget"})" "\n";
+  }
+  QueryArgs q = Query("user:alice", "view", "file:f1");
+  q.data = bad;
+  std::ostringstream out, err;
+  EXPECT_EQ(CheckCommand(q, out, err), kExitError);
+  EXPECT_NE(err.str().find(bad + ":3:1: unknown kind 'gadget'"),
+            std::string::npos)
+      << err.str();
+  {
+    std::ofstream f(bad);
+    f << R"({"kind":"resource","type":"account","id":"acme"})" "\n"
+      << R"({"kind":"resource","type":"fiel","id":"x"})" "\n";
+  }
+  std::ostringstream out2, err2;
+  EXPECT_EQ(CheckCommand(q, out2, err2), kExitError);
+  EXPECT_NE(err2.str().find(bad + ":2:1: "), std::string::npos) << err2.str();
+  EXPECT_NE(err2.str().find("fiel"), std::string::npos) << err2.str();
 }
 
 TEST(CheckCommand, ContextValuesAreReadAsYaml) {

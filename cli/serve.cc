@@ -11,9 +11,11 @@
 #include <functional>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,6 +44,7 @@ using server::HttpRequestHead;
 using server::HttpServer;
 using server::HttpServerOptions;
 using server::ListenAddress;
+using server::PageTokenKey;
 using server::LoadedPolicy;
 using server::ParseListen;
 using server::PolicyAdmin;
@@ -297,6 +300,33 @@ bool SetAuthentication(const ServeConfig& config, ApiOptions* options,
   return true;
 }
 
+// Sets the page token key from the configured secret file, if any. False
+// (after printing why) if the file cannot be read or is too short.
+bool SetPageTokenKey(const ServeConfig& config, ApiOptions* options,
+                     std::ostream& err) {
+  if (config.page_token_key_file.empty()) return true;  // random at start
+  std::ifstream in(config.page_token_key_file, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) {
+    err << "portcullis serve: cannot read the page token key file "
+        << config.page_token_key_file << "\n";
+    return false;
+  }
+  std::string secret = text.str();
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) {
+    secret.pop_back();
+  }
+  auto key = PageTokenKey::FromSecret(secret, "page_token_key_file");
+  if (!key) {
+    err << "portcullis serve: " << config.page_token_key_file << ": "
+        << key.error().message() << "\n";
+    return false;
+  }
+  options->page_token_key = *key;
+  return true;
+}
+
 void SetApiLimits(const ServeConfig& config, ApiOptions* options) {
   options->max_batch = config.max_batch;
   options->max_page = config.max_page;
@@ -496,6 +526,7 @@ int RunServe(const ServeConfig& config, std::ostream& out, std::ostream& err) {
   if (!compiled) return 1;
   ApiOptions options;
   if (!SetAuthentication(config, &options, err)) return 1;
+  if (!SetPageTokenKey(config, &options, err)) return 1;
   SetApiLimits(config, &options);
   // The logs outlive the Api, whose callbacks write to them.
   LineLog access_log, decision_log;

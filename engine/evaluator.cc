@@ -404,15 +404,26 @@ std::optional<Decision> ResolvePath(const Policy& policy,
                                     const DataView& data, TypeId* type,
                                     Path* path) {
   *type = policy.FindType(req.resource.type);
-  if (*type == kNoType || policy.types[*type].is_subject) {
+  if (*type == kNoType || !policy.types[*type].IsResource()) {
     return Deny(ReasonCode::kUnknownResourceType, req.resource);
   }
   std::optional<ResourceInfo> info = data.GetResource(req.resource);
   if (data.failed()) return Deny(ReasonCode::kStorageError);
-  if (!info) return Deny(ReasonCode::kUnknownResource, req.resource);
+  if (!info) {
+    // A type whose entities may live in the request alone: a root.
+    if (!policy.types[*type].from_request) {
+      return Deny(ReasonCode::kUnknownResource, req.resource);
+    }
+    info = ResourceInfo{};
+  }
   bool holds_something = false;
+  const TypeId subject_type = policy.FindType(req.subject.type);
+  const bool subject_from_request =
+      subject_type != kNoType && policy.types[subject_type].is_subject &&
+      policy.types[subject_type].from_request;
   auto subject_unknown = [&] {
-    return !holds_something && !data.SubjectExists(req.subject);
+    return !holds_something && !subject_from_request &&
+           !data.SubjectExists(req.subject);
   };
   EntityRef node = req.resource;
   while (true) {

@@ -153,7 +153,7 @@ class ParentTypes {
       for (TypeId p : t.parents) parent[p] = true;
     }
     for (size_t i = 0; i < policy.types.size(); ++i) {
-      if (!policy.types[i].is_subject && !parent[i]) {
+      if (policy.types[i].IsResource() && !parent[i]) {
         leaves_.push_back(policy.types[i].name);
       }
     }
@@ -513,7 +513,7 @@ Result<LookupPage> LookupResources(const Evaluator& evaluator,
                                    const LookupResourcesRequest& request) {
   const Policy& policy = evaluator.policy();
   const TypeId type = policy.FindType(request.type);
-  if (type == kNoType || policy.types[type].is_subject) {
+  if (type == kNoType || !policy.types[type].IsResource()) {
     return Fail(Status::InvalidArgument(
         "unknown resource type '" + std::string(request.type) + "'", "type"));
   }
@@ -572,7 +572,7 @@ Result<LookupPage> LookupSubjects(const Evaluator& evaluator,
                                   const LookupSubjectsRequest& request) {
   const Policy& policy = evaluator.policy();
   const TypeId type = policy.FindType(request.resource.type);
-  if (type == kNoType || policy.types[type].is_subject) {
+  if (type == kNoType || !policy.types[type].IsResource()) {
     return Fail(Status::InvalidArgument(
         "unknown resource type '" + std::string(request.resource.type) + "'",
         "resource"));

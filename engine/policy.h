@@ -33,10 +33,24 @@ struct AttributeDecl {
   SourceLocation location;
 };
 
-// A resource type or a subject type.
+// A resource type, a subject type, or both: a subject type that declares
+// actions (a user whose profile others may read) is also a resource type.
+// Its entities are stored once as subjects and once as resources (the
+// store keeps the two apart: "user:alice" may be both).
 struct TypeDef {
   std::string name;
   bool is_subject = false;
+  // Only for a subject type: it declares actions, so it is a resource type
+  // as well. A type that is not a subject is always a resource type.
+  bool also_resource = false;
+  bool IsResource() const { return !is_subject || also_resource; }
+  // `entities: request`: an entity of this type that the store has never
+  // seen is evaluated from the request alone (its properties as
+  // attributes; as a resource, a root with no parent) instead of being
+  // denied unknown_subject / unknown_resource. A stored entity of the type
+  // is evaluated as usual (stored parent, stored attributes under the
+  // request's properties).
+  bool from_request = false;
   std::vector<TypeId> parents;  // resource types only; empty for a root type
   ActionSet actions;            // the actions defined on this type
   // Declared attributes. When non-empty, conditions may read only these.

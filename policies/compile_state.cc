@@ -16,7 +16,7 @@ std::vector<std::string> CompileState::TypeNames(bool subjects,
                                                  bool resources) const {
   std::vector<std::string> out;
   for (const engine::TypeDef& t : policy->types) {
-    if ((t.is_subject && subjects) || (!t.is_subject && resources)) {
+    if ((t.is_subject && subjects) || (t.IsResource() && resources)) {
       out.push_back(t.name);
     }
   }
@@ -31,7 +31,7 @@ TypeId CompileState::ResolveResourceType(const NameRef& ref,
                            DidYouMean(ref.name, TypeNames(false, true)));
     return engine::kNoType;
   }
-  if (policy->types[it->second].is_subject) {
+  if (!policy->types[it->second].IsResource()) {
     sink.Add(ref.mark, "'" + ref.name +
                            "' is a subject type (a resource "
                            "type is expected" +

@@ -720,7 +720,11 @@ class Parser {
     std::string key;
     while (tok_.kind == Tok::kDot) {
       Advance();
-      if (tok_.kind != Tok::kIdent) Expected("an attribute name");
+      // A segment that is not an identifier is quoted: resource."x-y".
+      if (tok_.kind != Tok::kIdent &&
+          !(tok_.kind == Tok::kString && !tok_.text.empty())) {
+        Expected("an attribute name");
+      }
       if (!key.empty()) key += '.';
       key += tok_.text;
       Advance();

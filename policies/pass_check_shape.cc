@@ -16,14 +16,20 @@
 namespace portcullis::policies {
 namespace {
 
-bool IsValidAttributeName(std::string_view s) {
+// An attribute name: dot-separated segments (nested request objects are
+// dotted keys), each a name (NameKind::kName) of its own. A condition
+// reads a segment that is not an identifier quoted: resource."content-type".
+std::string AttributeNameProblem(std::string_view s) {
   size_t start = 0;
   while (true) {
     const size_t dot = s.find('.', start);
     const std::string_view seg =
         s.substr(start, dot == std::string_view::npos ? s.npos : dot - start);
-    if (!IsValidName(seg)) return false;
-    if (dot == std::string_view::npos) return true;
+    if (seg.empty()) return "has an empty segment between dots";
+    if (std::string p = NameProblem(seg, NameKind::kName); !p.empty()) {
+      return p;
+    }
+    if (dot == std::string_view::npos) return {};
     start = dot + 1;
   }
 }
@@ -53,11 +59,9 @@ void ShapeAttributes(CompileState& st, const YAML::Node& map,
   for (auto it = map.begin(); it != map.end(); ++it) {
     if (!it->first.IsScalar()) continue;  // reported by CheckNameMap
     const std::string name = it->first.Scalar();
-    if (!IsValidAttributeName(name)) {
-      st.sink.Add(it->first.Mark(),
-                  "attribute name '" + name +
-                      "' is not valid (expected [a-z][a-z0-9_]*, dotted "
-                      "segments allowed)");
+    if (std::string problem = AttributeNameProblem(name); !problem.empty()) {
+      st.sink.Add(it->first.Mark(), "attribute name '" + name +
+                                        "' is not valid: it " + problem);
       continue;
     }
     std::optional<std::string> type =
@@ -82,7 +86,8 @@ void ShapeTypes(CompileState& st, const YAML::Node& map, bool is_subject) {
   if (!CheckNameMap(map, section, st.sink)) return;
   for (auto it = map.begin(); it != map.end(); ++it) {
     std::optional<std::string> name = ReadName(
-        it->first, is_subject ? "subject type" : "resource type", st.sink);
+        it->first, is_subject ? "subject type" : "resource type", st.sink,
+        NameKind::kType);
     if (!name) continue;
     TypeAst t;
     t.name = *name;
@@ -94,23 +99,40 @@ void ShapeTypes(CompileState& st, const YAML::Node& map, bool is_subject) {
         std::string(is_subject ? "subject type '" : "resource type '") + *name +
         "'";
     if (!body.IsNull()) {
-      std::vector<std::string> allowed = {"description", "attributes"};
-      if (!is_subject) {
-        allowed.push_back("parents");
-        allowed.push_back("actions");
-      }
+      // A subject type may declare actions (and parents): it is then a
+      // resource type too.
+      const std::vector<std::string> allowed = {
+          "description", "attributes", "parents", "actions", "entities"};
       if (CheckMap(body, what, allowed, {}, st.sink)) {
         if (YAML::Node d = Get(body, "description"); d.IsDefined()) {
           ReadString(d, "description", st.sink);
         }
         if (YAML::Node p = Get(body, "parents"); p.IsDefined()) {
-          t.parents = ReadNameList(p, "parent type", st.sink);
+          t.parents = ReadNameList(p, "parent type", st.sink, NameKind::kType);
         }
         if (YAML::Node a = Get(body, "actions"); a.IsDefined()) {
           t.actions = ReadNameList(a, "action", st.sink);
+          std::erase_if(t.actions, [&](const NameRef& r) {
+            if (r.name != "*") return false;
+            st.sink.Add(r.mark,
+                        "action '*' is not a valid name: '*' stands for "
+                        "every action in restrictions");
+            return true;
+          });
         }
         if (YAML::Node a = Get(body, "attributes"); a.IsDefined()) {
           ShapeAttributes(st, a, what, &t);
+        }
+        t.also_resource = is_subject && (Get(body, "actions").IsDefined() ||
+                                         Get(body, "parents").IsDefined());
+        if (YAML::Node e = Get(body, "entities"); e.IsDefined()) {
+          std::optional<std::string> v = ReadString(e, "entities", st.sink);
+          if (v && *v != "stored" && *v != "request") {
+            st.sink.Add(e.Mark(), "entities of " + what + " must be stored "
+                                  "or request, got '" + *v + "'" +
+                                  DidYouMean(*v, {"stored", "request"}));
+          }
+          t.from_request = v && *v == "request";
         }
       }
     }
@@ -122,7 +144,7 @@ void ShapeGrants(CompileState& st, const YAML::Node& map,
                  const std::string& what, RoleAst* r) {
   if (!CheckNameMap(map, "the grants of " + what, st.sink)) return;
   for (auto it = map.begin(); it != map.end(); ++it) {
-    std::optional<std::string> type = ReadName(it->first, "type", st.sink);
+    std::optional<std::string> type = ReadName(it->first, "type", st.sink, NameKind::kType);
     if (!type) continue;
     GrantsForTypeAst g;
     g.type = NameRef{*type, it->first.Mark()};
@@ -186,7 +208,7 @@ void ShapeRoles(CompileState& st, const YAML::Node& map) {
         if (auto s = ReadString(d, "description", st.sink)) r.description = *s;
       }
       if (YAML::Node n = Get(body, "on"); n.IsDefined()) {
-        r.on = ReadNameList(n, "type", st.sink);
+        r.on = ReadNameList(n, "type", st.sink, NameKind::kType);
       }
       if (YAML::Node n = Get(body, "includes"); n.IsDefined()) {
         r.includes = ReadNameList(n, "role", st.sink);
@@ -205,7 +227,7 @@ void ShapeRestrictions(CompileState& st, const YAML::Node& map) {
     return;
   }
   if (YAML::Node n = Get(map, "on"); n.IsDefined()) {
-    st.ast.restrictions.on = ReadNameList(n, "type", st.sink);
+    st.ast.restrictions.on = ReadNameList(n, "type", st.sink, NameKind::kType);
   }
   if (YAML::Node n = Get(map, "exempt_roles"); n.IsDefined()) {
     st.ast.restrictions.exempt_roles = ReadNameList(n, "role", st.sink);
@@ -276,7 +298,7 @@ void ShapeRules(CompileState& st, const YAML::Node& list) {
       r.actions = ReadNameList(x, "action", st.sink);
     }
     if (YAML::Node x = Get(n, "on"); x.IsDefined()) {
-      r.on = ReadNameList(x, "type", st.sink);
+      r.on = ReadNameList(x, "type", st.sink, NameKind::kType);
     }
     if (YAML::Node x = Get(n, "when"); x.IsDefined()) r.when = ReadWhen(st, x);
     st.ast.rules.push_back(std::move(r));
@@ -320,18 +342,18 @@ void ShapeWorkflows(CompileState& st, const YAML::Node& map) {
         s.action = NameRef{*n, a.Mark()};
     }
     if (YAML::Node o = Get(body, "on"); o.IsDefined()) {
-      s.on = ReadNameList(o, "type", st.sink);
+      s.on = ReadNameList(o, "type", st.sink, NameKind::kType);
     }
     const char* roles_key = step == "create_group" ? "creator_roles" : "roles";
     if (YAML::Node r = Get(body, roles_key); r.IsDefined()) {
       s.roles = ReadNameList(r, "role", st.sink);
     }
     if (YAML::Node c = Get(body, "creates"); c.IsDefined()) {
-      if (auto n = ReadName(c, "type", st.sink))
+      if (auto n = ReadName(c, "type", st.sink, NameKind::kType))
         s.creates = NameRef{*n, c.Mark()};
     }
     if (YAML::Node t = Get(body, "address_types"); t.IsDefined()) {
-      s.address_types = ReadNameList(t, "subject type", st.sink);
+      s.address_types = ReadNameList(t, "subject type", st.sink, NameKind::kType);
     }
     st.ast.workflows.steps[step] = std::move(s);
   }

@@ -24,7 +24,8 @@ void CollectNames(CompileState& st) {
                               "' (first defined at line " +
                               std::to_string(MarkLine(it->second->mark)) +
                               "); type names are unique across subjects and "
-                              "resources");
+                              "resources: for a type that is both, declare "
+                              "it once under subjects with its actions");
       continue;
     }
     if (st.policy->types.size() == engine::kMaxTypes) {
@@ -36,6 +37,8 @@ void CollectNames(CompileState& st) {
     engine::TypeDef def;
     def.name = t.name;
     def.is_subject = t.is_subject;
+    def.also_resource = t.also_resource;
+    def.from_request = t.from_request;
     def.location = st.sink.Location(t.mark);
     for (const AttributeAst& a : t.attributes) {
       def.attributes.push_back(

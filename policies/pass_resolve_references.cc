@@ -181,7 +181,7 @@ void ResolveRoles(CompileState& st) {
                         DidYouMean(on.name, st.TypeNames(false, true)));
         continue;
       }
-      if (st.policy->types[it->second].is_subject) {
+      if (!st.policy->types[it->second].IsResource()) {
         st.sink.Add(on.mark,
                     "role " + r.name + " cannot be bound on subject type '" +
                         on.name + "': roles are bound on resource types");

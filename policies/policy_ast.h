@@ -49,6 +49,10 @@ struct TypeAst {
   std::string name;
   YAML::Mark mark;
   bool is_subject = false;
+  // A subject type that declares actions (or parents) is also a resource
+  // type (engine::TypeDef::also_resource).
+  bool also_resource = false;
+  bool from_request = false;  // entities: request
   std::vector<NameRef> parents;
   std::vector<NameRef> actions;
   std::vector<AttributeAst> attributes;

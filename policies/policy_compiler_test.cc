@@ -191,7 +191,7 @@ TEST(PolicyCompilerErrors, WrongValueKinds) {
   ExpectError("name: t\nsubjects: []\nresources: {}\n", "2:11",
               "subjects must be a mapping, got a list");
   ExpectError(std::string(kHeader) + "roles:\n  r: {on: 5}\n", "13:11",
-              "type '5' is not a valid name");
+              "unknown type '5' in 'on' of role r");
   ExpectError(std::string(kHeader) + "rules: {a: 1}\n", "12:8",
               "rules must be a list of rules, got a mapping");
   ExpectError(std::string(kHeader) +
@@ -204,8 +204,84 @@ TEST(PolicyCompilerErrors, WrongValueKinds) {
 }
 
 TEST(PolicyCompilerErrors, InvalidNames) {
-  ExpectError("name: t\nsubjects:\n  User: {}\nresources: {}\n", "3:3",
-              "subject type 'User' is not a valid name");
+  // Types are what a "type:id" reference can hold.
+  ExpectError("name: t\nsubjects:\n  \"a:b\": {}\nresources: {}\n", "3:3",
+              "subject type 'a:b' is not a valid name: it contains ':'");
+  ExpectError("name: t\nsubjects:\n  \"a b\": {}\nresources: {}\n", "3:3",
+              "subject type 'a b' is not a valid name: it contains a space");
+  ExpectError("name: t\nsubjects: {}\nresources:\n  \"a/b\": {}\n", "4:3",
+              "resource type 'a/b' is not a valid name: it contains '/'");
+  // Other names: anything but empty text or control characters; '*' is
+  // every action.
+  ExpectError("name: t\nsubjects: {}\nresources:\n  doc: {actions: [\"\"]}\n",
+              "4:19", "action '' is not a valid name: it is empty");
+  ExpectError("name: t\nsubjects: {}\nresources:\n  doc: {actions: [\"a\\tb\"]}\n",
+              "4:19", "contains a control character");
+  ExpectError("name: t\nsubjects: {}\nresources:\n  doc: {actions: [\"*\"]}\n",
+              "4:19", "action '*' is not a valid name");
+  ExpectError("name: t\nsubjects:\n  user: {attributes: {\"a..b\": string}}\n"
+              "resources: {}\n",
+              "3:23", "attribute name 'a..b' is not valid: it has an empty "
+                      "segment between dots");
+}
+
+TEST(PolicyCompiler, NamesAsApplicationsSpellThem) {
+  // HTTP methods, dots and colons in actions, capitals in types, spaces in
+  // roles, camelCase attributes in the schema and in conditions.
+  EXPECT_TRUE(Errors("name: t\nsubjects:\n  User: {attributes: {ownerID: string}}\n"
+                     "resources:\n"
+                     "  Route:\n"
+                     "    actions: [GET, POST, documents.read, \"repo:push\"]\n"
+                     "    attributes: {ownerID: string, content-type: string}\n"
+                     "roles:\n"
+                     "  \"Team Admin\":\n"
+                     "    on: [Route]\n"
+                     "    grants:\n"
+                     "      Route:\n"
+                     "        - GET\n"
+                     "        - actions: [\"repo:push\"]\n"
+                     "          when: resource.ownerID == subject.id && "
+                     "resource.\"content-type\" == 'x'\n")
+                  .empty());
+  // Typos are still caught, with the nearest name as written.
+  ExpectError("name: t\nsubjects: {}\nresources:\n"
+              "  Route: {actions: [GET, POST]}\n"
+              "roles:\n  r:\n    on: [Route]\n    grants:\n      Route: [Get]\n",
+              "9:15", "did you mean 'GET'?");
+  ExpectError("name: t\nsubjects:\n  user: {attributes: {ownerID: string}}\n"
+              "resources:\n  doc: {actions: [v], attributes: {ownerID: string}}\n"
+              "rules:\n  - {name: r, effect: allow, actions: [v], on: [doc],"
+              " when: resource.ownerId == subject.id}\n",
+              "7:61", "did you mean 'ownerID'?");
+}
+
+TEST(PolicyCompiler, ASubjectTypeWithActionsIsAResourceTypeToo) {
+  EXPECT_TRUE(Errors("name: t\nsubjects:\n"
+                     "  user:\n"
+                     "    actions: [read_profile]\n"
+                     "    attributes: {department: string}\n"
+                     "resources: {}\n"
+                     "roles:\n  hr: {on: [user], grants: {user: [read_profile]}}\n"
+                     "rules:\n  - {name: r, effect: allow, actions: [read_profile],"
+                     " on: [user], when: resource.department == subject.department}\n")
+                  .empty());
+  // Declared twice, it is still a duplicate, with the way to write it.
+  ExpectError("name: t\nsubjects: {user: {}}\nresources:\n  user: {}\n", "4:3",
+              "declare it once under subjects with its actions");
+  // A subject type without actions is no resource type.
+  ExpectError("name: t\nsubjects: {user: {}}\nresources: {}\n"
+              "roles:\n  r: {on: [user]}\n",
+              "5:12", "role r cannot be bound on subject type 'user'");
+}
+
+TEST(PolicyCompiler, EntitiesFromTheRequest) {
+  EXPECT_TRUE(Errors("name: t\nsubjects:\n  caller: {entities: request}\n"
+                     "resources:\n  route: {entities: stored, actions: [GET]}\n")
+                  .empty());
+  ExpectError("name: t\nsubjects:\n  caller: {entities: requests}\n"
+              "resources: {}\n",
+              "3:22", "entities of subject type 'caller' must be stored or "
+                      "request, got 'requests' (did you mean 'request'?)");
 }
 
 TEST(PolicyCompilerErrors, UnknownAttributeType) {

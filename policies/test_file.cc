@@ -54,9 +54,10 @@ std::optional<EntityRef> ReadEntity(const YAML::Node& node,
   const engine::TypeId t = policy.FindType(ref->type);
   std::vector<std::string> names;
   for (const engine::TypeDef& d : policy.types) {
-    if (d.is_subject == subject) names.push_back(d.name);
+    if (subject ? d.is_subject : d.IsResource()) names.push_back(d.name);
   }
-  if (t == engine::kNoType || policy.types[t].is_subject != subject) {
+  if (t == engine::kNoType ||
+      !(subject ? policy.types[t].is_subject : policy.types[t].IsResource())) {
     sink.Add(node.Mark(), std::string(what) + " '" + *s + "': '" +
                               std::string(ref->type) + "' is not a " +
                               (subject ? "subject" : "resource") +
@@ -493,6 +494,16 @@ tl::expected<std::unique_ptr<engine::MemoryData>, PolicyErrors> LoadDataFile(
     errors.push_back(PolicyError{path, 0, 0, "cannot open the file"});
     return tl::unexpected<PolicyErrors>(std::move(errors));
   }
+  // JSON Lines (the export format) is read through the same loader: its
+  // records become the YAML layout, and errors name the JSON Lines line.
+  std::vector<uint32_t> source_lines;
+  const bool jsonl = LooksLikeJsonLines(text);
+  if (jsonl) {
+    std::optional<std::string> yaml =
+        JsonLinesAsDataYaml(text, path, &source_lines, &errors);
+    if (!yaml) return tl::unexpected<PolicyErrors>(std::move(errors));
+    text = std::move(*yaml);
+  }
   std::optional<YAML::Node> root = ParseYamlText(text, path, &errors);
   if (!root) return tl::unexpected<PolicyErrors>(std::move(errors));
   auto data = std::make_unique<engine::MemoryData>();
@@ -501,6 +512,14 @@ tl::expected<std::unique_ptr<engine::MemoryData>, PolicyErrors> LoadDataFile(
   } catch (const YAML::Exception& e) {
     errors.push_back(PolicyError{path, MarkLine(e.mark), MarkColumn(e.mark),
                                  "YAML error: " + e.msg});
+  }
+  if (jsonl) {
+    for (PolicyError& e : errors) {
+      if (e.line >= 1 && e.line <= source_lines.size()) {
+        e.line = source_lines[e.line - 1];
+        e.column = 1;
+      }
+    }
   }
   if (!errors.empty()) return tl::unexpected<PolicyErrors>(std::move(errors));
   return data;

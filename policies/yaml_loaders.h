@@ -10,8 +10,11 @@
 #ifndef PORTCULLIS_POLICIES_YAML_LOADERS_H_
 #define PORTCULLIS_POLICIES_YAML_LOADERS_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <yaml-cpp/yaml.h>
 
@@ -33,6 +36,19 @@ PolicyResult CompilePolicyNode(const YAML::Node& root, std::string_view source,
 void LoadData(const YAML::Node& node, const std::string& file,
               const engine::Policy& policy, engine::MemoryData* out,
               PolicyErrors* errors);
+
+// True when `text` starts (after blanks) with '{': JSON Lines data rather
+// than a YAML mapping.
+bool LooksLikeJsonLines(const std::string& text);
+
+// JSON Lines data (one record a line: the export format) as the YAML data
+// layout that LoadData reads; invitation lines are skipped (their pending
+// binding has a line of its own). (*source_lines)[i] is the JSON Lines
+// line of YAML line i + 1, for errors. Nullopt, with errors naming
+// file:line, when a line is not a record.
+std::optional<std::string> JsonLinesAsDataYaml(
+    const std::string& text, const std::string& file,
+    std::vector<uint32_t>* source_lines, PolicyErrors* errors);
 
 }  // namespace portcullis::policies
 

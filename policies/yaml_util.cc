@@ -1,5 +1,7 @@
 #include "policies/yaml_util.h"
 
+#include "engine/entity.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
@@ -218,41 +220,51 @@ std::optional<std::string> ReadString(const YAML::Node& node,
   return std::nullopt;
 }
 
-bool IsValidName(std::string_view s) {
-  if (s.empty() || s[0] < 'a' || s[0] > 'z') return false;
-  for (char c : s) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
-      return false;
+std::string NameProblem(std::string_view s, NameKind kind) {
+  if (s.empty()) return "is empty";
+  if (kind == NameKind::kType) {
+    if (s.size() > 64) return "is longer than 64 bytes";
+    if (s.find(':') != std::string_view::npos) {
+      return "contains ':' (the separator of type:id references)";
     }
+    return std::string(engine::EntityNameProblem(s));
   }
-  return true;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return "contains a control character";
+  }
+  if (!IsValidUtf8(s)) return "is not valid UTF-8";
+  return {};
 }
 
 std::optional<std::string> ReadName(const YAML::Node& node,
-                                    std::string_view what, ErrorSink& sink) {
+                                    std::string_view what, ErrorSink& sink,
+                                    NameKind kind) {
   if (!node.IsScalar()) {
     sink.Add(node.Mark(),
              std::string(what) + " must be a name, got " + DescribeNode(node));
     return std::nullopt;
   }
   const std::string& s = node.Scalar();
-  if (!IsValidName(s)) {
-    sink.Add(node.Mark(), std::string(what) + " '" + s +
-                              "' is not a valid name (expected [a-z][a-z0-9_]*)");
+  const std::string problem = NameProblem(s, kind);
+  if (!problem.empty()) {
+    sink.Add(node.Mark(),
+             std::string(what) + " '" + s + "' is not a valid name: it " +
+                 problem +
+                 (kind == NameKind::kType
+                      ? " (a type is 1 to 64 bytes without ':', '/', "
+                        "spaces or control characters)"
+                      : " (a name is any non-empty text without control "
+                        "characters)"));
     return std::nullopt;
   }
   return s;
 }
 
 std::vector<NameRef> ReadNameList(const YAML::Node& node, std::string_view what,
-                                  ErrorSink& sink, bool allow_star) {
+                                  ErrorSink& sink, NameKind kind) {
   std::vector<NameRef> out;
   auto one = [&](const YAML::Node& n) {
-    if (allow_star && n.IsScalar() && n.Scalar() == "*") {
-      out.push_back(NameRef{"*", n.Mark()});
-      return;
-    }
-    std::optional<std::string> name = ReadName(n, what, sink);
+    std::optional<std::string> name = ReadName(n, what, sink, kind);
     if (!name) return;
     for (const NameRef& r : out) {
       if (r.name == *name) {

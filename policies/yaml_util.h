@@ -87,10 +87,25 @@ YAML::Mark KeyMark(const YAML::Node& map, std::string_view key);
 std::optional<std::string> ReadString(const YAML::Node& node,
                                       std::string_view what, ErrorSink& sink);
 
-// Reads a name matching [a-z][a-z0-9_]*.
+// What a name of the policy may be. Applications spell names their own
+// way (a gateway's GET, "documents.read", "repo:push", canReadUser), and
+// AuthZEN carries no mapping, so names are taken as written:
+//  - kName (actions, roles, rules): any non-empty UTF-8 text without a
+//    control character; an action may not be "*" (every action, in
+//    restrictions).
+//  - kType (subject and resource types): what the store accepts as the
+//    type of a "type:id" reference (engine::EntityNameProblem): 1 to 64
+//    bytes, no ':', '/', space or control character.
+enum class NameKind { kName, kType };
+
+// Empty if `s` is a valid name of `kind`, else what is wrong with it
+// ("contains ':'").
+std::string NameProblem(std::string_view s, NameKind kind);
+
+// Reads a name of `kind` (a scalar; see NameKind).
 std::optional<std::string> ReadName(const YAML::Node& node,
-                                    std::string_view what, ErrorSink& sink);
-bool IsValidName(std::string_view s);
+                                    std::string_view what, ErrorSink& sink,
+                                    NameKind kind = NameKind::kName);
 
 // A name together with where it was written.
 struct NameRef {
@@ -98,10 +113,11 @@ struct NameRef {
   YAML::Mark mark;
 };
 
-// Reads a list of names ([a, b] or a single name). Reports bad elements and
-// duplicates and skips them.
+// Reads a list of names of `kind` ([a, b] or a single name). Reports bad
+// elements and duplicates and skips them.
 std::vector<NameRef> ReadNameList(const YAML::Node& node, std::string_view what,
-                                  ErrorSink& sink, bool allow_star = false);
+                                  ErrorSink& sink,
+                                  NameKind kind = NameKind::kName);
 
 // Converts a YAML value to an attribute value. Plain scalars are typed
 // (null, true/false, integers, floats, else a string); quoted scalars are

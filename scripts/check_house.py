@@ -13,7 +13,8 @@ Rules (each violation is printed as FILE:LINE: message; exit status 1 if any):
      server/http/; yaml-cpp only in policies/, cli/ and server/config.cc
      (the daemon's YAML config file); LMDB only
      in storage/ .cc files and storage/store_internal.h; PostgreSQL's client
-     (libpq, libpqxx) only in cluster/; RapidJSON nowhere in engine/,
+     (libpq, libpqxx) only in cluster/; OpenSSL (libcrypto) only in
+     server/page_token.cc; RapidJSON nowhere in engine/,
      common/ or membership/.
 Tests (*_test.cc), fuzz targets and test support are not production code.
 """
@@ -117,6 +118,9 @@ def main():
                   inc.startswith(("pqxx/", "postgresql/"))) and (
                       folder != "cluster"):
                 where = "PostgreSQL's client belongs to cluster/"
+            elif inc.startswith("openssl/") and rel != os.path.join(
+                    "server", "page_token.cc"):
+                where = "OpenSSL belongs to server/page_token.cc"
             elif inc.startswith("rapidjson/") and folder in (
                     "engine", "common", "membership"):
                 where = f"RapidJSON does not belong in {folder}/"

@@ -10,6 +10,7 @@ PACKAGES=(
   libyaml-cpp-dev liblmdb-dev lmdb-utils rapidjson-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libcli11-dev libexpected-dev
+  libssl-dev                   # libcrypto: AES-GCM page tokens
   postgresql-15 libpq-dev      # cluster mode's source of truth and its client
   curl wrk
   python3-matplotlib           # benchmark reports and charts

@@ -6,17 +6,22 @@
 
 #include "common/clock.h"
 #include "common/utf8.h"
+#include "server/authzen.h"
 #include "server/http_status.h"
 #include "server/json.h"
 
 namespace portcullis::server {
 namespace {
 
-// A request id supplied by the client is used if it is short and printable.
+// A request id supplied by the client is echoed whenever it is a valid
+// HTTP field value (RFC 9110, section 5.5): visible ASCII, spaces and tabs
+// inside, and bytes 0x80-0xFF (obs-text); no other control character. The
+// parser has already removed the spaces around it, and the header limit
+// bounds its length. An empty value names no request.
 bool UsableRequestId(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
+  if (id.empty()) return false;
   for (unsigned char c : id) {
-    if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') return false;
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
   }
   return true;
 }
@@ -133,14 +138,17 @@ std::optional<HttpResponse> Api::CheckHead(const HttpRequestHead& head) {
   if (!a.refusal) return std::nullopt;
   const std::string request_id = RequestId(head.Header("x-request-id"));
   HttpResponse& response = *a.refusal;
-  FinishResponse(&response, request_id, head.method() == "HEAD");
+  FinishResponse(&response, request_id, head.method() == "HEAD", head.path());
   Observe(request_id, head.remote(), head.method(), head.path(), head.query(),
           a.endpoint, response, /*bytes_in=*/0, start);
   return std::move(a.refusal);
 }
 
 void Api::FinishResponse(HttpResponse* response, const std::string& request_id,
-                         bool head) {
+                         bool head, std::string_view path) {
+  if (response->status >= 400 && authzen::IsAuthzenPath(path)) {
+    authzen::UseErrorBody(response);
+  }
   response->headers.emplace_back("X-Request-ID", request_id);
   if (!head) return;
   // The answer to HEAD carries the GET answer's headers without its body;
@@ -189,7 +197,7 @@ HttpResponse Api::Handle(HttpRequest& request) {
     }
   }
   const bool head = request.method == "HEAD";
-  FinishResponse(&response, call.request_id, head);
+  FinishResponse(&response, call.request_id, head, request.path);
   if (response.long_poll) {
     // The final answer comes from the poll: it gets the same headers, and
     // no body for HEAD.
@@ -197,7 +205,7 @@ HttpResponse Api::Handle(HttpRequest& request) {
         [poll = std::move(response.long_poll->poll), id = call.request_id,
          head](bool final) -> std::optional<HttpResponse> {
       std::optional<HttpResponse> r = poll(final);
-      if (r) FinishResponse(&*r, id, head);
+      if (r) FinishResponse(&*r, id, head, /*path=*/{});
       return r;
     };
   }
@@ -283,7 +291,11 @@ void Api::Observe(std::string_view request_id, std::string_view remote,
   w.Key("time");
   WriteString(w, FormatRfc3339(NowMicros(), &time));
   w.Key("request_id");
-  WriteString(w, request_id);
+  // A client's id may hold bytes that are not UTF-8 (obs-text).
+  thread_local std::string request_id_text;
+  request_id_text.clear();
+  AppendValidUtf8(request_id, &request_id_text);
+  WriteString(w, request_id_text);
   w.Key("remote");
   WriteString(w, remote);
   w.Key("method");

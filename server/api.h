@@ -84,9 +84,11 @@ class Api {
   // The client's X-Request-ID if usable, else a new "pc-N".
   std::string RequestId(std::optional<std::string_view> supplied);
   // Adds X-Request-ID; for HEAD, drops the body (Content-Length then says
-  // its length).
+  // its length). An error answered on an AuthZEN path (`path`) gets the
+  // specification's error body (authzen::UseErrorBody).
   static void FinishResponse(HttpResponse* response,
-                             const std::string& request_id, bool head);
+                             const std::string& request_id, bool head,
+                             std::string_view path);
   // Metrics and the access log line of one answered request.
   void Observe(std::string_view request_id, std::string_view remote,
                std::string_view method, std::string_view path,

@@ -6,6 +6,7 @@
 #include <initializer_list>
 
 #include "server/decision_json.h"
+#include "server/page_token.h"
 
 namespace portcullis::server {
 namespace authzen {
@@ -60,10 +61,12 @@ Status EntityMember(const Value* obj, const char* what, std::string_view prefix,
   return Status::Ok();
 }
 
-// Resolves one entity of an evaluation from the item's own object and the
-// default one: `keys` are its required string fields, taken from `own`
-// when there, else from `fallback`. Properties come from `own` when it is
-// present, else from `fallback` (entity-level replacement).
+// Resolves one entity of an evaluation. Per the specification ("Default
+// values"), an entity key present in the item overrides the top-level
+// default as a whole: its required string fields (`keys`) and its
+// properties all come from the item's object, and a required field it
+// lacks is an error naming the item's field. Only when the item has no
+// such key is the default entity used, again as a whole.
 Status ResolveEntity(const Value* item, const Value* defaults, const char* what,
                      std::string_view prefix,
                      std::initializer_list<const char*> keys,
@@ -79,28 +82,40 @@ Status ResolveEntity(const Value* item, const Value* defaults, const char* what,
   if (own == nullptr && fallback == nullptr) {
     return Required(FieldPath(prefix, what));
   }
+  const Value* source = own != nullptr ? own : fallback;
+  const std::string_view source_prefix = own != nullptr ? prefix : "";
   auto out = outs.begin();
   for (const char* key : keys) {
     std::string_view* target = *out++;
-    if (const Value* v = Member(own, key)) {
-      if (Status s = NonEmptyString(*v, FieldPath(prefix, what, key), target);
-          !s.ok()) {
-        return s;
-      }
-    } else if (const Value* d = Member(fallback, key)) {
-      if (Status s = NonEmptyString(*d, FieldPath("", what, key), target); !s.ok()) {
-        return s;
-      }
-    } else {
-      return Required(FieldPath(own != nullptr ? prefix : "", what, key));
+    const Value* v = Member(source, key);
+    if (v == nullptr) return Required(FieldPath(source_prefix, what, key));
+    if (Status s =
+            NonEmptyString(*v, FieldPath(source_prefix, what, key), target);
+        !s.ok()) {
+      return s;
     }
   }
-  const Value* source = own != nullptr ? own : fallback;
   if (const Value* p = Member(source, "properties")) {
-    return arena->Flatten(
-        *p, FieldPath(own != nullptr ? prefix : "", what, "properties"), properties);
+    return arena->Flatten(*p, FieldPath(source_prefix, what, "properties"),
+                          properties);
   }
   return Status::Ok();
+}
+
+// page.limit: a non-negative integer (a JSON number without a fraction);
+// a string, a fraction or a negative number is an error naming the field.
+Result<uint64_t> PageLimit(const Value& v) {
+  if (v.IsUint64()) return v.GetUint64();
+  if (v.IsDouble()) {
+    const double d = v.GetDouble();
+    if (d >= 0 && d == static_cast<double>(static_cast<uint64_t>(d)) &&
+        d < 1.8e19) {
+      return static_cast<uint64_t>(d);
+    }
+  }
+  return Fail(Status::InvalidArgument(
+      "page.limit must be a non-negative integer (a JSON number)",
+      "page.limit"));
 }
 
 }  // namespace
@@ -235,6 +250,7 @@ Status ParseSearch(const Value& doc, SearchKind kind, size_t default_limit,
   }
   out->limit = default_limit;
   out->page_token.clear();
+  out->page_token_field = "page.token";
   const Value* page = Member(&doc, "page");
   if (page == nullptr) return Status::Ok();
   if (!page->IsObject()) {
@@ -246,26 +262,17 @@ Status ParseSearch(const Value& doc, SearchKind kind, size_t default_limit,
     if (!t->IsString()) {
       return Status::InvalidArgument(field + " must be a string", field);
     }
-    const std::string_view text(t->GetString(), t->GetStringLength());
-    if (!text.empty()) {
-      auto decoded = DecodePageToken(text, field);
-      if (!decoded) return decoded.error();
-      out->page_token = std::move(*decoded);
-      if (out->page_token.empty() ||
-          (kind != SearchKind::kAction &&
-           !engine::ParseEntityRef(out->page_token))) {
-        return Status::InvalidArgument(
-            field + " is not a page token this server issued", field);
-      }
+    out->page_token.assign(t->GetString(), t->GetStringLength());
+    out->page_token_field = field;
+  }
+  if (const Value* l = Member(page, "limit")) {
+    auto limit = PageLimit(*l);
+    if (!limit) return limit.error();
+    // 0 asks for no particular size: the default page size applies.
+    if (*limit != 0) {
+      out->limit = static_cast<size_t>(std::min<uint64_t>(*limit, max_limit));
     }
   }
-  auto limit = OptionalUint(*page, "limit", "page.limit", default_limit);
-  if (!limit) return limit.error();
-  if (*limit == 0) {
-    return Status::InvalidArgument("page.limit must be at least 1",
-                                   "page.limit");
-  }
-  out->limit = static_cast<size_t>(std::min<uint64_t>(*limit, max_limit));
   return Status::Ok();
 }
 
@@ -335,6 +342,27 @@ std::string MetadataJson(std::string_view base) {
   url("search_action_endpoint", "/access/v1/search/action");
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
+}
+
+std::string SearchQueryText(const Value& doc) {
+  return QueryText(doc, {"page"});
+}
+
+bool IsAuthzenPath(std::string_view path) {
+  return path.starts_with("/access/v1/") ||
+         path == "/.well-known/authzen-configuration";
+}
+
+void UseErrorBody(HttpResponse* response) {
+  rapidjson::Document doc;
+  doc.Parse(response->body.data(), response->body.size());
+  if (doc.HasParseError() || !doc.IsObject()) return;
+  const Value* message = Member(Member(&doc, "error"), "message");
+  if (message == nullptr || !message->IsString()) return;
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.String(message->GetString(), message->GetStringLength());
+  response->body.assign(buf.GetString(), buf.GetSize());
 }
 
 }  // namespace authzen

@@ -23,6 +23,7 @@
 
 #include "common/status.h"
 #include "engine/evaluator.h"
+#include "server/http/http_server.h"
 #include "server/json.h"
 
 namespace portcullis::server::authzen {
@@ -49,11 +50,13 @@ struct Evaluation {
 
 // Resolves the 4-tuple of `item` (an object, or null for a single Access
 // Evaluation where the defaults are the whole request) over `defaults`
-// (null when there are none). Per the spec and the certification's
-// entity-level rule: an entity present in `item` replaces the default one
-// wholesale, except that a required sub-field (type, id, name) it lacks is
-// taken from the default; `context` is replaced wholesale. `prefix` names
-// the item in errors ("evaluations[2]."; "" for top level).
+// (null when there are none). Per the specification ("Default values"): a
+// key (subject, action, resource, context) present in `item` overrides the
+// default of that key as a whole; a required field (type, id, name) that
+// the item's entity lacks is an error naming it
+// ("evaluations[2].resource.id is required"), never taken from the
+// default. `prefix` names the item in errors ("evaluations[2]."; "" for top
+// level).
 Status ResolveEvaluation(const rapidjson::Value* item,
                          const rapidjson::Value* defaults,
                          std::string_view prefix, AttributeArena* arena,
@@ -70,18 +73,31 @@ struct SearchInput {
   std::vector<engine::Attribute> resource_properties;
   std::vector<engine::Attribute> action_properties;
   std::vector<engine::Attribute> context;
-  std::string page_token;  // decoded; empty for the first page
+  // As sent (empty for the first page); the handler opens it with the
+  // daemon's PageTokenKey. The field it came in: page.token, or the
+  // draft's page.next_token.
+  std::string page_token;
+  std::string page_token_field;
   size_t limit = 0;
 };
 
 enum class SearchKind { kSubject, kResource, kAction };
 
 // Parses a search request. `page` is {token?, limit?} (the draft's
-// `next_token` is accepted for `token`); limit 0 is an error, a limit above
-// `max_limit` is lowered to it, and an absent one is `default_limit`.
+// `next_token` is accepted for `token`); `limit` must be a non-negative
+// integer (a JSON number: "1" is an error naming page.limit); 0 and an
+// absent limit mean `default_limit`, and a limit above `max_limit` is
+// lowered to it.
+//
+// The endpoint's name and the request's canonical text (SearchQueryText)
+// are what its page tokens are bound to.
 Status ParseSearch(const rapidjson::Value& doc, SearchKind kind,
                    size_t default_limit, size_t max_limit,
                    AttributeArena* arena, SearchInput* out);
+
+// What a search's page tokens are bound to: the request's canonical text
+// without its `page`.
+std::string SearchQueryText(const rapidjson::Value& doc);
 
 // OK when the Content-Type header names application/json (parameters such
 // as charset are allowed); INVALID_ARGUMENT otherwise, including when it is
@@ -95,6 +111,18 @@ Result<std::string> BaseUrl(std::string_view configured,
 
 // The metadata document of GET /.well-known/authzen-configuration.
 std::string MetadataJson(std::string_view base_url);
+
+// True for a request path (query excluded) of the AuthZEN API: under
+// /access/v1/, or the metadata document.
+bool IsAuthzenPath(std::string_view path);
+
+// Rewrites an error response (status 400 or above) into the
+// specification's error format ("Error Responses": the body is an error
+// message string): the JSON string of the message that the body
+// {"error":{"message":...}} held, which names the field at fault
+// ("page.limit must be ..."). The status and the Content-Type
+// (application/json) stay. A body without such a message is left alone.
+void UseErrorBody(HttpResponse* response);
 
 }  // namespace portcullis::server::authzen
 

@@ -78,20 +78,35 @@ HttpResponse Single(const Call& call, const rapidjson::Document& doc) {
   });
 }
 
-// A search request's body, parsed; the error response when it is not one.
-std::optional<HttpResponse> ParseSearchBody(const Call& call,
-                                            authzen::SearchKind kind,
-                                            rapidjson::Document* doc,
-                                            AttributeArena* arena,
-                                            authzen::SearchInput* in) {
+// A search request's body, parsed, and the cursor its page token holds
+// (empty for the first page); *query_text is what the endpoint's page
+// tokens are bound to. The error response when the body is not a search
+// request or the token was not issued for this endpoint and query.
+std::optional<HttpResponse> ParseSearchBody(
+    const Call& call, authzen::SearchKind kind, std::string_view endpoint,
+    rapidjson::Document* doc, AttributeArena* arena, authzen::SearchInput* in,
+    std::string* query_text, std::string* cursor) {
   Status s = ParseAuthzenBody(call.request, doc);
   if (s.ok()) {
     s = authzen::ParseSearch(*doc, kind, call.api.options.default_page,
                              call.api.options.max_page, arena, in);
   }
   if (!s.ok()) return ErrorResponse(s);
+  *query_text = authzen::SearchQueryText(*doc);
+  cursor->clear();
+  if (!in->page_token.empty()) {
+    Result<std::string> c = call.api.options.page_token_key.Open(
+        in->page_token, endpoint, *query_text, in->page_token_field);
+    if (!c) return ErrorResponse(c.error());
+    *cursor = std::move(*c);
+  }
   return std::nullopt;
 }
+
+// The endpoints' names, to which their page tokens are bound.
+constexpr std::string_view kSearchSubject = "authzen/search/subject";
+constexpr std::string_view kSearchResource = "authzen/search/resource";
+constexpr std::string_view kSearchAction = "authzen/search/action";
 
 HttpResponse EmptyResults() {
   HttpResponse r;
@@ -187,8 +202,12 @@ HttpResponse AuthzenSearchSubject(Call& call) {
   rapidjson::Document doc;
   AttributeArena arena;
   authzen::SearchInput in;
-  if (auto bad = ParseSearchBody(call, authzen::SearchKind::kSubject, &doc,
-                                 &arena, &in)) {
+  LookupQuery query;
+  query.endpoint = kSearchSubject;
+  std::string cursor;
+  if (auto bad = ParseSearchBody(call, authzen::SearchKind::kSubject,
+                                 query.endpoint, &doc, &arena, &in,
+                                 &query.query_text, &cursor)) {
     return std::move(*bad);
   }
   // Types or actions the policy does not know match nothing.
@@ -196,12 +215,11 @@ HttpResponse AuthzenSearchSubject(Call& call) {
   const engine::TypeId rt = policy.FindType(in.resource.type);
   const engine::TypeId st = policy.FindType(in.subject.type);
   const engine::ActionId a = policy.FindAction(in.action);
-  if (rt == engine::kNoType || policy.types[rt].is_subject ||
+  if (rt == engine::kNoType || !policy.types[rt].IsResource() ||
       st == engine::kNoType || !policy.types[st].is_subject ||
       a == engine::kNoAction || !policy.types[rt].actions.Contains(a)) {
     return EmptyResults();
   }
-  LookupQuery query;
   query.dialect = LookupQuery::Dialect::kAuthzen;
   query.of_subjects = true;
   engine::LookupSubjectsRequest& req = query.subjects;
@@ -209,7 +227,7 @@ HttpResponse AuthzenSearchSubject(Call& call) {
   req.resource = in.resource;
   req.subject_type = in.subject.type;
   req.limit = in.limit;
-  req.page_token = in.page_token;
+  req.page_token = cursor;
   req.context = in.context;
   req.resource_properties = in.resource_properties;
   req.action_properties = in.action_properties;
@@ -220,25 +238,28 @@ HttpResponse AuthzenSearchResource(Call& call) {
   rapidjson::Document doc;
   AttributeArena arena;
   authzen::SearchInput in;
-  if (auto bad = ParseSearchBody(call, authzen::SearchKind::kResource, &doc,
-                                 &arena, &in)) {
+  LookupQuery query;
+  query.endpoint = kSearchResource;
+  std::string cursor;
+  if (auto bad = ParseSearchBody(call, authzen::SearchKind::kResource,
+                                 query.endpoint, &doc, &arena, &in,
+                                 &query.query_text, &cursor)) {
     return std::move(*bad);
   }
   const engine::Policy& policy = *call.policy->policy;
   const engine::TypeId rt = policy.FindType(in.resource.type);
   const engine::ActionId a = policy.FindAction(in.action);
-  if (rt == engine::kNoType || policy.types[rt].is_subject ||
+  if (rt == engine::kNoType || !policy.types[rt].IsResource() ||
       a == engine::kNoAction || !policy.types[rt].actions.Contains(a)) {
     return EmptyResults();
   }
-  LookupQuery query;
   query.dialect = LookupQuery::Dialect::kAuthzen;
   engine::LookupResourcesRequest& req = query.resources;
   req.subject = in.subject;
   req.action = in.action;
   req.type = in.resource.type;
   req.limit = in.limit;
-  req.page_token = in.page_token;
+  req.page_token = cursor;
   req.context = in.context;
   req.subject_properties = in.subject_properties;
   req.action_properties = in.action_properties;
@@ -249,20 +270,18 @@ HttpResponse AuthzenSearchAction(Call& call) {
   rapidjson::Document doc;
   AttributeArena arena;
   authzen::SearchInput in;
-  if (auto bad = ParseSearchBody(call, authzen::SearchKind::kAction, &doc,
-                                 &arena, &in)) {
+  std::string query_text;
+  std::string cursor;
+  if (auto bad = ParseSearchBody(call, authzen::SearchKind::kAction,
+                                 kSearchAction, &doc, &arena, &in, &query_text,
+                                 &cursor)) {
     return std::move(*bad);
   }
   const engine::Policy& policy = *call.policy->policy;
-  // The page token is the last action name of the previous page.
+  // The cursor is the last action name of the previous page (an action a
+  // reloaded policy no longer has restarts from the first).
   engine::ActionId after = engine::kNoAction;
-  if (!in.page_token.empty()) {
-    after = policy.FindAction(in.page_token);
-    if (after == engine::kNoAction) {
-      return ErrorResponse(Status::InvalidArgument(
-          "page.token is not a page token this server issued", "page.token"));
-    }
-  }
+  if (!cursor.empty()) after = policy.FindAction(cursor);
   engine::CheckRequest req;
   req.subject = in.subject;
   req.resource = in.resource;
@@ -286,7 +305,8 @@ HttpResponse AuthzenSearchAction(Call& call) {
       const std::string& name = policy.actions[id].name;
       if (written == in.limit) {
         // One more exists: the page ends at the previous action.
-        next = EncodePageToken(policy.actions[after].name);
+        next = call.api.options.page_token_key.Seal(
+            kSearchAction, query_text, policy.actions[after].name);
         return;
       }
       w.StartObject();

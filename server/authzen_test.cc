@@ -85,17 +85,19 @@ TEST(AuthzenParse, MissingOrMistypedFieldsNameTheField) {
   }
 }
 
-TEST(AuthzenParse, DefaultsAreReplacedPerEntityWithRequiredFieldFallback) {
+TEST(AuthzenParse, AnItemKeyOverridesItsDefaultAsAWhole) {
   auto d = Doc(R"({"subject":{"type":"user","id":"alice",
       "properties":{"role":"admin"}},
       "action":{"name":"view"},
-      "resource":{"type":"file","properties":{"status":"x"}},
+      "resource":{"type":"file","id":"f0","properties":{"status":"x"}},
       "context":{"a":1},
       "evaluations":[
-        {"resource":{"id":"f1","properties":{"status":"active"}}},
-        {"subject":{"id":"bob"},"action":{"name":"edit"},
+        {"resource":{"type":"file","id":"f1","properties":{"status":"active"}}},
+        {"subject":{"type":"user","id":"bob"},"action":{"name":"edit"},
          "resource":{"type":"group","id":"g1"},"context":{"b":2}},
-        {"resource":{"id":"f2"}},
+        {"resource":{"type":"file"}},
+        {"subject":{"id":"bob"}},
+        {"action":{}},
         {}
       ]})");
   const auto& items = d["evaluations"];
@@ -120,16 +122,30 @@ TEST(AuthzenParse, DefaultsAreReplacedPerEntityWithRequiredFieldFallback) {
   EXPECT_EQ(Find(ev.context, "a"), nullptr);
   EXPECT_NE(Find(ev.context, "b"), nullptr);
 
+  // An incomplete entity in an item is an error of that item: its missing
+  // field is never taken from the default entity.
+  const std::pair<int, const char*> incomplete[] = {
+      {2, "evaluations[2].resource.id"},
+      {3, "evaluations[3].subject.type"},
+      {4, "evaluations[4].action.name"},
+  };
+  for (const auto& [i, field] : incomplete) {
+    ev.Clear();
+    const std::string prefix = "evaluations[" + std::to_string(i) + "].";
+    Status s =
+        authzen::ResolveEvaluation(&items[i], &d, prefix, &arena, &ev);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << field;
+    EXPECT_EQ(s.field(), field);
+    EXPECT_EQ(s.message(), std::string(field) + " is required");
+  }
+
+  // An empty item takes every default.
   ev.Clear();
-  ASSERT_TRUE(authzen::ResolveEvaluation(&items[2], &d, "evaluations[2].",
+  ASSERT_TRUE(authzen::ResolveEvaluation(&items[5], &d, "evaluations[5].",
                                          &arena, &ev)
                   .ok());
-  EXPECT_TRUE(ev.resource_properties.empty());
-
-  ev.Clear();
-  Status s = authzen::ResolveEvaluation(&items[3], &d, "evaluations[3].",
-                                        &arena, &ev);
-  EXPECT_EQ(s.field(), "resource.id");
+  EXPECT_EQ(ev.request.resource.ToString(), "file:f0");
+  EXPECT_EQ(Find(ev.resource_properties, "status")->s, "x");
 }
 
 TEST(AuthzenParse, Semantic) {
@@ -248,10 +264,12 @@ TEST_F(AuthzenApiTest, RequestPropertiesOverrideStoredAttributes) {
 }
 
 TEST_F(AuthzenApiTest, BadRequestsAre400WithTheErrorBody) {
+  // The specification's error body: a message string naming the field.
   HttpResponse r = Post("/access/v1/evaluation",
                         R"({"action":{"name":"view"},"resource":{"type":"file","id":"f1"}})");
   EXPECT_EQ(r.status, 400);
-  EXPECT_NE(r.body.find(R"("field":"subject")"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body, R"("subject is required")");
+  EXPECT_EQ(r.content_type, "application/json");
   r = Post("/access/v1/evaluation", "{not json");
   EXPECT_EQ(r.status, 400);
   r = Post("/access/v1/evaluation", "");
@@ -422,10 +440,23 @@ TEST_F(AuthzenApiTest, SearchRequiredFields) {
                  R"({"subject":{"type":"user","id":"alice"}})")
                 .status,
             400);
-  EXPECT_EQ(Post("/access/v1/search/action",
-                 R"({"subject":{"type":"user","id":"alice"},"resource":{"type":"file","id":"f1"},"page":{"limit":0}})")
-                .status,
-            400);
+}
+
+TEST_F(AuthzenApiTest, PageLimitIsANonNegativeInteger) {
+  const std::string search =
+      R"({"subject":{"type":"user","id":"bob"},"resource":{"type":"file","id":"f2"},"page":{"limit":)";
+  // 0 asks for no particular size: the default page holds both actions.
+  HttpResponse r = Post("/access/v1/search/action", search + "0}}");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body,
+            R"({"results":[{"name":"view"},{"name":"edit"}],"page":{"next_token":""}})");
+  for (const char* bad : {R"("1")", "-1", "1.5", "true"}) {
+    r = Post("/access/v1/search/action", search + bad + "}}");
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(r.body,
+              R"x("page.limit must be a non-negative integer (a JSON number)")x")
+        << bad;
+  }
 }
 
 TEST_F(AuthzenApiTest, WellKnownConfigurationNeedsNoToken) {
@@ -446,7 +477,9 @@ TEST_F(AuthzenApiTest, EndpointsNeedTheCheckScope) {
   r.method = "POST";
   r.target = r.path = "/access/v1/evaluation";
   r.body = "{}";
-  EXPECT_EQ(api_->Handle(r).status, 401);
+  HttpResponse resp = api_->Handle(r);
+  EXPECT_EQ(resp.status, 401);
+  EXPECT_EQ(resp.body, R"("a valid bearer token is required")");
 }
 
 }  // namespace

@@ -95,6 +95,9 @@ Status ParseConfigText(std::string_view text, std::string_view name,
     if (key == "policy") return GetString(name, v, key, &c->policy_path);
     if (key == "tokens") return GetString(name, v, key, &c->tokens_file);
     if (key == "public_url") return GetString(name, v, key, &c->public_url);
+    if (key == "page_token_key_file") {
+      return GetString(name, v, key, &c->page_token_key_file);
+    }
     if (key == "threads") {
       int64_t x = 0;
       Status s = GetInt(name, v, key, 1, &x);

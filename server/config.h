@@ -12,6 +12,8 @@
 //              revision_wait_ms}
 //   log:      {access: PATH|"-"|"", decisions: PATH|"-"|""}
 //   public_url: "https://pdp.example.com"  (AuthZEN metadata base URL)
+//   page_token_key_file: FILE  (a secret of 16 bytes or more: page tokens
+//                               then outlive a restart; else a random key)
 //   decision_index: true       (false: checks read LMDB alone)
 //
 // Thread safety: plain values and functions; a ServeConfig is built once at
@@ -53,6 +55,9 @@ struct ServeConfig {
   std::string access_log;    // "" off, "-" stderr, else a file path
   std::string decision_log;  // same
   std::string public_url;    // "" : derived from each request's Host
+  // A file holding the secret of the page tokens (server/page_token.h);
+  // "": a random key at start, and tokens die with the process.
+  std::string page_token_key_file;
   // Checks read through the in-memory decision index (index/), built in the
   // background at start-up; false: LMDB alone (for comparisons).
   bool decision_index = true;

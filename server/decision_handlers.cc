@@ -458,24 +458,35 @@ HttpResponse Actions(Call& call) {
 
 namespace {
 
-// The fields common to both lookups: limit, page_token, context.
+// The native lookups' names, to which their page tokens are bound.
+constexpr std::string_view kLookupResources = "v1/lookup/resources";
+constexpr std::string_view kLookupSubjects = "v1/lookup/subjects";
+
+// The fields common to both lookups: limit, page_token (opened: the
+// engine's cursor), context; and what the endpoint's page tokens are bound
+// to (the request without page_token and limit).
 struct LookupPaging {
   size_t limit = 0;
-  std::string_view page_token;
+  std::string cursor;
+  std::string query_text;
   std::vector<engine::Attribute> context;
 };
 
-Status ParseLookupPaging(const rapidjson::Value& doc, size_t fallback,
-                         size_t max, AttributeArena* arena, LookupPaging* out) {
-  auto limit = ParseLimit(doc, fallback, max);
+Status ParseLookupPaging(const Call& call, const rapidjson::Value& doc,
+                         std::string_view endpoint, AttributeArena* arena,
+                         LookupPaging* out) {
+  const ApiOptions& options = call.api.options;
+  auto limit = ParseLimit(doc, options.default_page, options.max_page);
   if (!limit) return limit.error();
   out->limit = *limit;
   auto token = OptionalString(doc, "page_token", "page_token");
   if (!token) return token.error();
-  out->page_token = *token;
-  if (!out->page_token.empty() && !engine::ParseEntityRef(out->page_token)) {
-    return Status::InvalidArgument(
-        "page_token is not a page token this server issued", "page_token");
+  out->query_text = QueryText(doc, {"page_token", "limit"});
+  if (!token->empty()) {
+    Result<std::string> cursor = options.page_token_key.Open(
+        *token, endpoint, out->query_text, "page_token");
+    if (!cursor) return cursor.error();
+    out->cursor = std::move(*cursor);
   }
   if (auto ctx = doc.FindMember("context"); ctx != doc.MemberEnd()) {
     return arena->Flatten(ctx->value, "context", &out->context);
@@ -497,8 +508,17 @@ Status WithField(Status s, std::string_view fallback) {
   return Status(s.code(), s.message(), field);
 }
 
+// The page token that continues after `page` (empty on the last page).
+std::string NextToken(const Call& call, const LookupQuery& query,
+                      const engine::LookupPage* page) {
+  if (page == nullptr || page->next_page_token.empty()) return {};
+  return call.api.options.page_token_key.Seal(query.endpoint, query.query_text,
+                                              page->next_page_token);
+}
+
 // {"results":[{"type","id"}...],"page":{"next_token"}}
-HttpResponse AuthzenResults(const engine::LookupPage* page) {
+HttpResponse AuthzenResults(const engine::LookupPage* page,
+                            const std::string& next_token) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -519,9 +539,7 @@ HttpResponse AuthzenResults(const engine::LookupPage* page) {
   w.Key("page");
   w.StartObject();
   w.Key("next_token");
-  w.String(page == nullptr || page->next_page_token.empty()
-               ? std::string()
-               : EncodePageToken(page->next_page_token));
+  w.String(next_token);
   w.EndObject();
   w.EndObject();
   return JsonResponse(buf);
@@ -529,7 +547,7 @@ HttpResponse AuthzenResults(const engine::LookupPage* page) {
 
 // {"resources"|"subjects":[...],"next_page_token","revision"}
 HttpResponse NativeResults(const char* key, const engine::LookupPage& page,
-                           uint64_t revision) {
+                           const std::string& next_token, uint64_t revision) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -538,7 +556,7 @@ HttpResponse NativeResults(const char* key, const engine::LookupPage& page,
   for (const std::string& r : page.refs) w.String(r);
   w.EndArray();
   w.Key("next_page_token");
-  w.String(page.next_page_token);
+  w.String(next_token);
   w.Key("revision");
   w.String(std::to_string(revision));
   w.EndObject();
@@ -557,15 +575,16 @@ HttpResponse AnswerLookup(const Call& call, LookupQuery& query) {
             : engine::LookupResources(evaluator, view, query.resources);
     if (!page) {
       if (authzen && page.error().code() == StatusCode::kNotFound) {
-        return AuthzenResults(nullptr);
+        return AuthzenResults(nullptr, {});
       }
       if (authzen) return ErrorResponse(page.error());
       return ErrorResponse(
           WithField(page.error(), query.of_subjects ? "resource" : "type"));
     }
-    if (authzen) return AuthzenResults(&*page);
+    const std::string next = NextToken(call, query, &*page);
+    if (authzen) return AuthzenResults(&*page, next);
     return NativeResults(query.of_subjects ? "subjects" : "resources", *page,
-                         view.revision());
+                         next, view.revision());
   };
   // Resources stream a page in order from the decision index's ordered
   // sets (a cost that grows with the page); subjects are gathered from
@@ -599,9 +618,7 @@ HttpResponse LookupResources(Call& call) {
   }
   AttributeArena arena;
   LookupPaging paging;
-  const ApiOptions& options = call.api.options;
-  s = ParseLookupPaging(doc, options.default_page, options.max_page, &arena,
-                        &paging);
+  s = ParseLookupPaging(call, doc, kLookupResources, &arena, &paging);
   if (!s.ok()) return ErrorResponse(s);
   auto at_least =
       OptionalUint(doc, "at_least_revision", "at_least_revision", 0);
@@ -613,8 +630,10 @@ HttpResponse LookupResources(Call& call) {
   req.action = *action;
   req.type = *type;
   req.limit = paging.limit;
-  req.page_token = paging.page_token;
+  req.page_token = paging.cursor;
   req.context = paging.context;
+  query.endpoint = kLookupResources;
+  query.query_text = std::move(paging.query_text);
   return AnswerLookup(call, query);
 }
 
@@ -632,9 +651,7 @@ HttpResponse LookupSubjects(Call& call) {
   if (!type) return ErrorResponse(type.error());
   AttributeArena arena;
   LookupPaging paging;
-  const ApiOptions& options = call.api.options;
-  s = ParseLookupPaging(doc, options.default_page, options.max_page, &arena,
-                        &paging);
+  s = ParseLookupPaging(call, doc, kLookupSubjects, &arena, &paging);
   if (!s.ok()) return ErrorResponse(s);
   auto at_least =
       OptionalUint(doc, "at_least_revision", "at_least_revision", 0);
@@ -649,8 +666,10 @@ HttpResponse LookupSubjects(Call& call) {
   req.resource = *resource;
   req.subject_type = *type;
   req.limit = paging.limit;
-  req.page_token = paging.page_token;
+  req.page_token = paging.cursor;
   req.context = paging.context;
+  query.endpoint = kLookupSubjects;
+  query.query_text = std::move(paging.query_text);
   return AnswerLookup(call, query);
 }
 

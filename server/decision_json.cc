@@ -61,44 +61,4 @@ void WriteTrace(JsonWriter& w, const engine::Trace& trace) {
   w.EndArray();
 }
 
-std::string EncodePageToken(std::string_view last) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(last.size() * 2);
-  for (unsigned char c : last) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
-  return out;
-}
-
-Result<std::string> DecodePageToken(std::string_view token,
-                                    std::string_view field) {
-  auto bad = [&] {
-    return Fail(Status::InvalidArgument(
-        std::string(field) + " is not a page token this server issued",
-        std::string(field)));
-  };
-  if (token.size() % 2 != 0 || token.size() > 2048) return bad();
-  std::string out;
-  out.reserve(token.size() / 2);
-  for (size_t i = 0; i < token.size(); i += 2) {
-    int v = 0;
-    for (int k = 0; k < 2; ++k) {
-      const char c = token[i + k];
-      int d;
-      if (c >= '0' && c <= '9') {
-        d = c - '0';
-      } else if (c >= 'a' && c <= 'f') {
-        d = c - 'a' + 10;
-      } else {
-        return bad();
-      }
-      v = v * 16 + d;
-    }
-    out.push_back(static_cast<char>(v));
-  }
-  return out;
-}
-
 }  // namespace portcullis::server

@@ -28,11 +28,6 @@ void WriteReason(JsonWriter& w, const engine::Policy& policy,
 // [{"what","outcome","location"?}, ...]
 void WriteTrace(JsonWriter& w, const engine::Trace& trace);
 
-// Opaque page tokens: the last item returned, hex-encoded.
-std::string EncodePageToken(std::string_view last);
-Result<std::string> DecodePageToken(std::string_view token,
-                                    std::string_view field);
-
 }  // namespace portcullis::server
 
 #endif  // PORTCULLIS_SERVER_DECISION_JSON_H_

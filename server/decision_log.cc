@@ -23,7 +23,11 @@ void LogDecision(const Call& call, std::string_view subject,
   w.String(time_text.data(),
            static_cast<rapidjson::SizeType>(time_text.size()));
   w.Key("request_id");
-  w.String(call.request_id);
+  // A client's id may hold bytes that are not UTF-8 (obs-text).
+  thread_local std::string request_id_text;
+  request_id_text.clear();
+  AppendValidUtf8(call.request_id, &request_id_text);
+  w.String(request_id_text);
   w.Key("subject");
   w.String(subject.data(), subject.size());
   w.Key("action");

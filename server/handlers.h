@@ -35,6 +35,7 @@
 #include "server/http/http_server.h"
 #include "server/http_status.h"
 #include "server/metrics.h"
+#include "server/page_token.h"
 #include "server/policy_holder.h"
 #include "storage/store.h"
 
@@ -111,6 +112,9 @@ struct ApiOptions {
   // The base URL the AuthZEN metadata names ("https://pdp.example.com");
   // empty: "http://" + the request's Host header.
   std::string public_url;
+  // Seals and opens every page token (server/page_token.h); random unless
+  // the daemon is configured with a secret.
+  PageTokenKey page_token_key;
   std::chrono::milliseconds max_wait{30000};  // long-poll bound
   ReplicaHooks replica;
   // How long a read with at_least_revision (or the
@@ -247,6 +251,10 @@ struct LookupQuery {
   bool of_subjects = false;  // who may act on a resource, else which resources
   engine::LookupResourcesRequest resources;  // when !of_subjects
   engine::LookupSubjectsRequest subjects;    // when of_subjects
+  // What the answer's page token is bound to (PageTokenKey::Seal): the
+  // endpoint's name and the request's canonical text.
+  std::string_view endpoint;
+  std::string query_text;
 };
 // Runs `query` (stamping its time) and answers it in its dialect: native
 // {"resources"|"subjects", "next_page_token", "revision"}; AuthZEN

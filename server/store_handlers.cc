@@ -274,9 +274,11 @@ namespace {
 
 // GET /v1/bindings and /v1/restrictions: ?resource= or ?subject=, with
 // limit and page_token.
+// A page token is bound to the listing (bindings or restrictions) and to
+// its resource= or subject= parameter.
 HttpResponse ListAccess(storage::Store* store, const HttpRequest& req,
                         bool restrictions, size_t default_page,
-                        size_t max_page) {
+                        size_t max_page, const PageTokenKey& tokens) {
   if (store == nullptr) return NoStoreResponse();
   std::optional<std::string> resource = req.QueryParam("resource");
   std::optional<std::string> subject = req.QueryParam("subject");
@@ -298,11 +300,15 @@ HttpResponse ListAccess(storage::Store* store, const HttpRequest& req,
     }
     limit = v;
   }
+  const std::string_view endpoint =
+      restrictions ? "v1/restrictions" : "v1/bindings";
+  const std::string query =
+      (resource ? "resource=" : "subject=") + ref->ToString();
   std::string after;
-  if (auto t = req.QueryParam("page_token")) {
-    auto decoded = DecodePageToken(*t, "page_token");
-    if (!decoded) return ErrorResponse(decoded.error());
-    after = std::move(*decoded);
+  if (auto t = req.QueryParam("page_token"); t && !t->empty()) {
+    auto opened = tokens.Open(*t, endpoint, query, "page_token");
+    if (!opened) return ErrorResponse(opened.error());
+    after = std::move(*opened);
   }
   auto view = store->Read();
   if (!view) return ErrorResponse(view.error());
@@ -338,7 +344,7 @@ HttpResponse ListAccess(storage::Store* store, const HttpRequest& req,
   }
   w.EndArray();
   w.Key("next_page_token");
-  w.String(more ? EncodePageToken(last) : std::string());
+  w.String(more ? tokens.Seal(endpoint, query, last) : std::string());
   w.Key("revision");
   w.String(std::to_string(view->revision()));
   w.EndObject();
@@ -351,12 +357,14 @@ namespace handlers {
 
 HttpResponse GetBindings(Call& call) {
   return ListAccess(call.api.store, call.request, false,
-                    call.api.options.default_page, call.api.options.max_page);
+                    call.api.options.default_page, call.api.options.max_page,
+                    call.api.options.page_token_key);
 }
 
 HttpResponse GetRestrictions(Call& call) {
   return ListAccess(call.api.store, call.request, true,
-                    call.api.options.default_page, call.api.options.max_page);
+                    call.api.options.default_page, call.api.options.max_page,
+                    call.api.options.page_token_key);
 }
 
 HttpResponse Changes(Call& call) {

@@ -18,7 +18,7 @@ Status WriteTxn::Impl::CheckResourceType(std::string_view type,
     return Status::InvalidArgument(
         "unknown resource type '" + std::string(type) + "'", "type");
   }
-  if (policy->types[*id].is_subject) {
+  if (!policy->types[*id].IsResource()) {
     *id = engine::kNoType;
     return Status::InvalidArgument(
         "'" + std::string(type) + "' is a subject type, not a resource type",

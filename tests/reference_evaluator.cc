@@ -86,7 +86,7 @@ bool ReferenceAllowed(const Policy& p, const CheckRequest& req,
                       const DataView& data) {
   // 1. Unknown resource type, resource, subject or action: deny.
   const int type = IndexOfType(p, req.resource.type);
-  if (type == kNotFound || p.types[type].is_subject) return false;
+  if (type == kNotFound || !p.types[type].IsResource()) return false;
   if (!data.GetResource(req.resource)) return false;
   if (!data.SubjectExists(req.subject)) return false;
   const int action = IndexOfAction(p, req.action);

@@ -647,6 +647,15 @@ TEST_F(EdgeSecurity, RepeatedJsonKeysAreRefusedNamingTheKey) {
     if (c.field == nullptr) continue;
     Response r = daemon_->Call(c.method, c.target, c.body);
     EXPECT_EQ(r.status, 400) << c.target << " " << c.body << ": " << r.body;
+    if (std::string_view(c.target).starts_with("/access/")) {
+      // AuthZEN's error body is a message string; it names the field.
+      rapidjson::Document d;
+      d.Parse(r.body.data(), r.body.size());
+      ASSERT_TRUE(d.IsString()) << r.body;
+      EXPECT_NE(std::string(d.GetString()).find(c.field), std::string::npos)
+          << r.body;
+      continue;
+    }
     EXPECT_EQ(Field(r), c.field) << c.target << " " << c.body;
   }
   EXPECT_EQ(Revision(), before);  // nothing was written
