@@ -53,6 +53,11 @@ usage: bench/run_bench.sh --scale small|medium|large [options]
   --datagen BIN        the data generator (default: found in the build folder)
   --policy FILE        the policy the daemon loads (default: the generator's)
   --refs FILE          real entities for the mixes (default: the generator's)
+  --store DIR          an LMDB folder that already holds this scale's data
+                       set (as \`portcullis import\` wrote it): served as it
+                       is instead of generating and importing one (give the
+                       generator's --policy and --refs; the report then has
+                       no import time)
   --server-threads N   I/O threads of both servers (default: CPUs, max 4)
   --server-cpus LIST   pin both servers to these CPUs (taskset -c LIST)
   --load-cpus LIST     pin the load threads to these CPUs
@@ -63,7 +68,7 @@ EOF
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SCALE="" BUILD="$ROOT/build" OUT="" DURATION=10 WARMUP=2 CONNECTIONS=16
 RATES="0.1,0.25,0.5,0.75,0.9" QUICK=0 CONSTANT_ONLY=0 CHECK=0 PORTCULLIS="" DATAGEN=""
-POLICY="" REFS="" SERVER_THREADS="" SERVER_CPUS="" LOAD_CPUS="" PER_MIX=64
+POLICY="" REFS="" STORE="" SERVER_THREADS="" SERVER_CPUS="" LOAD_CPUS="" PER_MIX=64
 COMMAND="bench/run_bench.sh $*"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -81,6 +86,7 @@ while [ $# -gt 0 ]; do
     --datagen) DATAGEN=${2:?}; shift 2 ;;
     --policy) POLICY=${2:?}; shift 2 ;;
     --refs) REFS=${2:?}; shift 2 ;;
+    --store) STORE=${2:?}; shift 2 ;;
     --server-threads) SERVER_THREADS=${2:?}; shift 2 ;;
     --server-cpus) SERVER_CPUS=${2:?}; shift 2 ;;
     --load-cpus) LOAD_CPUS=${2:?}; shift 2 ;;
@@ -195,7 +201,12 @@ fi
 # 1-2. Dataset and mixes.
 DATA="$WORK/data"
 DATASET=""
-if [ -z "$DAEMON_NOTE" ]; then
+if [ -n "$STORE" ] && [ -z "$DAEMON_NOTE" ]; then
+  [ -f "$STORE/data.mdb" ] || { echo "run_bench: --store $STORE holds no data.mdb" >&2; exit 1; }
+  [ -n "$POLICY" ] && [ -n "$REFS" ] || { echo "run_bench: --store needs --policy and --refs" >&2; exit 1; }
+  step "dataset: serving the store in $STORE (not imported)"
+  DATA="$STORE"
+elif [ -z "$DAEMON_NOTE" ]; then
   step "dataset: generating scale $SCALE with $DATAGEN"
   mkdir -p "$WORK/dataset"
   "$DATAGEN" --scale "$SCALE" --out "$WORK/dataset" >&2
@@ -287,7 +298,7 @@ if [ -n "$STORAGE_BENCH" ]; then
   # The daemon's store holds this very data set: measure it rather than
   # importing it a second time.
   store_env=()
-  [ -n "$DATASET" ] && [ -f "$DATA/data.mdb" ] && store_env=(PORTCULLIS_BENCH_STORE="$DATA")
+  [ -f "$DATA/data.mdb" ] && store_env=(PORTCULLIS_BENCH_STORE="$DATA")
   env "${store_env[@]}" PORTCULLIS_BENCH_SCALE="$SCALE" "$STORAGE_BENCH" --benchmark_min_time="$min_time" \
     --benchmark_out="$RAW/storage_bench.json" --benchmark_out_format=json \
     >"$RAW/storage_bench.txt" || echo "run_bench: storage_bench failed; continuing" >&2
