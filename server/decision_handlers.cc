@@ -218,6 +218,29 @@ Result<size_t> ParseLimit(const rapidjson::Value& obj, size_t fallback,
 
 }  // namespace
 
+namespace {
+
+// The subject and resource of a batch item, read without parsing the item,
+// for the prefetch hints of the items ahead (engine::PrefetchAhead); empty
+// refs for an item that does not name them as "type:id" strings.
+std::pair<engine::EntityRef, engine::EntityRef> ItemRefs(
+    const rapidjson::Value& item) {
+  if (!item.IsObject()) return {};
+  auto ref = [&](const char* key) {
+    const auto m = item.FindMember(key);
+    if (m == item.MemberEnd() || !m->value.IsString()) {
+      return engine::EntityRef{};
+    }
+    return engine::ParseEntityRef(
+               std::string_view(m->value.GetString(),
+                                m->value.GetStringLength()))
+        .value_or(engine::EntityRef{});
+  };
+  return {ref("subject"), ref("resource")};
+}
+
+}  // namespace
+
 namespace handlers {
 
 HttpResponse Check(Call& call) {
@@ -339,23 +362,8 @@ HttpResponse CheckBatch(Call& call) {
     ReasonCache reasons;
     size_t index = 0;
     const auto& items = checks->value;
-    // The subject and resource of item k, read without parsing the item,
-    // for the prefetch hints of the items ahead (engine::PrefetchAhead).
     auto refs_of = [&](size_t k) {
-      std::pair<engine::EntityRef, engine::EntityRef> refs;
-      const rapidjson::Value& item = items[static_cast<rapidjson::SizeType>(k)];
-      if (!item.IsObject()) return refs;
-      auto ref = [&](const char* key) {
-        const auto m = item.FindMember(key);
-        if (m == item.MemberEnd() || !m->value.IsString()) {
-          return engine::EntityRef{};
-        }
-        return engine::ParseEntityRef(std::string_view(
-                   m->value.GetString(), m->value.GetStringLength()))
-            .value_or(engine::EntityRef{});
-      };
-      refs = {ref("subject"), ref("resource")};
-      return refs;
+      return ItemRefs(items[static_cast<rapidjson::SizeType>(k)]);
     };
     for (const rapidjson::Value& item : checks->value.GetArray()) {
       const size_t i = index++;
