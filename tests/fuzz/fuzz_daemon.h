@@ -4,7 +4,8 @@
 //
 // CheckResponse() states what every answer must satisfy whatever the input:
 // a known status (never 500), a JSON body that parses, and an error body
-// {"error":{"code":...}} on every 4xx/5xx. It returns a description of the
+// {"error":{"code":...}} on every 4xx/5xx (on an AuthZEN path, the
+// specification's error message string is accepted too). It returns a description of the
 // first violation, or an empty string.
 //
 // Thread safety: FuzzDaemon::Get() is for one thread (libFuzzer runs inputs
@@ -49,7 +50,8 @@ class FuzzDaemon {
   server::HttpServerOptions http_;
 };
 
-std::string CheckResponse(const server::HttpResponse& response);
+std::string CheckResponse(const server::HttpResponse& response,
+                          std::string_view path);
 
 // The routes the API fuzz target drives: the method and the path prefix. A
 // prefix ending in '/' takes the rest of the path from the input.
